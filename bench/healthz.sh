@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The HTTP baseline: cpmd's GET /healthz against nginx's `return 200` with the
+# same body, on loopback, with the same load. Usage: bench/healthz.sh BUILD_DIR
+#
+# Starts nginx (a throwaway config in a temporary directory, one worker per
+# core) and cpmd (a fresh data directory, one HTTP thread per core), warms
+# both up, then runs `wrk -t2 -c64 -d10s --latency` against each twice,
+# alternating (nginx, cpmd, nginx, cpmd), and prints the best req/s and the
+# best p99 of each, and cpmd's throughput as a share of nginx's against the
+# 85 % target. Figures vary ±20 % between runs on small machines: compare the
+# ratio, measured in one run, not absolute numbers across runs.
+#
+# A measurement, not a test: it exits 0 whatever the ratio, and non-zero only
+# when it could not measure. Everything it starts is stopped on exit.
+set -euo pipefail
+
+readonly WRK_THREADS=2 WRK_CONNECTIONS=64 WRK_SECONDS=10 WARMUP_SECONDS=3
+readonly TARGET_PERCENT=85
+readonly START_TIMEOUT_S=10 STOP_TIMEOUT_S=5
+readonly HOST=127.0.0.1
+
+usage() {
+  echo "usage: bench/healthz.sh BUILD_DIR   (BUILD_DIR holds cpm and cpmd; see \`make bench\`)" >&2
+  exit 2
+}
+die() {
+  echo "healthz.sh: $*" >&2
+  exit 1
+}
+
+(($# == 1)) || usage
+build=$1
+cpm_bin=$build/cpm
+cpmd_bin=$build/cpmd
+[[ -x $cpm_bin && -x $cpmd_bin ]] || die "no cpm and cpmd in '$build' (run \`make build\` first)"
+command -v wrk >/dev/null 2>&1 || die "wrk is not installed (scripts/deps.sh bench)"
+nginx_bin=$(command -v nginx 2>/dev/null || true)
+[[ -n $nginx_bin ]] || { [[ -x /usr/sbin/nginx ]] && nginx_bin=/usr/sbin/nginx; }
+[[ -n $nginx_bin ]] || die "nginx is not installed (scripts/deps.sh bench)"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpm-bench.XXXXXX")
+nginx_pid=
+cpmd_pid=
+
+# Stops one process we started: TERM, then KILL after STOP_TIMEOUT_S.
+stop() {
+  local pid=$1
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  local i
+  for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+  stop "$cpmd_pid"
+  stop "$nginx_pid"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# True when something accepts connections on HOST:port.
+listening() {
+  (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+# Waits until GET /healthz on port answers 200, while pid lives.
+wait_healthy() {
+  local pid=$1 port=$2 i line
+  for ((i = 0; i < START_TIMEOUT_S * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    line=$( (
+      exec 3<>"/dev/tcp/$HOST/$port" || exit 0
+      printf 'GET /healthz HTTP/1.0\r\nHost: %s\r\n\r\n' "$HOST" >&3
+      IFS= read -r -t 2 status <&3 && printf '%s' "$status"
+    ) 2>/dev/null || true)
+    [[ $line == "HTTP/1."[01]" 200"* ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# Only the temp-path directives this nginx build knows (nginx-light lacks some modules).
+nginx_temp_paths() {
+  local v kind directive
+  v=$("$nginx_bin" -V 2>&1)
+  for kind in client_body proxy fastcgi uwsgi scgi; do
+    directive=${kind}_temp_path
+    case $kind in
+      client_body) ;;
+      *) [[ $v == *"--without-http_${kind}_module"* ]] && continue ;;
+    esac
+    mkdir -p "$tmp/nginx/$kind"
+    printf '    %s %s;\n' "$directive" "$tmp/nginx/$kind"
+  done
+}
+
+start_nginx() {
+  local attempt port
+  mkdir -p "$tmp/nginx"
+  for ((attempt = 0; attempt < 20; attempt++)); do
+    port=$((20000 + RANDOM % 40000))
+    listening "$port" && continue
+    cat >"$tmp/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes auto;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+    keepalive_requests 1000000;
+$(nginx_temp_paths)
+    server {
+        listen $HOST:$port;
+        location /healthz {
+            default_type application/json;
+            return 200 '{"status":"ok"}';
+        }
+    }
+}
+EOF
+    "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
+    nginx_pid=$!
+    if wait_healthy "$nginx_pid" "$port"; then
+      nginx_port=$port
+      return 0
+    fi
+    stop "$nginx_pid"
+    nginx_pid=
+  done
+  cat "$tmp/nginx/error.log" >&2 2>/dev/null || true
+  die "nginx did not start"
+}
+
+start_cpmd() {
+  "$cpm_bin" init --data "$tmp/data" >"$tmp/admin-key" || die "cpm init failed"
+  "$cpmd_bin" --data "$tmp/data" --listen "$HOST:0" 2>"$tmp/cpmd.log" &
+  cpmd_pid=$!
+  local i url
+  for ((i = 0; i < START_TIMEOUT_S * 10; i++)); do
+    url=$(grep -o "url=http://$HOST:[0-9]*" "$tmp/cpmd.log" 2>/dev/null | head -n 1 || true)
+    [[ -n $url ]] && break
+    kill -0 "$cpmd_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -n $url ]] || {
+    cat "$tmp/cpmd.log" >&2
+    die "cpmd did not start"
+  }
+  cpmd_port=${url##*:}
+  wait_healthy "$cpmd_pid" "$cpmd_port" || die "cpmd does not answer /healthz"
+}
+
+# Runs wrk for seconds against port; prints "REQ_PER_S P99_MS ERRORS".
+measure() {
+  local port=$1 seconds=$2 out
+  out=$(timeout $((seconds + 20)) wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${seconds}s" \
+    --timeout 2s --latency "http://$HOST:$port/healthz") || die "wrk failed against port $port"
+  awk '
+    function ms(v) {
+      if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+      if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+      if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000
+      if (v ~ /m$/) return substr(v, 1, length(v) - 1) * 60000
+      return v + 0
+    }
+    /^Requests\/sec:/ { rps = $2 }
+    $1 == "99%" { p99 = ms($2) }
+    /Non-2xx or 3xx responses:/ { errors += $NF }
+    /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
+    END { printf "%.0f %.3f %d\n", rps, p99, errors }
+  ' <<<"$out"
+}
+
+echo "healthz benchmark: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${WRK_SECONDS}s --latency," \
+  "$(nproc) cores, loopback" >&2
+start_nginx
+start_cpmd
+echo "nginx on :$nginx_port, cpmd on :$cpmd_port; warming up (${WARMUP_SECONDS}s each)" >&2
+measure "$nginx_port" "$WARMUP_SECONDS" >/dev/null
+measure "$cpmd_port" "$WARMUP_SECONDS" >/dev/null
+
+declare -A best_rps=([nginx]=0 [cpmd]=0) best_p99=([nginx]=0 [cpmd]=0) errors=([nginx]=0 [cpmd]=0)
+declare -A port_of=([nginx]=$nginx_port [cpmd]=$cpmd_port)
+for round in 1 2; do
+  for server in nginx cpmd; do
+    read -r rps p99 errs < <(measure "${port_of[$server]}" "$WRK_SECONDS")
+    printf '  round %d %-5s %8s req/s  p99 %7s ms%s\n' "$round" "$server" "$rps" "$p99" \
+      "$( ((errs > 0)) && echo "  ($errs errors)")" >&2
+    ((rps > best_rps[$server])) && best_rps[$server]=$rps
+    if [[ ${best_p99[$server]} == 0 ]] || awk -v a="$p99" -v b="${best_p99[$server]}" \
+      'BEGIN { exit !(a < b) }'; then
+      best_p99[$server]=$p99
+    fi
+    errors[$server]=$((errors[$server] + errs))
+  done
+done
+
+percent=$(awk -v c="${best_rps[cpmd]}" -v n="${best_rps[nginx]}" \
+  'BEGIN { if (n > 0) printf "%.1f", 100 * c / n; else print "0" }')
+verdict=$(awk -v p="$percent" -v t="$TARGET_PERCENT" 'BEGIN { print (p >= t) ? "meets" : "below" }')
+
+echo
+echo "GET /healthz, best of 2 runs each"
+printf '%-8s %12s %10s %8s\n' server req/s "p99 ms" errors
+for server in nginx cpmd; do
+  printf '%-8s %12s %10s %8s\n' "$server" "${best_rps[$server]}" "${best_p99[$server]}" \
+    "${errors[$server]}"
+done
+printf 'cpmd/nginx throughput: %s %% (target >= %d %%: %s)\n' "$percent" "$TARGET_PERCENT" "$verdict"
+exit 0

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * limits.h — every limit OpenCPM enforces, in one place.
+ *
+ * Untrusted input never grows a buffer without bound: request bodies, JSON
+ * depth, string lengths, list sizes and identifiers are capped here. A
+ * configurable limit takes its bounds from the _MIN/_MAX pair beside it.
+ * Units come last in each name.
+ */
+#ifndef CPM_LIMITS_H
+#define CPM_LIMITS_H
+
+/* HTTP */
+#define CPM_BODY_BYTES_MAX               (1024 * 1024)     /* request body; over it: 413 */
+#define CPM_BODY_DISCARD_BYTES_MAX       (8 * 1024 * 1024) /* read past an early answer, then cut */
+#define CPM_URL_BYTES_MAX                2048              /* path + query */
+#define CPM_HEADER_BYTES_MAX             (16 * 1024)       /* per-connection memory for headers */
+#define CPM_CONNECTIONS_MAX              4096              /* open connections at once */
+#define CPM_CONNECTION_TIMEOUT_S_DEFAULT 30                /* idle or half-sent request */
+#define CPM_CONNECTION_TIMEOUT_S_MIN     1
+#define CPM_CONNECTION_TIMEOUT_S_MAX     3600
+#define CPM_SHUTDOWN_GRACE_MS_MAX        10000 /* in-flight requests get this long */
+#define CPM_REQUEST_ID_BYTES_MAX         64    /* accepted from X-Request-Id */
+#define CPM_PATH_PARAMS_MAX              4     /* {id} captures in one route */
+#define CPM_THREADS_MAX                  64    /* HTTP worker threads */
+
+/* JSON */
+#define CPM_JSON_DEPTH_MAX       32           /* nesting of objects/arrays */
+#define CPM_STRING_BYTES_MAX     4096         /* a plain string field, default cap */
+#define CPM_TEXT_BYTES_MAX       (256 * 1024) /* a notice text in one locale */
+#define CPM_NAME_BYTES_MAX       200          /* display names */
+#define CPM_ID_BYTES_MAX         64           /* resource ids (slugs) */
+#define CPM_ARRAY_ITEMS_MAX      256          /* any array field */
+#define CPM_LOCALES_MAX          32           /* locales in one document */
+#define CPM_ERRORS_REPORTED_MAX  16           /* validation errors in one answer */
+#define CPM_FIELD_PATH_BYTES_MAX 128          /* "purposes[3].legal_basis" */
+#define CPM_MESSAGE_BYTES_MAX    256          /* one human error message */
+
+/* Lists */
+#define CPM_PAGE_LIMIT_DEFAULT 50
+#define CPM_PAGE_LIMIT_MAX     200
+
+/* Store */
+#define CPM_STORE_BUSY_TIMEOUT_MS 5000 /* SQLite busy timeout, set explicitly */
+
+/* API keys */
+#define CPM_API_KEY_SECRET_BYTES 32    /* random bytes in a key */
+#define CPM_API_KEYS_MAX         10000 /* keys in one installation */
+
+#endif /* CPM_LIMITS_H */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api.h — every route handler, one file per resource (src/api/<resource>.c).
+ * The route table (routes.c) is the only caller.
+ */
+#ifndef CPM_API_H
+#define CPM_API_H
+
+#include "http/request.h"
+
+/* health.c: probes, metrics and the OpenAPI document */
+void cpm_api_healthz(struct cpm_request *req);
+void cpm_api_readyz(struct cpm_request *req);
+void cpm_api_metrics(struct cpm_request *req);
+void cpm_api_openapi(struct cpm_request *req);
+
+/* config_resource.c: properties, purposes, notices and policies share one CRUD shape */
+void cpm_api_properties_list(struct cpm_request *req);
+void cpm_api_properties_create(struct cpm_request *req);
+void cpm_api_properties_get(struct cpm_request *req);
+void cpm_api_properties_patch(struct cpm_request *req);
+void cpm_api_purposes_list(struct cpm_request *req);
+void cpm_api_purposes_create(struct cpm_request *req);
+void cpm_api_purposes_get(struct cpm_request *req);
+void cpm_api_purposes_patch(struct cpm_request *req);
+void cpm_api_notices_list(struct cpm_request *req);
+void cpm_api_notices_create(struct cpm_request *req);
+void cpm_api_notices_get(struct cpm_request *req);
+void cpm_api_notices_patch(struct cpm_request *req);
+void cpm_api_policies_list(struct cpm_request *req);
+void cpm_api_policies_create(struct cpm_request *req);
+void cpm_api_policies_get(struct cpm_request *req);
+void cpm_api_policies_patch(struct cpm_request *req);
+
+/* notice_versions.c: publishing and reading immutable versions */
+void cpm_api_notice_versions_publish(struct cpm_request *req);
+void cpm_api_notice_versions_list(struct cpm_request *req);
+void cpm_api_notice_versions_get(struct cpm_request *req);
+
+/* api_keys.c */
+void cpm_api_keys_list(struct cpm_request *req);
+void cpm_api_keys_create(struct cpm_request *req);
+void cpm_api_keys_revoke(struct cpm_request *req);
+
+#endif /* CPM_API_H */

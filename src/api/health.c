@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * health.c — liveness, readiness, metrics and the OpenAPI document.
+ *
+ * /healthz answers from a static buffer: it is what load balancers hit most
+ * and what the HTTP benchmark measures. /readyz asks the store and answers
+ * 503 once shutdown has begun, so balancers drain the node first.
+ */
+#include "core/common.h"
+
+#include "api/api.h"
+#include "api/openapi.h"
+#include "core/alloc.h"
+#include "http/app.h"
+#include "http/metrics.h"
+
+static const char healthy[] = "{\"status\":\"ok\"}";
+static const char ready[] = "{\"status\":\"ready\"}";
+
+void cpm_api_healthz(struct cpm_request *req)
+{
+    cpm_respond_static(req, 200, "application/json", healthy, sizeof(healthy) - 1);
+}
+
+void cpm_api_readyz(struct cpm_request *req)
+{
+    if (atomic_load(&req->app->draining)) {
+        cpm_respond_error(req, CPM_ERR_UNAVAILABLE, NULL, "shutting down");
+        return;
+    }
+    if (req->app->store->ops->ping(req->app->store) != CPM_OK) {
+        cpm_respond_error(req, CPM_ERR_UNAVAILABLE, NULL, "the store does not answer");
+        return;
+    }
+    cpm_respond_static(req, 200, "application/json", ready, sizeof(ready) - 1);
+}
+
+void cpm_api_metrics(struct cpm_request *req)
+{
+    size_t len = 0;
+    char *text = cpm_metrics_render(&len);
+    if (text == NULL) {
+        cpm_respond_error(req, CPM_ERR_NOMEM, NULL, "cannot render metrics");
+        return;
+    }
+    cpm_respond_owned(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+void cpm_api_openapi(struct cpm_request *req)
+{
+    cpm_respond_static(req, 200, "application/json", cpm_openapi_json, cpm_openapi_json_len);
+}

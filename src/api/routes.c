@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * routes.c — the route table: every operation cpmd serves, who may call it,
+ * and its handler. docs/openapi.yaml lists exactly these operations
+ * (tests/unit/api/test_openapi_routes.c checks both ways).
+ */
+#include "core/common.h"
+
+#include "api/api.h"
+#include "http/auth.h"
+#include "http/router.h"
+
+#define PUBLIC   CPM_ACCESS_PUBLIC, 0
+#define SCOPE(s) CPM_ACCESS_SCOPE, (s)
+#define CONFIG   SCOPE(CPM_SCOPE_CONFIG)
+
+const struct cpm_route cpm_routes[] = {
+    {CPM_GET, "/healthz", PUBLIC, false, cpm_api_healthz},
+    {CPM_GET, "/readyz", PUBLIC, false, cpm_api_readyz},
+    {CPM_GET, "/metrics", PUBLIC, false, cpm_api_metrics},
+    {CPM_GET, "/v1/openapi.json", PUBLIC, false, cpm_api_openapi},
+
+    {CPM_GET, "/v1/properties", CONFIG, false, cpm_api_properties_list},
+    {CPM_POST, "/v1/properties", CONFIG, true, cpm_api_properties_create},
+    {CPM_GET, "/v1/properties/{id}", CONFIG, false, cpm_api_properties_get},
+    {CPM_PATCH, "/v1/properties/{id}", CONFIG, true, cpm_api_properties_patch},
+
+    {CPM_GET, "/v1/purposes", CONFIG, false, cpm_api_purposes_list},
+    {CPM_POST, "/v1/purposes", CONFIG, true, cpm_api_purposes_create},
+    {CPM_GET, "/v1/purposes/{id}", CONFIG, false, cpm_api_purposes_get},
+    {CPM_PATCH, "/v1/purposes/{id}", CONFIG, true, cpm_api_purposes_patch},
+
+    {CPM_GET, "/v1/notices", CONFIG, false, cpm_api_notices_list},
+    {CPM_POST, "/v1/notices", CONFIG, true, cpm_api_notices_create},
+    {CPM_GET, "/v1/notices/{id}", CONFIG, false, cpm_api_notices_get},
+    {CPM_PATCH, "/v1/notices/{id}", CONFIG, true, cpm_api_notices_patch},
+    {CPM_POST, "/v1/notices/{id}/versions", CONFIG, true, cpm_api_notice_versions_publish},
+    {CPM_GET, "/v1/notices/{id}/versions", PUBLIC, false, cpm_api_notice_versions_list},
+    {CPM_GET, "/v1/notices/{id}/versions/{version}", PUBLIC, false, cpm_api_notice_versions_get},
+
+    {CPM_GET, "/v1/policies", CONFIG, false, cpm_api_policies_list},
+    {CPM_POST, "/v1/policies", CONFIG, true, cpm_api_policies_create},
+    {CPM_GET, "/v1/policies/{id}", CONFIG, false, cpm_api_policies_get},
+    {CPM_PATCH, "/v1/policies/{id}", CONFIG, true, cpm_api_policies_patch},
+
+    {CPM_GET, "/v1/api-keys", SCOPE(CPM_SCOPE_ADMIN), false, cpm_api_keys_list},
+    {CPM_POST, "/v1/api-keys", SCOPE(CPM_SCOPE_ADMIN), true, cpm_api_keys_create},
+    {CPM_DELETE, "/v1/api-keys/{id}", SCOPE(CPM_SCOPE_ADMIN), false, cpm_api_keys_revoke},
+};
+
+const size_t cpm_routes_count = CPM_ARRAY_LEN(cpm_routes);

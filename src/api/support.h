@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * support.h — what several resource files share: pagination, timestamps,
+ * store errors as problems, and the store-backed lookup that the domain's
+ * cross-document rules use.
+ */
+#ifndef CPM_API_SUPPORT_H
+#define CPM_API_SUPPORT_H
+
+#include <jansson.h>
+
+#include "http/request.h"
+
+struct cpm_page {
+    int limit;
+    char after[CPM_ID_BYTES_MAX + 1]; /* "" for the first page */
+};
+
+/*
+ * Reads ?limit= and ?cursor=. On bad input answers 422 (field `limit` or
+ * `cursor`) and returns false.
+ */
+bool cpm_api_page_parse(struct cpm_request *req, struct cpm_page *page);
+
+/*
+ * Builds {items, next_cursor}: takes items; next_cursor encodes last_key
+ * when the page is full (there may be more), else null.
+ */
+json_t *cpm_api_page_result(json_t *items, const struct cpm_page *page, const char *last_key);
+
+/* An RFC 3339 UTC string with milliseconds, or JSON null for 0. */
+json_t *cpm_api_time(int64_t ms);
+
+/* Answers a store failure: NOT_FOUND as 404 naming what, anything else as is. */
+void cpm_api_respond_store_error(struct cpm_request *req, cpm_err err, const char *what,
+                                 const char *id);
+
+#endif /* CPM_API_SUPPORT_H */

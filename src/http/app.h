@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * app.h — what every handler can reach: the store and the server's state.
+ *
+ * One cpm_app lives as long as the server. Handlers borrow it through
+ * req->app; they never keep pointers into it past their request.
+ */
+#ifndef CPM_HTTP_APP_H
+#define CPM_HTTP_APP_H
+
+#include <stdatomic.h>
+
+#include "core/common.h"
+#include "store/store.h"
+
+struct cpm_app {
+    struct cpm_store *store;  /* borrowed; outlives the HTTP server */
+    atomic_bool draining;     /* set on SIGTERM: /readyz answers 503 */
+    atomic_int requests_open; /* requests between first byte and completion */
+    int64_t started_ms;
+};
+
+#endif /* CPM_HTTP_APP_H */

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * auth.c — API key scopes, minting and checking.
+ */
+#include "core/common.h"
+
+#include <sodium.h>
+
+#include "core/clock.h"
+#include "http/auth.h"
+
+static const struct {
+    uint32_t bit;
+    const char *name;
+} scope_names[] = {
+    {CPM_SCOPE_ADMIN, "admin"},
+    {CPM_SCOPE_CONFIG, "config"},
+    {CPM_SCOPE_CONSENTS_WRITE, "consents:write"},
+    {CPM_SCOPE_DECISIONS_READ, "decisions:read"},
+    {CPM_SCOPE_LEDGER_READ, "ledger:read"},
+    {CPM_SCOPE_EXPORT, "export"},
+};
+
+uint32_t cpm_scope_parse(const char *name)
+{
+    for (size_t i = 0; i < CPM_ARRAY_LEN(scope_names); i++)
+        if (strcmp(scope_names[i].name, name) == 0)
+            return scope_names[i].bit;
+    return 0;
+}
+
+const char *cpm_scope_name_at(size_t i)
+{
+    return i < CPM_ARRAY_LEN(scope_names) ? scope_names[i].name : NULL;
+}
+
+void cpm_scopes_format(uint32_t bits, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < CPM_ARRAY_LEN(scope_names); i++) {
+        if (!(bits & scope_names[i].bit))
+            continue;
+        int n = snprintf(out + used, size - used, "%s%s", used ? " " : "", scope_names[i].name);
+        if (n < 0 || (size_t)n >= size - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+bool cpm_scopes_allow(uint32_t held, uint32_t needed)
+{
+    return (held & CPM_SCOPE_ADMIN) || (held & needed) == needed;
+}
+
+void cpm_api_key_hash(const char *secret, size_t len, uint8_t out[CPM_API_KEY_HASH_BYTES])
+{
+    crypto_hash_sha256(out, (const unsigned char *)secret, len);
+}
+
+cpm_err cpm_api_key_mint(struct cpm_store *store, struct cpm_api_key *key,
+                         char secret[CPM_API_KEY_TEXT_BYTES])
+{
+    if (sodium_init() < 0)
+        return CPM_ERR_CRYPTO;
+    uint8_t id_bytes[8], secret_bytes[CPM_API_KEY_SECRET_BYTES];
+    randombytes_buf(id_bytes, sizeof(id_bytes));
+    randombytes_buf(secret_bytes, sizeof(secret_bytes));
+    char hex[2 * sizeof(id_bytes) + 1];
+    sodium_bin2hex(hex, sizeof(hex), id_bytes, sizeof(id_bytes));
+    snprintf(key->id, sizeof(key->id), "key_%s", hex);
+    key->created_ms = cpm_clock_now_ms();
+    key->revoked_ms = 0;
+
+    memcpy(secret, CPM_API_KEY_PREFIX, strlen(CPM_API_KEY_PREFIX));
+    char *b64 = secret + strlen(CPM_API_KEY_PREFIX);
+    sodium_bin2base64(b64, CPM_API_KEY_TEXT_BYTES - strlen(CPM_API_KEY_PREFIX), secret_bytes,
+                      sizeof(secret_bytes), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(secret_bytes, sizeof(secret_bytes));
+
+    uint8_t hash[CPM_API_KEY_HASH_BYTES];
+    cpm_api_key_hash(secret, strlen(secret), hash);
+    return store->ops->api_key_insert(store, key, hash);
+}
+
+cpm_err cpm_auth_check(struct cpm_store *store, const char *authorization, struct cpm_api_key *out,
+                       struct cpm_detail *detail)
+{
+    static const char bearer[] = "Bearer ";
+    if (authorization == NULL) {
+        cpm_detail_add(detail, NULL, "send an API key: Authorization: Bearer cpm_…");
+        return CPM_ERR_UNAUTHORIZED;
+    }
+    size_t blen = sizeof(bearer) - 1;
+    if (strncasecmp(authorization, bearer, blen) != 0 ||
+        strncmp(authorization + blen, CPM_API_KEY_PREFIX, strlen(CPM_API_KEY_PREFIX)) != 0 ||
+        strlen(authorization + blen) >= CPM_API_KEY_TEXT_BYTES) {
+        cpm_detail_add(detail, NULL, "the Authorization header is not 'Bearer cpm_…'");
+        return CPM_ERR_UNAUTHORIZED;
+    }
+    const char *secret = authorization + blen;
+    uint8_t hash[CPM_API_KEY_HASH_BYTES];
+    cpm_api_key_hash(secret, strlen(secret), hash);
+    cpm_err err = store->ops->api_key_find(store, hash, out);
+    if (err == CPM_ERR_NOT_FOUND || (err == CPM_OK && out->revoked_ms != 0)) {
+        cpm_detail_add(detail, NULL, "the API key is unknown or revoked");
+        return CPM_ERR_UNAUTHORIZED;
+    }
+    return err;
+}

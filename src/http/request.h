@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * request.h — one HTTP request as a handler sees it, and how it answers.
+ *
+ * The server glue (server.c) builds a cpm_request per request: route
+ * matched, caller authenticated, body read within its limit. The route's
+ * handler then answers exactly once with one of the cpm_respond_* calls.
+ * Memory a handler needs for the request comes from req->arena.
+ *
+ * Thread safety: a request belongs to one worker thread.
+ */
+#ifndef CPM_HTTP_REQUEST_H
+#define CPM_HTTP_REQUEST_H
+
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "core/common.h"
+#include "core/detail.h"
+#include "store/store.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+struct cpm_app;
+struct cpm_route;
+
+enum cpm_method {
+    CPM_GET = 1 << 0,
+    CPM_POST = 1 << 1,
+    CPM_PUT = 1 << 2,
+    CPM_PATCH = 1 << 3,
+    CPM_DELETE = 1 << 4,
+};
+
+struct cpm_request {
+    struct MHD_Connection *conn;
+    struct cpm_app *app;
+    struct cpm_arena arena;
+    const struct cpm_route *route; /* NULL when no route matched */
+    enum cpm_method method;
+    const char *path;
+    const char *params[CPM_PATH_PARAMS_MAX]; /* {captures} in route order */
+    char request_id[CPM_REQUEST_ID_BYTES_MAX + 1];
+    struct cpm_api_key key; /* the authenticated caller; id "" when none */
+    char *body;             /* NUL-terminated, owned by the server glue */
+    size_t body_len;
+    size_t body_cap;
+    size_t body_discarded; /* bytes dropped after an early answer */
+    cpm_err early_err;     /* decided from headers: 404, 405, 401, 403, 413, 415 */
+    int64_t start_ns;
+    int status;                    /* the status answered, for logs and metrics */
+    struct MHD_Response *response; /* queued at the end of the request */
+};
+
+/* The n-th path capture ("{id}"); never NULL for a matched route. */
+const char *cpm_request_param(const struct cpm_request *req, size_t n);
+/* A query-string argument, or NULL. */
+const char *cpm_request_query(const struct cpm_request *req, const char *name);
+/* A request header, or NULL. */
+const char *cpm_request_header(const struct cpm_request *req, const char *name);
+
+/*
+ * Parses the body as a JSON object (limits in cpm/limits.h). On failure
+ * answers the problem itself and returns NULL. The result is owned by the
+ * caller (json_decref).
+ */
+json_t *cpm_request_json_object(struct cpm_request *req);
+
+/* Answers status with body (takes ownership of body; NULL means no body). */
+void cpm_respond_json(struct cpm_request *req, int status, json_t *body);
+/* Answers err as application/problem+json with the faults in detail (may be NULL). */
+void cpm_respond_problem(struct cpm_request *req, cpm_err err, const struct cpm_detail *detail);
+/* Answers err with one fault: field (may be NULL) and a formatted message. */
+void cpm_respond_error(struct cpm_request *req, cpm_err err, const char *field, const char *fmt,
+                       ...) CPM_PRINTF(4, 5);
+/* Answers a static buffer (not copied: it must outlive the server). */
+void cpm_respond_static(struct cpm_request *req, int status, const char *content_type,
+                        const void *data, size_t len);
+/* Answers an owned buffer allocated with cpm_malloc (ownership taken). */
+void cpm_respond_owned(struct cpm_request *req, int status, const char *content_type, char *data,
+                       size_t len);
+/* Adds a header to the answer already given (e.g. ETag, Location). */
+void cpm_respond_header(struct cpm_request *req, const char *name, const char *value);
+
+#endif /* CPM_HTTP_REQUEST_H */

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * router.h — the static route table and its matcher.
+ *
+ * Routes are data (src/api/routes.c): method, path template with {captures},
+ * the scope a caller needs, and the handler. The OpenAPI document lists the
+ * same operations, which a unit test checks.
+ */
+#ifndef CPM_HTTP_ROUTER_H
+#define CPM_HTTP_ROUTER_H
+
+#include "http/request.h"
+
+typedef void (*cpm_handler_fn)(struct cpm_request *req);
+
+/* Who may call a route. */
+enum cpm_access {
+    CPM_ACCESS_PUBLIC, /* anyone, no key */
+    CPM_ACCESS_SCOPE,  /* an API key holding `scope` (admin holds every scope) */
+};
+
+struct cpm_route {
+    enum cpm_method method;
+    const char *path; /* "/v1/purposes/{id}" */
+    enum cpm_access access;
+    uint32_t scope; /* CPM_SCOPE_* when access is CPM_ACCESS_SCOPE */
+    bool has_body;  /* takes an application/json body */
+    cpm_handler_fn handler;
+};
+
+extern const struct cpm_route cpm_routes[];
+extern const size_t cpm_routes_count;
+
+enum cpm_match {
+    CPM_MATCH_OK,
+    CPM_MATCH_NO_PATH,   /* 404 */
+    CPM_MATCH_NO_METHOD, /* 405; *allowed gets the methods the path has */
+};
+
+/*
+ * Matches method and path against the table. On CPM_MATCH_OK, *out is the
+ * route and params[] point into a copy of the path made in arena.
+ * Returns CPM_MATCH_NO_PATH too when the arena is exhausted.
+ */
+enum cpm_match cpm_router_match(enum cpm_method method, const char *path, struct cpm_arena *arena,
+                                const struct cpm_route **out,
+                                const char *params[CPM_PATH_PARAMS_MAX], unsigned *allowed);
+
+/* "GET", "POST", … */
+const char *cpm_method_name(enum cpm_method method);
+/* Parses an HTTP method name; 0 for one OpenCPM does not serve. */
+enum cpm_method cpm_method_parse(const char *name);
+
+#endif /* CPM_HTTP_ROUTER_H */

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server.c — libmicrohttpd glue. The access handler is called once with the
+ * headers, then once per body chunk, then once more with no data: the
+ * request is routed and authenticated on the first call, the body collected
+ * on the chunk calls, and the handler run and its answer queued on the last.
+ */
+#include "core/common.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/auth.h"
+#include "http/metrics.h"
+#include "http/router.h"
+#include "http/server.h"
+
+#define REQUEST_ARENA_BYTES_MAX (4 * 1024 * 1024)
+
+struct cpm_http {
+    struct MHD_Daemon *daemon;
+    struct cpm_app *app;
+    uint16_t port;
+};
+
+cpm_err cpm_http_parse_listen(const char *text, struct cpm_http_options *opt,
+                              struct cpm_detail *detail)
+{
+    const char *colon = strrchr(text, ':');
+    const char *host = text;
+    size_t host_len = colon ? (size_t)(colon - text) : 0;
+    if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+        host++;
+        host_len -= 2;
+    }
+    int64_t port;
+    if (colon == NULL || host_len == 0 || host_len >= sizeof(opt->host) ||
+        !cpm_parse_int64(colon + 1, 0, 65535, &port)) {
+        cpm_detail_add(detail, "listen", "'%s' is not HOST:PORT (e.g. 127.0.0.1:8080)", text);
+        return CPM_ERR_USAGE;
+    }
+    memcpy(opt->host, host, host_len);
+    opt->host[host_len] = '\0';
+    opt->port = (uint16_t)port;
+    return CPM_OK;
+}
+
+static void make_request_id(struct cpm_request *req)
+{
+    const char *given = cpm_request_header(req, "X-Request-Id");
+    if (given != NULL) {
+        size_t len = strlen(given);
+        bool ok = len > 0 && len <= CPM_REQUEST_ID_BYTES_MAX;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:",
+                        given[i]) != NULL;
+        if (ok) {
+            memcpy(req->request_id, given, len + 1);
+            return;
+        }
+    }
+    uint8_t raw[8];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(req->request_id, sizeof(req->request_id), raw, sizeof(raw));
+}
+
+static bool json_content_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    if (ct == NULL || strncasecmp(ct, want, sizeof(want) - 1) != 0)
+        return false;
+    char next = ct[sizeof(want) - 1];
+    return next == '\0' || next == ';' || next == ' ';
+}
+
+/* Decides from the headers alone whether the request can go on. */
+static void screen_request(struct cpm_request *req, const char *method_name, unsigned *allowed)
+{
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    req->method = cpm_method_parse(method_name);
+    enum cpm_match m =
+        cpm_router_match(req->method, req->path, &req->arena, &req->route, req->params, allowed);
+    if (m == CPM_MATCH_NO_PATH) {
+        req->early_err = CPM_ERR_NOT_FOUND;
+        return;
+    }
+    if (m == CPM_MATCH_NO_METHOD) {
+        req->early_err = CPM_ERR_METHOD_NOT_ALLOWED;
+        return;
+    }
+    const struct cpm_route *r = req->route;
+    if (r->access == CPM_ACCESS_SCOPE) {
+        cpm_err err = cpm_auth_check(req->app->store, cpm_request_header(req, "Authorization"),
+                                     &req->key, &detail);
+        if (err == CPM_OK && !cpm_scopes_allow(req->key.scopes, r->scope))
+            err = CPM_ERR_FORBIDDEN;
+        if (err != CPM_OK) {
+            req->early_err = err;
+            return;
+        }
+    }
+    const char *length = cpm_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int64_t declared;
+    if (length && cpm_parse_int64(length, 0, INT64_MAX, &declared) &&
+        declared > CPM_BODY_BYTES_MAX) {
+        req->early_err = CPM_ERR_TOO_LARGE;
+        return;
+    }
+    if (r->has_body && !json_content_type(cpm_request_header(req, "Content-Type")))
+        req->early_err = CPM_ERR_UNSUPPORTED_MEDIA;
+}
+
+static void answer_early(struct cpm_request *req, unsigned allowed)
+{
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    switch (req->early_err) {
+    case CPM_ERR_NOT_FOUND:
+        cpm_detail_add(&detail, NULL, "no route for %s", req->path);
+        break;
+    case CPM_ERR_METHOD_NOT_ALLOWED:
+        cpm_detail_add(&detail, NULL, "%s does not accept this method", req->path);
+        break;
+    case CPM_ERR_UNAUTHORIZED:
+        cpm_detail_add(&detail, NULL, "a valid API key is required: Authorization: Bearer cpm_…");
+        break;
+    case CPM_ERR_FORBIDDEN: {
+        char scope[CPM_SCOPES_TEXT_BYTES];
+        cpm_scopes_format(req->route->scope, scope, sizeof(scope));
+        cpm_detail_add(&detail, NULL, "this API key lacks the '%s' scope", scope);
+        break;
+    }
+    case CPM_ERR_TOO_LARGE:
+        cpm_detail_add(&detail, NULL, "the body is over %d bytes", CPM_BODY_BYTES_MAX);
+        break;
+    case CPM_ERR_UNSUPPORTED_MEDIA:
+        cpm_detail_add(&detail, "Content-Type", "send the body as application/json");
+        break;
+    default:
+        break;
+    }
+    cpm_respond_problem(req, req->early_err, &detail);
+    if (req->early_err == CPM_ERR_METHOD_NOT_ALLOWED) {
+        char allow[64] = "";
+        for (unsigned bit = 1; bit <= CPM_DELETE; bit <<= 1)
+            if (allowed & bit)
+                snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+                         allow[0] ? ", " : "", cpm_method_name((enum cpm_method)bit));
+        cpm_respond_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+}
+
+static cpm_err append_body(struct cpm_request *req, const char *data, size_t size)
+{
+    if (size > CPM_BODY_BYTES_MAX - req->body_len)
+        return CPM_ERR_TOO_LARGE;
+    if (req->body_len + size + 1 > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap * 2 : 4096;
+        while (cap < req->body_len + size + 1)
+            cap *= 2;
+        if (cap > CPM_BODY_BYTES_MAX + 1)
+            cap = CPM_BODY_BYTES_MAX + 1;
+        char *grown = cpm_realloc(req->body, cap);
+        if (grown == NULL)
+            return CPM_ERR_NOMEM;
+        req->body = grown;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, size);
+    req->body_len += size;
+    req->body[req->body_len] = '\0';
+    return CPM_OK;
+}
+
+/*
+ * Drops body bytes of a request already answered (MHD can only send the
+ * answer once the body has been read). A client that goes on sending far
+ * past the limit is cut off without an answer.
+ */
+static enum MHD_Result discard(struct cpm_request *req, size_t size)
+{
+    req->body_discarded += size;
+    return req->body_discarded > CPM_BODY_DISCARD_BYTES_MAX ? MHD_NO : MHD_YES;
+}
+
+static enum MHD_Result queue(struct cpm_request *req)
+{
+    if (req->response == NULL)
+        cpm_respond_error(req, CPM_ERR_INTERNAL, NULL, "the handler gave no answer");
+    if (req->response == NULL)
+        return MHD_NO;
+    return MHD_queue_response(req->conn, (unsigned)req->status, req->response);
+}
+
+static struct cpm_request *request_new(struct cpm_http *http, struct MHD_Connection *conn,
+                                       const char *url)
+{
+    struct cpm_request *req = cpm_calloc(1, sizeof(*req));
+    if (req == NULL)
+        return NULL;
+    req->conn = conn;
+    req->app = http->app;
+    req->start_ns = cpm_clock_monotonic_ns();
+    cpm_arena_init(&req->arena, REQUEST_ARENA_BYTES_MAX);
+    req->path = cpm_arena_strndup(&req->arena, url, strlen(url));
+    if (req->path == NULL) {
+        cpm_free(req);
+        return NULL;
+    }
+    atomic_fetch_add(&http->app->requests_open, 1);
+    make_request_id(req);
+    return req;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    CPM_UNUSED(version);
+    struct cpm_http *http = cls;
+    struct cpm_request *req = *con_cls;
+    if (req == NULL) {
+        req = request_new(http, conn, url);
+        if (req == NULL)
+            return MHD_NO;
+        *con_cls = req;
+        unsigned allowed = 0;
+        screen_request(req, method, &allowed);
+        if (req->early_err != CPM_OK) {
+            answer_early(req, allowed);
+            /* An over-large body is refused at once; the connection closes. */
+            if (req->early_err == CPM_ERR_TOO_LARGE)
+                return queue(req);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        size_t size = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->response != NULL)
+            return discard(req, size); /* already answered early */
+        cpm_err err = append_body(req, upload_data, size);
+        if (err != CPM_OK) {
+            req->early_err = err;
+            answer_early(req, 0);
+        }
+        return MHD_YES;
+    }
+    if (req->response == NULL)
+        req->route->handler(req);
+    return queue(req);
+}
+
+static enum cpm_log_level log_level_for(const struct cpm_request *req)
+{
+    if (req->status >= 500)
+        return CPM_LOG_ERROR;
+    if (req->route && strncmp(req->route->path, "/v1/", 4) != 0)
+        return CPM_LOG_DEBUG; /* probes and scrapes would drown the log */
+    return CPM_LOG_INFO;
+}
+
+static void log_request(const struct cpm_request *req, int64_t duration_ns)
+{
+    /* The route template, never the raw path: paths can carry subject ids. */
+    char route[160], fields[384];
+    cpm_log_quote(route, sizeof(route), req->route ? req->route->path : "unmatched");
+    snprintf(fields, sizeof(fields), "method=%s route=%s status=%d ms=%.3f key=%s",
+             req->method ? cpm_method_name(req->method) : "other", route, req->status,
+             (double)duration_ns / 1e6, req->key.id[0] ? req->key.id : "-");
+    cpm_log(log_level_for(req), "http", req->request_id, fields, "request");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    CPM_UNUSED(conn);
+    struct cpm_http *http = cls;
+    struct cpm_request *req = *con_cls;
+    if (req == NULL)
+        return;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status == 0)
+        req->status = 408; /* timed out or the client went away before an answer */
+    int64_t duration_ns = cpm_clock_monotonic_ns() - req->start_ns;
+    cpm_metrics_record(req->route, req->status, duration_ns);
+    log_request(req, duration_ns);
+    if (req->response != NULL)
+        MHD_destroy_response(req->response);
+    cpm_free(req->body);
+    cpm_arena_release(&req->arena);
+    cpm_free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&http->app->requests_open, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    CPM_UNUSED(cls);
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t len = strlen(msg);
+    while (len > 0 && msg[len - 1] == '\n')
+        msg[--len] = '\0';
+    cpm_log(CPM_LOG_WARN, "mhd", NULL, NULL, "%s", msg);
+}
+
+static bool make_address(const struct cpm_http_options *opt, struct sockaddr_storage *addr,
+                         bool *ipv6)
+{
+    memset(addr, 0, sizeof(*addr));
+    const char *host = strcmp(opt->host, "localhost") == 0 ? "127.0.0.1" : opt->host;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(opt->port);
+        *ipv6 = false;
+        return true;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(opt->port);
+        *ipv6 = true;
+        return true;
+    }
+    return false;
+}
+
+cpm_err cpm_http_start(struct cpm_app *app, const struct cpm_http_options *opt,
+                       struct cpm_http **out, struct cpm_detail *detail)
+{
+    CPM_ASSERT(opt->threads >= 1 && opt->threads <= CPM_THREADS_MAX);
+    struct sockaddr_storage addr;
+    bool ipv6;
+    if (!make_address(opt, &addr, &ipv6)) {
+        cpm_detail_add(detail, "listen", "'%s' is not a numeric IP address or localhost",
+                       opt->host);
+        return CPM_ERR_USAGE;
+    }
+    struct cpm_http *http = cpm_calloc(1, sizeof(*http));
+    if (http == NULL)
+        return CPM_ERR_NOMEM;
+    http->app = app;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+    http->daemon = MHD_start_daemon(
+        flags, opt->port, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_THREAD_POOL_SIZE, opt->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        opt->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, CPM_CONNECTIONS_MAX,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CPM_HEADER_BYTES_MAX,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        NULL, MHD_OPTION_END);
+    if (http->daemon == NULL) {
+        cpm_detail_add(detail, "listen", "cannot listen on %s:%u (in use, or not permitted)",
+                       opt->host, opt->port);
+        cpm_free(http);
+        return CPM_ERR_IO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    http->port = info ? info->port : opt->port;
+    *out = http;
+    return CPM_OK;
+}
+
+uint16_t cpm_http_port(const struct cpm_http *http)
+{
+    return http->port;
+}
+
+void cpm_http_quiesce(struct cpm_http *http)
+{
+    MHD_socket fd = MHD_quiesce_daemon(http->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+void cpm_http_free(struct cpm_http *http)
+{
+    if (http == NULL)
+        return;
+    MHD_stop_daemon(http->daemon);
+    cpm_free(http);
+}

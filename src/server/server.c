@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server.c — wires cpmd together: settings, keys, store, HTTP; then waits
+ * for SIGTERM/SIGINT and shuts down in order — stop accepting, let requests
+ * in flight finish (bounded), stop the daemon, close the store cleanly.
+ *
+ * Signals are blocked in every thread and taken synchronously with
+ * sigwait in the main thread, so no handler runs in an arbitrary context.
+ */
+#include "core/common.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "server/server.h"
+#include "store/datadir.h"
+#include "store/store.h"
+
+#define DRAIN_POLL_MS 20
+
+struct setting {
+    const char *flag; /* "--data" */
+    const char *env;  /* "CPM_DATA" */
+    const char *help;
+    cpm_err (*apply)(struct cpm_server_settings *s, const char *value, struct cpm_detail *d);
+};
+
+static cpm_err set_data(struct cpm_server_settings *s, const char *v, struct cpm_detail *d)
+{
+    if (v[0] == '\0' || strlen(v) >= sizeof(s->data_dir)) {
+        cpm_detail_add(d, "data", "must be a directory path under %zu bytes", sizeof(s->data_dir));
+        return CPM_ERR_USAGE;
+    }
+    cpm_strlcpy(s->data_dir, v, sizeof(s->data_dir));
+    return CPM_OK;
+}
+
+static cpm_err set_listen(struct cpm_server_settings *s, const char *v, struct cpm_detail *d)
+{
+    return cpm_http_parse_listen(v, &s->http, d);
+}
+
+static cpm_err set_threads(struct cpm_server_settings *s, const char *v, struct cpm_detail *d)
+{
+    int64_t n;
+    if (!cpm_parse_int64(v, 1, CPM_THREADS_MAX, &n)) {
+        cpm_detail_add(d, "threads", "must be an integer 1–%d, not '%s'", CPM_THREADS_MAX, v);
+        return CPM_ERR_USAGE;
+    }
+    s->http.threads = (unsigned)n;
+    return CPM_OK;
+}
+
+static cpm_err set_timeout(struct cpm_server_settings *s, const char *v, struct cpm_detail *d)
+{
+    int64_t n;
+    if (!cpm_parse_int64(v, CPM_CONNECTION_TIMEOUT_S_MIN, CPM_CONNECTION_TIMEOUT_S_MAX, &n)) {
+        cpm_detail_add(d, "connection-timeout", "must be seconds %d–%d, not '%s'",
+                       CPM_CONNECTION_TIMEOUT_S_MIN, CPM_CONNECTION_TIMEOUT_S_MAX, v);
+        return CPM_ERR_USAGE;
+    }
+    s->http.connection_timeout_s = (unsigned)n;
+    return CPM_OK;
+}
+
+static cpm_err set_log_level(struct cpm_server_settings *s, const char *v, struct cpm_detail *d)
+{
+    enum cpm_log_level level;
+    if (!cpm_log_level_parse(v, &level)) {
+        cpm_detail_add(d, "log-level", "must be debug, info, warn or error, not '%s'", v);
+        return CPM_ERR_USAGE;
+    }
+    s->log_level = (int)level;
+    return CPM_OK;
+}
+
+static const struct setting settings_table[] = {
+    {"--data", "CPM_DATA", "data directory made by `cpm init` (default ./data)", set_data},
+    {"--listen", "CPM_LISTEN", "HOST:PORT to serve on (default 127.0.0.1:8080)", set_listen},
+    {"--threads", "CPM_THREADS", "HTTP worker threads (default: one per core)", set_threads},
+    {"--connection-timeout", "CPM_CONNECTION_TIMEOUT_S",
+     "seconds an idle or half-sent request may hold a connection (default 30)", set_timeout},
+    {"--log-level", "CPM_LOG_LEVEL", "debug, info, warn or error (default info)", set_log_level},
+};
+
+void cpm_server_usage(FILE *out, const char *program)
+{
+    fprintf(out, "usage: %s [options]\n\nServes the OpenCPM HTTP API.\n\noptions:\n", program);
+    for (size_t i = 0; i < CPM_ARRAY_LEN(settings_table); i++)
+        fprintf(out, "  %-22s %s\n  %-22s   (environment: %s)\n", settings_table[i].flag,
+                settings_table[i].help, "", settings_table[i].env);
+    fprintf(out, "  %-22s this text\n", "--help");
+}
+
+static void settings_defaults(struct cpm_server_settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    cpm_strlcpy(s->data_dir, "data", sizeof(s->data_dir));
+    cpm_strlcpy(s->http.host, "127.0.0.1", sizeof(s->http.host));
+    s->http.port = 8080;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->http.threads = cores < 2 ? 2 : cores > CPM_THREADS_MAX ? CPM_THREADS_MAX : (unsigned)cores;
+    s->http.connection_timeout_s = CPM_CONNECTION_TIMEOUT_S_DEFAULT;
+    s->log_level = CPM_LOG_INFO;
+}
+
+static const struct setting *find_flag(const char *arg, const char **value)
+{
+    for (size_t i = 0; i < CPM_ARRAY_LEN(settings_table); i++) {
+        size_t n = strlen(settings_table[i].flag);
+        if (strncmp(arg, settings_table[i].flag, n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+            *value = arg[n] == '=' ? arg + n + 1 : NULL;
+            return &settings_table[i];
+        }
+    }
+    return NULL;
+}
+
+cpm_err cpm_server_settings_load(int argc, char **argv, struct cpm_server_settings *settings,
+                                 bool *help, struct cpm_detail *detail)
+{
+    settings_defaults(settings);
+    *help = false;
+    for (size_t i = 0; i < CPM_ARRAY_LEN(settings_table); i++) {
+        const char *v = getenv(settings_table[i].env);
+        if (v != NULL && settings_table[i].apply(settings, v, detail) != CPM_OK)
+            return CPM_ERR_USAGE;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            *help = true;
+            return CPM_OK;
+        }
+        const char *value;
+        const struct setting *s = find_flag(argv[i], &value);
+        if (s == NULL) {
+            cpm_detail_add(detail, NULL, "unknown option '%s' (see --help)", argv[i]);
+            return CPM_ERR_USAGE;
+        }
+        if (value == NULL && i + 1 >= argc) {
+            cpm_detail_add(detail, NULL, "%s needs a value", s->flag);
+            return CPM_ERR_USAGE;
+        }
+        if (s->apply(settings, value ? value : argv[++i], detail) != CPM_OK)
+            return CPM_ERR_USAGE;
+    }
+    return CPM_OK;
+}
+
+static void print_detail(const char *program, cpm_err err, const struct cpm_detail *d)
+{
+    if (d->count == 0)
+        fprintf(stderr, "%s: %s\n", program, cpm_err_message(err));
+    for (int i = 0; i < d->count; i++)
+        fprintf(stderr, "%s: %s%s%s\n", program, d->faults[i].field,
+                d->faults[i].field[0] ? ": " : "", d->faults[i].message);
+}
+
+/* Waits until the in-flight requests finish or the grace period ends. */
+static void drain(struct cpm_app *app)
+{
+    int64_t deadline = cpm_clock_monotonic_ns() + (int64_t)CPM_SHUTDOWN_GRACE_MS_MAX * 1000000;
+    while (atomic_load(&app->requests_open) > 0 && cpm_clock_monotonic_ns() < deadline)
+        usleep(DRAIN_POLL_MS * 1000);
+    int left = atomic_load(&app->requests_open);
+    if (left > 0)
+        cpm_log_warn("server", "grace period over with %d requests still open", left);
+}
+
+static int wait_for_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+}
+
+static int serve(const struct cpm_server_settings *settings, const char *program)
+{
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    struct cpm_datadir_keys keys;
+    struct cpm_app app = {.started_ms = cpm_clock_now_ms()};
+    struct cpm_http *http = NULL;
+    int status = 1;
+    cpm_err err = cpm_datadir_load_keys(settings->data_dir, &keys, &detail);
+    cpm_datadir_keys_wipe(&keys); /* the ledger will use them; nothing does yet */
+    if (err == CPM_OK)
+        err = cpm_store_open(settings->data_dir, &app.store, &detail);
+    if (err == CPM_OK)
+        err = cpm_http_start(&app, &settings->http, &http, &detail);
+    if (err != CPM_OK) {
+        print_detail(program, err, &detail);
+        goto out;
+    }
+    char fields[160];
+    snprintf(fields, sizeof(fields), "url=http://%s%s%s:%u threads=%u",
+             strchr(settings->http.host, ':') ? "[" : "", settings->http.host,
+             strchr(settings->http.host, ':') ? "]" : "", cpm_http_port(http),
+             settings->http.threads);
+    cpm_log(CPM_LOG_INFO, "server", NULL, fields, "listening");
+    int sig = wait_for_signal();
+    cpm_log_info("server", "%s received: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    atomic_store(&app.draining, true);
+    cpm_http_quiesce(http);
+    drain(&app);
+    status = 0;
+out:
+    cpm_http_free(http);
+    cpm_store_close(app.store);
+    if (status == 0)
+        cpm_log_info("server", "stopped cleanly");
+    return status;
+}
+
+int cpm_server_main(int argc, char **argv, const char *program)
+{
+    struct cpm_server_settings settings;
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    bool help;
+    if (cpm_server_settings_load(argc, argv, &settings, &help, &detail) != CPM_OK) {
+        print_detail(program, CPM_ERR_USAGE, &detail);
+        return 2;
+    }
+    if (help) {
+        cpm_server_usage(stdout, program);
+        return 0;
+    }
+    cpm_log_set_level((enum cpm_log_level)settings.log_level);
+    if (sodium_init() < 0) {
+        fprintf(stderr, "%s: libsodium failed to initialise\n", program);
+        return 1;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts */
+    signal(SIGPIPE, SIG_IGN);
+    return serve(&settings, program);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server.h — cpmd: settings from flags and environment, start-up, and
+ * graceful shutdown. `cpmd` and `cpm serve` both run cpm_server_main.
+ */
+#ifndef CPM_SERVER_H
+#define CPM_SERVER_H
+
+#include "core/common.h"
+#include "core/detail.h"
+#include "http/server.h"
+
+struct cpm_server_settings {
+    char data_dir[512];
+    struct cpm_http_options http;
+    int log_level; /* enum cpm_log_level */
+};
+
+/*
+ * Fills settings from defaults, then the environment (CPM_DATA, CPM_LISTEN,
+ * CPM_THREADS, CPM_CONNECTION_TIMEOUT_S, CPM_LOG_LEVEL), then flags (which
+ * win). Returns CPM_ERR_USAGE with detail on a bad value; *help is set when
+ * --help was given.
+ */
+cpm_err cpm_server_settings_load(int argc, char **argv, struct cpm_server_settings *settings,
+                                 bool *help, struct cpm_detail *detail) CPM_MUST_CHECK;
+
+/* Prints the usage text of cpmd (or `cpm serve`) to out. */
+void cpm_server_usage(FILE *out, const char *program);
+
+/* Runs until SIGTERM or SIGINT; returns the process exit status. */
+int cpm_server_main(int argc, char **argv, const char *program);
+
+#endif /* CPM_SERVER_H */

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * migrations/sqlite.c — the numbered schema migrations of the SQLite store.
+ *
+ * The schema version lives in the database header as PRAGMA user_version
+ * (0 for a new file). Migration N takes the schema from N-1 to N; each runs
+ * in its own BEGIN IMMEDIATE transaction together with the user_version
+ * update, so a crash leaves the store at N-1 or N, never in between. A store
+ * whose version is above CPM_SCHEMA_VERSION was written by a newer OpenCPM
+ * and is refused before anything is written. Migrations are append only:
+ * once shipped, a migration's SQL never changes.
+ */
+#include "core/common.h"
+
+#include "core/log.h"
+#include "store/sqlite.h"
+
+struct migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+
+static const struct migration migrations[] = {
+    {1, "initial schema",
+     "CREATE TABLE config_docs ("
+     "  kind TEXT NOT NULL,"
+     "  id TEXT NOT NULL,"
+     "  unique_key TEXT NULL,"
+     "  body TEXT NOT NULL,"
+     "  revision INTEGER NOT NULL,"
+     "  created_ms INTEGER NOT NULL,"
+     "  updated_ms INTEGER NOT NULL,"
+     "  PRIMARY KEY (kind, id),"
+     "  UNIQUE (kind, unique_key)"
+     ") STRICT;"
+     "CREATE TABLE notice_versions ("
+     "  notice_id TEXT NOT NULL,"
+     "  version INTEGER NOT NULL CHECK (version > 0),"
+     "  body TEXT NOT NULL,"
+     "  published_ms INTEGER NOT NULL,"
+     "  PRIMARY KEY (notice_id, version)"
+     ") STRICT;"
+     "CREATE TRIGGER notice_versions_no_update BEFORE UPDATE ON notice_versions"
+     " BEGIN SELECT RAISE(ABORT, 'notice versions are immutable'); END;"
+     "CREATE TRIGGER notice_versions_no_delete BEFORE DELETE ON notice_versions"
+     " BEGIN SELECT RAISE(ABORT, 'notice versions are immutable'); END;"
+     "CREATE TABLE api_keys ("
+     "  id TEXT PRIMARY KEY,"
+     "  hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+     "  name TEXT NOT NULL,"
+     "  scopes INTEGER NOT NULL,"
+     "  created_ms INTEGER NOT NULL,"
+     "  revoked_ms INTEGER NOT NULL DEFAULT 0"
+     ") STRICT;"},
+};
+
+_Static_assert(CPM_ARRAY_LEN(migrations) == CPM_SCHEMA_VERSION,
+               "one migration per schema version, numbered 1..CPM_SCHEMA_VERSION");
+
+static cpm_err exec(sqlite3 *db, const char *sql, const char *what)
+{
+    char *message = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &message);
+    if (rc == SQLITE_OK)
+        return CPM_OK;
+    cpm_log_error("store", "migrate: %s failed: %s", what,
+                  message != NULL ? message : sqlite3_errstr(rc));
+    sqlite3_free(message);
+    return CPM_ERR_STORE;
+}
+
+static cpm_err read_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    cpm_err err = CPM_ERR_STORE;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        cpm_log_error("store", "migrate: reading user_version failed: %s", sqlite3_errmsg(db));
+        goto out;
+    }
+    *out = sqlite3_column_int(st, 0);
+    err = CPM_OK;
+out:
+    sqlite3_finalize(st);
+    return err;
+}
+
+static cpm_err refuse_newer(int version, const char *location, struct cpm_detail *detail)
+{
+    if (version <= CPM_SCHEMA_VERSION)
+        return CPM_OK;
+    cpm_detail_add(detail, "",
+                   "the store at %s has schema version %d but this cpmd knows up to %d; "
+                   "upgrade OpenCPM or restore a backup",
+                   location, version, CPM_SCHEMA_VERSION);
+    cpm_log_error("store", "schema of %s is version %d, newer than %d", location, version,
+                  CPM_SCHEMA_VERSION);
+    return CPM_ERR_SCHEMA_TOO_NEW;
+}
+
+/* Runs m unless another process got there first (the version is re-read under the lock). */
+static cpm_err apply(sqlite3 *db, const struct migration *m, const char *location,
+                     struct cpm_detail *detail)
+{
+    char set_version[64];
+    int version = 0;
+    cpm_err err = exec(db, "BEGIN IMMEDIATE", m->name);
+    if (err != CPM_OK)
+        return err;
+    err = read_version(db, &version);
+    if (err == CPM_OK)
+        err = refuse_newer(version, location, detail);
+    if (err != CPM_OK || version >= m->version)
+        goto out;
+    err = exec(db, m->sql, m->name);
+    if (err != CPM_OK)
+        goto out;
+    snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", m->version);
+    err = exec(db, set_version, m->name);
+out:
+    if (err == CPM_OK)
+        err = exec(db, "COMMIT", m->name);
+    if (err != CPM_OK && sqlite3_get_autocommit(db) == 0)
+        (void)exec(db, "ROLLBACK", m->name);
+    if (err == CPM_OK && version < m->version)
+        cpm_log_info("store", "applied migration %d (%s) to %s", m->version, m->name, location);
+    return err;
+}
+
+cpm_err cpm__sqlite_migrate(sqlite3 *db, const char *location, struct cpm_detail *detail)
+{
+    int version = 0;
+    cpm_err err = read_version(db, &version);
+    if (err == CPM_OK)
+        err = refuse_newer(version, location, detail);
+    for (size_t i = 0; err == CPM_OK && i < CPM_ARRAY_LEN(migrations); i++) {
+        CPM_ASSERT(migrations[i].version == (int)i + 1);
+        if (migrations[i].version > version)
+            err = apply(db, &migrations[i], location, detail);
+    }
+    return err;
+}

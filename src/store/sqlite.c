@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sqlite.c — the SQLite store backend (cpm_store_sqlite_ops).
+ *
+ * One connection per store, opened FULLMUTEX, plus a mutex of our own held
+ * for the whole of each operation, so one thread's transaction and the
+ * cached statements it steps never interleave with another's. Statements
+ * are prepared once at open and reset after every use. Every write runs in
+ * BEGIN IMMEDIATE … COMMIT. WAL with synchronous=FULL: a committed write
+ * survives power loss. List operations copy their rows out and call the
+ * visitor after the lock is released, so a visitor may use the store.
+ */
+#include "core/common.h"
+
+#include <pthread.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "store/sqlite.h"
+
+#define MODULE "store"
+
+enum stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_PING,
+    ST_USER_VERSION,
+    ST_DOC_INSERT,
+    ST_DOC_REVISION,
+    ST_DOC_UPDATE,
+    ST_DOC_GET,
+    ST_DOC_LIST,
+    ST_NV_MAX,
+    ST_NV_INSERT,
+    ST_NV_GET,
+    ST_NV_LATEST,
+    ST_NV_LIST,
+    ST_KEY_INSERT,
+    ST_KEY_FIND,
+    ST_KEY_LIST,
+    ST_KEY_REVOKE,
+    ST__COUNT
+};
+
+#define DOC_COLUMNS "id, body, revision, created_ms, updated_ms"
+#define NV_COLUMNS  "notice_id, version, body, published_ms"
+#define KEY_COLUMNS "id, name, scopes, created_ms, revoked_ms"
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_PING] = "SELECT 1",
+    [ST_USER_VERSION] = "PRAGMA user_version",
+    [ST_DOC_INSERT] = "INSERT INTO config_docs (kind, id, unique_key, body, revision, created_ms,"
+                      " updated_ms) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)",
+    [ST_DOC_REVISION] = "SELECT revision FROM config_docs WHERE kind = ?1 AND id = ?2",
+    [ST_DOC_UPDATE] = "UPDATE config_docs SET unique_key = ?3, body = ?4, revision = revision + 1,"
+                      " updated_ms = ?5 WHERE kind = ?1 AND id = ?2",
+    [ST_DOC_GET] = "SELECT " DOC_COLUMNS " FROM config_docs WHERE kind = ?1 AND id = ?2",
+    [ST_DOC_LIST] = "SELECT " DOC_COLUMNS " FROM config_docs WHERE kind = ?1 AND id > ?2"
+                    " ORDER BY id LIMIT ?3",
+    [ST_NV_MAX] = "SELECT coalesce(max(version), 0) FROM notice_versions WHERE notice_id = ?1",
+    [ST_NV_INSERT] = "INSERT INTO notice_versions (notice_id, version, body, published_ms)"
+                     " VALUES (?1, ?2, ?3, ?4)",
+    [ST_NV_GET] =
+        "SELECT " NV_COLUMNS " FROM notice_versions WHERE notice_id = ?1 AND version = ?2",
+    [ST_NV_LATEST] = "SELECT " NV_COLUMNS " FROM notice_versions WHERE notice_id = ?1"
+                     " ORDER BY version DESC LIMIT 1",
+    [ST_NV_LIST] = "SELECT " NV_COLUMNS " FROM notice_versions WHERE notice_id = ?1"
+                   " AND version > ?2 ORDER BY version LIMIT ?3",
+    [ST_KEY_INSERT] = "INSERT INTO api_keys (id, hash, name, scopes, created_ms, revoked_ms)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_KEY_FIND] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE hash = ?1",
+    [ST_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
+};
+
+struct sqlite_store {
+    struct cpm_store base; /* first, so a struct cpm_store * points here */
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    sqlite3_stmt *stmts[ST__COUNT];
+};
+
+/* Rows copied out of a list query, visited after the lock is released. */
+struct rows {
+    unsigned char *items;
+    size_t item_bytes;
+    int count;
+    int capacity;
+};
+
+typedef cpm_err (*read_row_fn)(sqlite3_stmt *st, void *item);
+
+static struct sqlite_store *lock(struct cpm_store *store)
+{
+    CPM_ASSERT(store != NULL && store->ops == &cpm_store_sqlite_ops);
+    struct sqlite_store *s = (struct sqlite_store *)store;
+    int rc = pthread_mutex_lock(&s->lock);
+    CPM_ASSERT(rc == 0);
+    return s;
+}
+
+static void unlock(struct sqlite_store *s)
+{
+    int rc = pthread_mutex_unlock(&s->lock);
+    CPM_ASSERT(rc == 0);
+}
+
+static const char *kind_name(enum cpm_doc_kind kind)
+{
+    CPM_ASSERT((unsigned)kind < CPM_DOC__COUNT);
+    return cpm_doc_kind_name(kind);
+}
+
+/* Maps a failed sqlite3 call to a cpm_err; logs what is not the caller's conflict. */
+static cpm_err fail(struct sqlite_store *s, const char *op, int rc)
+{
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return CPM_ERR_CONFLICT;
+    cpm_log_error(MODULE, "%s failed: %s (%s)", op, sqlite3_errmsg(s->db), sqlite3_errstr(rc));
+    return CPM_ERR_STORE;
+}
+
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Steps a bound statement expected to return no row, then resets it. */
+static cpm_err run(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op)
+{
+    sqlite3_stmt *st = s->stmts[id];
+    int rc = bind_rc != SQLITE_OK ? bind_rc : sqlite3_step(st);
+    cpm_err err = rc == SQLITE_DONE || rc == SQLITE_ROW ? CPM_OK : fail(s, op, rc);
+    done(st);
+    return err;
+}
+
+/* Steps once: CPM_OK with the row current, NOT_FOUND when none. Caller resets. */
+static cpm_err step_row(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op)
+{
+    int rc = bind_rc != SQLITE_OK ? bind_rc : sqlite3_step(s->stmts[id]);
+    if (rc == SQLITE_ROW)
+        return CPM_OK;
+    return rc == SQLITE_DONE ? CPM_ERR_NOT_FOUND : fail(s, op, rc);
+}
+
+static cpm_err tx_begin(struct sqlite_store *s, const char *op)
+{
+    return run(s, ST_BEGIN, SQLITE_OK, op);
+}
+
+/* Commits when err is CPM_OK, else (or if COMMIT fails) rolls back. Returns the outcome. */
+static cpm_err tx_end(struct sqlite_store *s, cpm_err err, const char *op)
+{
+    if (err == CPM_OK)
+        err = run(s, ST_COMMIT, SQLITE_OK, op);
+    if (err != CPM_OK && sqlite3_get_autocommit(s->db) == 0)
+        (void)run(s, ST_ROLLBACK, SQLITE_OK, op);
+    return err;
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *text)
+{
+    return sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+}
+
+/* A unique key of NULL or "" is stored as NULL: no constraint. */
+static int bind_unique_key(sqlite3_stmt *st, int i, const char *key)
+{
+    if (key == NULL || key[0] == '\0')
+        return sqlite3_bind_null(st, i);
+    return bind_text(st, i, key);
+}
+
+static char *column_strdup(sqlite3_stmt *st, int col)
+{
+    const char *text = (const char *)sqlite3_column_text(st, col);
+    if (text == NULL)
+        return NULL;
+    return cpm_strndup(text, (size_t)sqlite3_column_bytes(st, col));
+}
+
+static void column_copy(sqlite3_stmt *st, int col, char *out, size_t size)
+{
+    const char *text = (const char *)sqlite3_column_text(st, col);
+    cpm_strlcpy(out, text != NULL ? text : "", size);
+}
+
+static cpm_err read_doc(sqlite3_stmt *st, void *item)
+{
+    struct cpm_doc *doc = item;
+    memset(doc, 0, sizeof(*doc));
+    column_copy(st, 0, doc->id, sizeof(doc->id));
+    doc->revision = sqlite3_column_int64(st, 2);
+    doc->created_ms = sqlite3_column_int64(st, 3);
+    doc->updated_ms = sqlite3_column_int64(st, 4);
+    doc->body = column_strdup(st, 1);
+    return doc->body != NULL ? CPM_OK : CPM_ERR_NOMEM;
+}
+
+static cpm_err read_notice_version(sqlite3_stmt *st, void *item)
+{
+    struct cpm_notice_version *v = item;
+    memset(v, 0, sizeof(*v));
+    column_copy(st, 0, v->notice_id, sizeof(v->notice_id));
+    v->version = sqlite3_column_int64(st, 1);
+    v->published_ms = sqlite3_column_int64(st, 3);
+    v->body = column_strdup(st, 2);
+    return v->body != NULL ? CPM_OK : CPM_ERR_NOMEM;
+}
+
+static cpm_err read_api_key(sqlite3_stmt *st, void *item)
+{
+    struct cpm_api_key *key = item;
+    memset(key, 0, sizeof(*key));
+    column_copy(st, 0, key->id, sizeof(key->id));
+    column_copy(st, 1, key->name, sizeof(key->name));
+    key->scopes = (uint32_t)sqlite3_column_int64(st, 2);
+    key->created_ms = sqlite3_column_int64(st, 3);
+    key->revoked_ms = sqlite3_column_int64(st, 4);
+    return CPM_OK;
+}
+
+static void *rows_at(const struct rows *rows, int i)
+{
+    return rows->items + (size_t)i * rows->item_bytes;
+}
+
+static cpm_err rows_grow(struct rows *rows)
+{
+    int capacity = rows->capacity == 0 ? 16 : rows->capacity * 2;
+    void *items = cpm_realloc(rows->items, (size_t)capacity * rows->item_bytes);
+    if (items == NULL)
+        return CPM_ERR_NOMEM;
+    rows->items = items;
+    rows->capacity = capacity;
+    return CPM_OK;
+}
+
+/* Steps a bound list statement to the end (its LIMIT caps the rows), then resets it. */
+static cpm_err collect(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op,
+                       read_row_fn read, struct rows *rows)
+{
+    sqlite3_stmt *st = s->stmts[id];
+    cpm_err err = CPM_OK;
+    int rc = bind_rc;
+    while (err == CPM_OK && rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && rows->count == rows->capacity)
+            err = rows_grow(rows);
+        if (rc == SQLITE_ROW && err == CPM_OK)
+            err = read(st, rows_at(rows, rows->count));
+        if (rc == SQLITE_ROW && err == CPM_OK) {
+            rows->count++;
+            rc = SQLITE_OK;
+        }
+    }
+    if (err == CPM_OK && rc != SQLITE_DONE)
+        err = fail(s, op, rc);
+    done(st);
+    return err;
+}
+
+static void rows_free(struct rows *rows, void (*release)(void *item))
+{
+    for (int i = 0; release != NULL && i < rows->count; i++)
+        release(rows_at(rows, i));
+    cpm_free(rows->items);
+}
+
+static void release_doc(void *item)
+{
+    cpm_doc_release(item);
+}
+
+static void release_notice_version(void *item)
+{
+    cpm_notice_version_release(item);
+}
+
+/* ---- open, close, ping ---- */
+
+static cpm_err pragma(struct sqlite_store *s, const char *sql, const char *expect,
+                      const char *location, struct cpm_detail *detail)
+{
+    sqlite3_stmt *st = NULL;
+    cpm_err err = CPM_OK;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(st);
+        const char *value = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        if (rc == SQLITE_ROW && expect != NULL && (value == NULL || strcasecmp(value, expect))) {
+            cpm_detail_add(detail, "", "cannot set %s on the store at %s", sql, location);
+            err = CPM_ERR_STORE;
+            break;
+        }
+    }
+    if (err == CPM_OK && rc != SQLITE_DONE) {
+        cpm_detail_add(detail, "", "cannot set up the store at %s: %s", location,
+                       sqlite3_errmsg(s->db));
+        err = fail(s, sql, rc);
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Connection settings, none of which writes to the file. */
+static cpm_err configure(struct sqlite_store *s, const char *location, struct cpm_detail *detail)
+{
+    sqlite3_extended_result_codes(s->db, 1);
+    cpm_err err = sqlite3_busy_timeout(s->db, CPM_STORE_BUSY_TIMEOUT_MS) == SQLITE_OK
+                      ? CPM_OK
+                      : fail(s, "busy_timeout", sqlite3_errcode(s->db));
+    if (err == CPM_OK)
+        err = pragma(s, "PRAGMA synchronous = FULL", NULL, location, detail);
+    if (err == CPM_OK)
+        err = pragma(s, "PRAGMA foreign_keys = ON", NULL, location, detail);
+    return err;
+}
+
+static cpm_err prepare_all(struct sqlite_store *s)
+{
+    for (int i = 0; i < ST__COUNT; i++) {
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[i],
+                                    NULL);
+        if (rc != SQLITE_OK)
+            return fail(s, "prepare", rc);
+    }
+    return CPM_OK;
+}
+
+static void destroy(struct sqlite_store *s, bool checkpoint)
+{
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(s->stmts[i]);
+    if (checkpoint) {
+        int rc = sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            cpm_log_warn(MODULE, "close: checkpoint failed: %s", sqlite3_errmsg(s->db));
+    }
+    if (sqlite3_close(s->db) != SQLITE_OK)
+        cpm_log_error(MODULE, "close failed: %s", sqlite3_errmsg(s->db));
+    pthread_mutex_destroy(&s->lock);
+    cpm_free(s);
+}
+
+static cpm_err sqlite_open(const char *location, struct cpm_store **out, struct cpm_detail *detail)
+{
+    struct sqlite_store *s = cpm_calloc(1, sizeof(*s));
+    cpm_err err = CPM_ERR_NOMEM;
+    if (s == NULL)
+        return err;
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        cpm_free(s);
+        return CPM_ERR_INTERNAL;
+    }
+    s->base.ops = &cpm_store_sqlite_ops;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    int rc = sqlite3_open_v2(location, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        cpm_detail_add(detail, "", "cannot open the store at %s: %s", location,
+                       s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        err = fail(s, "open", rc);
+        goto out;
+    }
+    err = configure(s, location, detail);
+    if (err == CPM_OK)
+        err = cpm__sqlite_migrate(s->db, location, detail);
+    /* After the schema check: journal_mode=WAL is the one setting written to the file. */
+    if (err == CPM_OK)
+        err = pragma(s, "PRAGMA journal_mode = WAL", "wal", location, detail);
+    if (err == CPM_OK)
+        err = prepare_all(s);
+out:
+    if (err != CPM_OK) {
+        destroy(s, false);
+        return err;
+    }
+    *out = &s->base;
+    return CPM_OK;
+}
+
+static void sqlite_close(struct cpm_store *store)
+{
+    if (store == NULL)
+        return;
+    /* No other thread may use the store any more: no lock to take. */
+    CPM_ASSERT(store->ops == &cpm_store_sqlite_ops);
+    destroy((struct sqlite_store *)store, true);
+}
+
+sqlite3 *cpm__sqlite_db(struct cpm_store *store)
+{
+    CPM_ASSERT(store != NULL && store->ops == &cpm_store_sqlite_ops);
+    return ((struct sqlite_store *)store)->db;
+}
+
+static cpm_err sqlite_ping(struct cpm_store *store)
+{
+    struct sqlite_store *s = lock(store);
+    cpm_err err = run(s, ST_PING, SQLITE_OK, "ping");
+    unlock(s);
+    return err;
+}
+
+static cpm_err sqlite_schema_version(struct cpm_store *store, int *out)
+{
+    struct sqlite_store *s = lock(store);
+    cpm_err err = step_row(s, ST_USER_VERSION, SQLITE_OK, "schema_version");
+    if (err == CPM_OK)
+        *out = sqlite3_column_int(s->stmts[ST_USER_VERSION], 0);
+    done(s->stmts[ST_USER_VERSION]);
+    unlock(s);
+    return err == CPM_ERR_NOT_FOUND ? CPM_ERR_STORE : err;
+}
+
+/* ---- configuration documents ---- */
+
+static cpm_err doc_insert(struct sqlite_store *s, enum cpm_doc_kind kind, const char *id,
+                          const char *unique_key, const char *body, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->stmts[ST_DOC_INSERT];
+    int rc = bind_text(st, 1, kind_name(kind));
+    rc = rc ? rc : bind_text(st, 2, id);
+    rc = rc ? rc : bind_unique_key(st, 3, unique_key);
+    rc = rc ? rc : bind_text(st, 4, body);
+    rc = rc ? rc : sqlite3_bind_int64(st, 5, now_ms);
+    return run(s, ST_DOC_INSERT, rc, "doc_create");
+}
+
+static cpm_err sqlite_doc_create(struct cpm_store *store, enum cpm_doc_kind kind, const char *id,
+                                 const char *unique_key, const char *body, int64_t now_ms)
+{
+    CPM_ASSERT(id != NULL && body != NULL && strlen(id) <= CPM_ID_BYTES_MAX);
+    struct sqlite_store *s = lock(store);
+    cpm_err err = tx_begin(s, "doc_create");
+    if (err == CPM_OK)
+        err = tx_end(s, doc_insert(s, kind, id, unique_key, body, now_ms), "doc_create");
+    unlock(s);
+    return err;
+}
+
+static cpm_err doc_revision(struct sqlite_store *s, enum cpm_doc_kind kind, const char *id,
+                            int64_t *out, const char *op)
+{
+    sqlite3_stmt *st = s->stmts[ST_DOC_REVISION];
+    int rc = bind_text(st, 1, kind_name(kind));
+    rc = rc ? rc : bind_text(st, 2, id);
+    cpm_err err = step_row(s, ST_DOC_REVISION, rc, op);
+    if (err == CPM_OK)
+        *out = sqlite3_column_int64(st, 0);
+    done(st);
+    return err;
+}
+
+static cpm_err doc_replace(struct sqlite_store *s, enum cpm_doc_kind kind, const char *id,
+                           const char *unique_key, const char *body, int64_t expected_revision,
+                           int64_t now_ms, int64_t *out_revision)
+{
+    int64_t revision = 0;
+    cpm_err err = doc_revision(s, kind, id, &revision, "doc_update");
+    if (err != CPM_OK)
+        return err;
+    if (expected_revision != 0 && expected_revision != revision)
+        return CPM_ERR_PRECONDITION;
+    sqlite3_stmt *st = s->stmts[ST_DOC_UPDATE];
+    int rc = bind_text(st, 1, kind_name(kind));
+    rc = rc ? rc : bind_text(st, 2, id);
+    rc = rc ? rc : bind_unique_key(st, 3, unique_key);
+    rc = rc ? rc : bind_text(st, 4, body);
+    rc = rc ? rc : sqlite3_bind_int64(st, 5, now_ms);
+    err = run(s, ST_DOC_UPDATE, rc, "doc_update");
+    if (err == CPM_OK && out_revision != NULL)
+        *out_revision = revision + 1;
+    return err;
+}
+
+static cpm_err sqlite_doc_update(struct cpm_store *store, enum cpm_doc_kind kind, const char *id,
+                                 const char *unique_key, const char *body,
+                                 int64_t expected_revision, int64_t now_ms, int64_t *out_revision)
+{
+    CPM_ASSERT(id != NULL && body != NULL);
+    struct sqlite_store *s = lock(store);
+    cpm_err err = tx_begin(s, "doc_update");
+    if (err == CPM_OK)
+        err = tx_end(
+            s, doc_replace(s, kind, id, unique_key, body, expected_revision, now_ms, out_revision),
+            "doc_update");
+    unlock(s);
+    return err;
+}
+
+static cpm_err sqlite_doc_get(struct cpm_store *store, enum cpm_doc_kind kind, const char *id,
+                              struct cpm_doc *out)
+{
+    struct sqlite_store *s = lock(store);
+    sqlite3_stmt *st = s->stmts[ST_DOC_GET];
+    int rc = bind_text(st, 1, kind_name(kind));
+    rc = rc ? rc : bind_text(st, 2, id);
+    cpm_err err = step_row(s, ST_DOC_GET, rc, "doc_get");
+    if (err == CPM_OK)
+        err = read_doc(st, out);
+    done(st);
+    unlock(s);
+    return err;
+}
+
+static cpm_err sqlite_doc_list(struct cpm_store *store, enum cpm_doc_kind kind,
+                               const char *after_id, int limit, cpm_doc_visit_fn visit, void *ctx)
+{
+    struct rows rows = {.item_bytes = sizeof(struct cpm_doc)};
+    struct sqlite_store *s = lock(store);
+    sqlite3_stmt *st = s->stmts[ST_DOC_LIST];
+    int rc = bind_text(st, 1, kind_name(kind));
+    rc = rc ? rc : bind_text(st, 2, after_id != NULL ? after_id : "");
+    rc = rc ? rc : sqlite3_bind_int(st, 3, limit > 0 ? limit : 0);
+    cpm_err err = collect(s, ST_DOC_LIST, rc, "doc_list", read_doc, &rows);
+    unlock(s);
+    for (int i = 0; err == CPM_OK && i < rows.count; i++)
+        err = visit(ctx, rows_at(&rows, i));
+    rows_free(&rows, release_doc);
+    return err;
+}
+
+/* ---- notice versions ---- */
+
+static cpm_err notice_version_append(struct sqlite_store *s, const char *notice_id,
+                                     const char *body, int64_t now_ms, int64_t *out_version)
+{
+    int64_t notice_revision = 0;
+    cpm_err err =
+        doc_revision(s, CPM_DOC_NOTICE, notice_id, &notice_revision, "notice_version_publish");
+    if (err != CPM_OK)
+        return err;
+    sqlite3_stmt *st = s->stmts[ST_NV_MAX];
+    err = step_row(s, ST_NV_MAX, bind_text(st, 1, notice_id), "notice_version_publish");
+    int64_t version = err == CPM_OK ? sqlite3_column_int64(st, 0) + 1 : 0;
+    done(st);
+    if (err != CPM_OK)
+        return err == CPM_ERR_NOT_FOUND ? CPM_ERR_STORE : err;
+    st = s->stmts[ST_NV_INSERT];
+    int rc = bind_text(st, 1, notice_id);
+    rc = rc ? rc : sqlite3_bind_int64(st, 2, version);
+    rc = rc ? rc : bind_text(st, 3, body);
+    rc = rc ? rc : sqlite3_bind_int64(st, 4, now_ms);
+    err = run(s, ST_NV_INSERT, rc, "notice_version_publish");
+    if (err == CPM_OK && out_version != NULL)
+        *out_version = version;
+    return err;
+}
+
+static cpm_err sqlite_notice_version_publish(struct cpm_store *store, const char *notice_id,
+                                             const char *body, int64_t now_ms, int64_t *out_version)
+{
+    CPM_ASSERT(notice_id != NULL && body != NULL);
+    struct sqlite_store *s = lock(store);
+    cpm_err err = tx_begin(s, "notice_version_publish");
+    if (err == CPM_OK)
+        err = tx_end(s, notice_version_append(s, notice_id, body, now_ms, out_version),
+                     "notice_version_publish");
+    unlock(s);
+    return err;
+}
+
+static cpm_err sqlite_notice_version_get(struct cpm_store *store, const char *notice_id,
+                                         int64_t version, struct cpm_notice_version *out)
+{
+    struct sqlite_store *s = lock(store);
+    enum stmt id = version == 0 ? ST_NV_LATEST : ST_NV_GET;
+    sqlite3_stmt *st = s->stmts[id];
+    int rc = bind_text(st, 1, notice_id);
+    if (version != 0)
+        rc = rc ? rc : sqlite3_bind_int64(st, 2, version);
+    cpm_err err = step_row(s, id, rc, "notice_version_get");
+    if (err == CPM_OK)
+        err = read_notice_version(st, out);
+    done(st);
+    unlock(s);
+    return err;
+}
+
+static cpm_err sqlite_notice_version_list(struct cpm_store *store, const char *notice_id,
+                                          int64_t after_version, int limit,
+                                          cpm_notice_version_visit_fn visit, void *ctx)
+{
+    struct rows rows = {.item_bytes = sizeof(struct cpm_notice_version)};
+    struct sqlite_store *s = lock(store);
+    sqlite3_stmt *st = s->stmts[ST_NV_LIST];
+    int rc = bind_text(st, 1, notice_id);
+    rc = rc ? rc : sqlite3_bind_int64(st, 2, after_version);
+    rc = rc ? rc : sqlite3_bind_int(st, 3, limit > 0 ? limit : 0);
+    cpm_err err = collect(s, ST_NV_LIST, rc, "notice_version_list", read_notice_version, &rows);
+    unlock(s);
+    for (int i = 0; err == CPM_OK && i < rows.count; i++)
+        err = visit(ctx, rows_at(&rows, i));
+    rows_free(&rows, release_notice_version);
+    return err;
+}
+
+/* ---- API keys ---- */
+
+static cpm_err api_key_add(struct sqlite_store *s, const struct cpm_api_key *key,
+                           const uint8_t hash[CPM_API_KEY_HASH_BYTES])
+{
+    sqlite3_stmt *st = s->stmts[ST_KEY_INSERT];
+    int rc = bind_text(st, 1, key->id);
+    rc = rc ? rc : sqlite3_bind_blob(st, 2, hash, CPM_API_KEY_HASH_BYTES, SQLITE_STATIC);
+    rc = rc ? rc : bind_text(st, 3, key->name);
+    rc = rc ? rc : sqlite3_bind_int64(st, 4, key->scopes);
+    rc = rc ? rc : sqlite3_bind_int64(st, 5, key->created_ms);
+    rc = rc ? rc : sqlite3_bind_int64(st, 6, key->revoked_ms);
+    return run(s, ST_KEY_INSERT, rc, "api_key_insert");
+}
+
+static cpm_err sqlite_api_key_insert(struct cpm_store *store, const struct cpm_api_key *key,
+                                     const uint8_t hash[CPM_API_KEY_HASH_BYTES])
+{
+    CPM_ASSERT(key != NULL && hash != NULL);
+    struct sqlite_store *s = lock(store);
+    cpm_err err = tx_begin(s, "api_key_insert");
+    if (err == CPM_OK)
+        err = tx_end(s, api_key_add(s, key, hash), "api_key_insert");
+    unlock(s);
+    return err;
+}
+
+static cpm_err sqlite_api_key_find(struct cpm_store *store,
+                                   const uint8_t hash[CPM_API_KEY_HASH_BYTES],
+                                   struct cpm_api_key *out)
+{
+    struct sqlite_store *s = lock(store);
+    sqlite3_stmt *st = s->stmts[ST_KEY_FIND];
+    int rc = sqlite3_bind_blob(st, 1, hash, CPM_API_KEY_HASH_BYTES, SQLITE_STATIC);
+    cpm_err err = step_row(s, ST_KEY_FIND, rc, "api_key_find");
+    if (err == CPM_OK)
+        err = read_api_key(st, out);
+    done(st);
+    unlock(s);
+    return err;
+}
+
+static cpm_err sqlite_api_key_list(struct cpm_store *store, const char *after_id, int limit,
+                                   cpm_api_key_visit_fn visit, void *ctx)
+{
+    struct rows rows = {.item_bytes = sizeof(struct cpm_api_key)};
+    struct sqlite_store *s = lock(store);
+    sqlite3_stmt *st = s->stmts[ST_KEY_LIST];
+    int rc = bind_text(st, 1, after_id != NULL ? after_id : "");
+    rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
+    cpm_err err = collect(s, ST_KEY_LIST, rc, "api_key_list", read_api_key, &rows);
+    unlock(s);
+    for (int i = 0; err == CPM_OK && i < rows.count; i++)
+        err = visit(ctx, rows_at(&rows, i));
+    rows_free(&rows, NULL);
+    return err;
+}
+
+static cpm_err api_key_mark_revoked(struct sqlite_store *s, const char *id, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->stmts[ST_KEY_REVOKE];
+    int rc = bind_text(st, 1, id);
+    rc = rc ? rc : sqlite3_bind_int64(st, 2, now_ms);
+    cpm_err err = run(s, ST_KEY_REVOKE, rc, "api_key_revoke");
+    if (err == CPM_OK && sqlite3_changes(s->db) == 0)
+        err = CPM_ERR_NOT_FOUND;
+    return err;
+}
+
+static cpm_err sqlite_api_key_revoke(struct cpm_store *store, const char *id, int64_t now_ms)
+{
+    struct sqlite_store *s = lock(store);
+    cpm_err err = tx_begin(s, "api_key_revoke");
+    if (err == CPM_OK)
+        err = tx_end(s, api_key_mark_revoked(s, id, now_ms), "api_key_revoke");
+    unlock(s);
+    return err;
+}
+
+const struct cpm_store_ops cpm_store_sqlite_ops = {
+    .version = CPM_STORE_OPS_VERSION,
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .ping = sqlite_ping,
+    .schema_version = sqlite_schema_version,
+    .doc_create = sqlite_doc_create,
+    .doc_update = sqlite_doc_update,
+    .doc_get = sqlite_doc_get,
+    .doc_list = sqlite_doc_list,
+    .notice_version_publish = sqlite_notice_version_publish,
+    .notice_version_get = sqlite_notice_version_get,
+    .notice_version_list = sqlite_notice_version_list,
+    .api_key_insert = sqlite_api_key_insert,
+    .api_key_find = sqlite_api_key_find,
+    .api_key_list = sqlite_api_key_list,
+    .api_key_revoke = sqlite_api_key_revoke,
+};

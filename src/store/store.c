@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store.c — backend-independent parts of the store: choosing the backend
+ * for a data directory, and releasing the structs the backends fill.
+ */
+#include "core/common.h"
+
+#include <limits.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "store/store.h"
+
+cpm_err cpm_store_open(const char *data_dir, struct cpm_store **out, struct cpm_detail *detail)
+{
+    const struct cpm_store_ops *ops = &cpm_store_sqlite_ops;
+    char path[PATH_MAX];
+    CPM_ASSERT(data_dir != NULL && out != NULL);
+    *out = NULL;
+    if (ops->version < CPM_STORE_OPS_VERSION) {
+        cpm_log_error("store", "backend %s has ops version %d, need %d", ops->name, ops->version,
+                      CPM_STORE_OPS_VERSION);
+        return CPM_ERR_INTERNAL;
+    }
+    int n = snprintf(path, sizeof(path), "%s/%s", data_dir, CPM_STORE_SQLITE_FILE);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        cpm_detail_add(detail, "", "the data directory path is too long: %s", data_dir);
+        return CPM_ERR_IO;
+    }
+    return ops->open(path, out, detail);
+}
+
+void cpm_store_close(struct cpm_store *store)
+{
+    if (store != NULL)
+        store->ops->close(store);
+}
+
+void cpm_doc_release(struct cpm_doc *doc)
+{
+    if (doc == NULL)
+        return;
+    cpm_free(doc->body);
+    doc->body = NULL;
+}
+
+void cpm_notice_version_release(struct cpm_notice_version *v)
+{
+    if (v == NULL)
+        return;
+    cpm_free(v->body);
+    v->body = NULL;
+}

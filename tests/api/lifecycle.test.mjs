@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+// The server's life: settings from flags and environment, persistence across
+// restarts, graceful shutdown with a request in flight, refusing a store
+// from a newer OpenCPM, and the cpm CLI's init/seed/keys behaviour.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import * as fx from './fixtures.mjs';
+import { cpm, cpmdBin, freshData, rawConnect, readUntilClose, request, startServer, stopServer } from './harness.mjs';
+
+test('configuration and notice versions survive a restart unchanged', async () => {
+  const data = freshData();
+  let server = await startServer(data.data);
+  await fx.seedAll(request, server, data.adminKey);
+  const v1 = await request(server, 'GET', '/v1/notices/privacy/versions/1');
+  const pol = await request(server, 'GET', '/v1/policies/cn-shop', { key: data.adminKey });
+  assert.deepEqual(await stopServer(server), { code: 0, signal: null });
+  assert.ok(server.log.some((l) => l.includes('stopped cleanly')));
+
+  server = await startServer(data.data);
+  assert.equal((await request(server, 'POST', '/v1/notices/privacy/versions', { key: data.adminKey, body: fx.version() })).status, 201);
+  assert.deepEqual((await request(server, 'GET', '/v1/notices/privacy/versions/1')).json, v1.json);
+  assert.deepEqual((await request(server, 'GET', '/v1/policies/cn-shop', { key: data.adminKey })).json, pol.json);
+  await stopServer(server);
+  data.cleanup();
+});
+
+test('SIGTERM lets an in-flight request finish, then exits 0', async () => {
+  const data = freshData();
+  const server = await startServer(data.data);
+  const body = JSON.stringify(fx.property());
+  const sock = await rawConnect(server);
+  sock.write(`POST /v1/properties HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${data.adminKey}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+  sock.write(body.slice(0, 10));
+  await new Promise((r) => setTimeout(r, 200));
+  server.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(server.exited, null, 'still draining while a request is open');
+  const answer = readUntilClose(sock, 5000);
+  sock.end(body.slice(10));
+  const got = await answer;
+  assert.match(got.text, /^HTTP\/1\.1 201/);
+  assert.deepEqual(await server.exitPromise, { code: 0, signal: null });
+  assert.ok(server.log.some((l) => l.includes('SIGTERM received')));
+  // The write that was answered is durable.
+  const again = await startServer(data.data);
+  assert.equal((await request(again, 'GET', '/v1/properties/shop', { key: data.adminKey })).status, 200);
+  await stopServer(again);
+  data.cleanup();
+});
+
+test('settings come from CPM_* environment variables; flags win', async () => {
+  const data = freshData();
+  const server = await startServer(path.join(data.dir, 'nowhere'), {
+    args: ['--data', data.data],
+    env: { CPM_DATA: '/nonexistent', CPM_THREADS: '3', CPM_LOG_LEVEL: 'debug' },
+  });
+  assert.ok(server.log.some((l) => / threads=3$/.test(l)), server.log.join('\n'));
+  await request(server, 'GET', '/healthz');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(server.log.some((l) => l.includes('level=debug module=http') && l.includes('route="/healthz"')));
+  await stopServer(server);
+  const bad = spawnSync(cpmdBin, [], { env: { ...process.env, CPM_LISTEN: 'nonsense' }, encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /listen: 'nonsense' is not HOST:PORT/);
+  const envData = spawnSync(cpmdBin, ['--listen', '127.0.0.1:0'], { env: { ...process.env, CPM_DATA: path.join(data.dir, 'missing') }, encoding: 'utf8' });
+  assert.equal(envData.status, 1);
+  assert.match(envData.stderr, /cpm init --data/);
+  data.cleanup();
+});
+
+test('cpmd refuses a store written by a newer OpenCPM and changes nothing', () => {
+  const data = freshData();
+  const db = path.join(data.data, 'cpm.db');
+  spawnSync('sqlite3', [db, 'PRAGMA user_version = 99;']);
+  const r = spawnSync(cpmdBin, ['--data', data.data, '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /schema version 99/);
+  const v = spawnSync('sqlite3', [db, 'PRAGMA user_version;'], { encoding: 'utf8' });
+  assert.equal(v.stdout.trim(), '99');
+  data.cleanup();
+});
+
+test('cpm init prints one admin key once and refuses an initialised directory', () => {
+  const data = freshData();
+  assert.match(data.adminKey, /^cpm_[A-Za-z0-9_-]{43}$/);
+  const again = cpm(['init', '--data', data.data]);
+  assert.equal(again.status, 1);
+  assert.equal(again.stdout, '');
+  assert.match(again.stderr, /already/);
+  data.cleanup();
+});
+
+test('every cpm command has --help and rejects unknown arguments', () => {
+  for (const cmd of [[], ['init'], ['serve'], ['keys'], ['seed']]) {
+    const r = cpm([...cmd, '--help']);
+    assert.equal(r.status, 0, `${cmd} --help`);
+    assert.match(r.stdout, /usage:/);
+  }
+  assert.equal(spawnSync(cpmdBin, ['--help']).status, 0);
+  assert.equal(cpm(['frobnicate']).status, 2);
+  assert.equal(cpm(['init', '--bogus']).status, 2);
+  assert.equal(cpm(['keys', 'create', '--name', 'x', '--scope', 'root']).status, 2);
+});
+
+test('cpm keys list shows keys without secrets', () => {
+  const data = freshData();
+  const made = cpm(['keys', 'create', '--data', data.data, '--name', 'ops', '--scope', 'config', '--scope', 'export']);
+  assert.equal(made.status, 0, made.stderr);
+  const list = cpm(['keys', 'list', '--data', data.data]);
+  assert.equal(list.status, 0);
+  assert.match(list.stdout, /config export\s+ops/);
+  assert.ok(!list.stdout.includes(made.stdout.trim()));
+  assert.ok(!list.stdout.includes(data.adminKey));
+  data.cleanup();
+});
+
+test('cpm seed loads the demo, is idempotent, and writes nothing from a bad file', async () => {
+  const data = freshData();
+  const first = cpm(['seed', '--data', data.data, 'demo/demo.json']);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stderr, /10 created, 0 already present, 1 notice versions published/);
+  const second = cpm(['seed', '--data', data.data, 'demo/demo.json']);
+  assert.match(second.stderr, /0 created, 10 already present, 0 notice versions published/);
+
+  const bad = path.join(data.dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify({
+    purposes: [fx.purpose('fine.one'), { ...fx.purpose('broken.one'), legal_basis: 'whim' }],
+  }));
+  const r = cpm(['seed', '--data', data.data, bad]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /purposes\[1\]\.legal_basis/);
+  const server = await startServer(data.data);
+  assert.equal((await request(server, 'GET', '/v1/purposes/fine.one', { key: data.adminKey })).status, 404);
+  const sms = await request(server, 'GET', '/v1/purposes/marketing.sms', { key: data.adminKey });
+  assert.equal(sms.json.consent_form, 'general');
+  const v = await request(server, 'GET', '/v1/notices/privacy/versions/1?locale=zh-Hant');
+  assert.match(v.json.content['zh-Hant'].title, /私隱政策/);
+  await stopServer(server);
+  data.cleanup();
+});
