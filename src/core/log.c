@@ -22,6 +22,11 @@ void cpm_log_set_level(enum cpm_log_level level)
     atomic_store(&min_level, (int)level);
 }
 
+bool cpm_log_enabled(enum cpm_log_level level)
+{
+    return (int)level >= atomic_load_explicit(&min_level, memory_order_relaxed);
+}
+
 bool cpm_log_level_parse(const char *name, enum cpm_log_level *out)
 {
     for (size_t i = 0; i < CPM_ARRAY_LEN(level_names); i++) {
@@ -60,7 +65,7 @@ void cpm_log_quote(char *out, size_t size, const char *s)
 void cpm_log(enum cpm_log_level level, const char *module, const char *request_id,
              const char *fields, const char *fmt, ...)
 {
-    if ((int)level < atomic_load_explicit(&min_level, memory_order_relaxed))
+    if (!cpm_log_enabled(level))
         return;
     char msg[1024];
     va_list ap;

@@ -18,6 +18,8 @@ enum cpm_log_level { CPM_LOG_DEBUG, CPM_LOG_INFO, CPM_LOG_WARN, CPM_LOG_ERROR };
 
 /* Lines below level are dropped. Default CPM_LOG_INFO. */
 void cpm_log_set_level(enum cpm_log_level level);
+/* True when lines at level are written; lets callers skip formatting. */
+bool cpm_log_enabled(enum cpm_log_level level);
 /* Parses "debug", "info", "warn" or "error"; false otherwise. */
 bool cpm_log_level_parse(const char *name, enum cpm_log_level *out);
 

@@ -14,6 +14,10 @@ after(async () => {
   data.cleanup();
 });
 
+test('start-up logs no warnings from libmicrohttpd', () => {
+  assert.ok(!server.log.some((l) => l.includes('module=mhd')), server.log.join('\n'));
+});
+
 test('healthz and readyz answer without a key', async () => {
   const h = await request(server, 'GET', '/healthz');
   assert.equal(h.status, 200);
