@@ -35,26 +35,11 @@ static cpm_err io_error(const char *what, const char *path, struct cpm_detail *d
     return CPM_ERR_IO;
 }
 
-static bool write_all(int fd, const uint8_t *buf, size_t len)
+/* Reads or writes exactly len bytes, retrying on EINTR; errno set on failure. */
+static bool transfer_all(int fd, uint8_t *buf, size_t len, bool writing)
 {
     while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            errno = n == 0 ? EIO : errno;
-            return false;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
-static bool read_all(int fd, uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = read(fd, buf, len);
+        ssize_t n = writing ? write(fd, buf, len) : read(fd, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -121,7 +106,7 @@ static cpm_err write_key(const char *dir, const char *name, const uint8_t *key, 
         cpm_detail_add(detail, "", "%s is already initialised (%s exists)", dir, path);
         return CPM_ERR_EXISTS;
     }
-    if (!write_all(fd, key, len) || fsync(fd) != 0)
+    if (!transfer_all(fd, (uint8_t *)key, len, true) || fsync(fd) != 0)
         err = io_error("write", path, detail);
     if (close(fd) != 0 && err == CPM_OK)
         err = io_error("close", path, detail);
@@ -219,7 +204,7 @@ static cpm_err read_key(const char *dir, const char *name, uint8_t *key, size_t 
     if (fd < 0)
         return io_error("open", path, detail);
     err = check_key_file(fd, path, len, detail);
-    if (err == CPM_OK && !read_all(fd, key, len))
+    if (err == CPM_OK && !transfer_all(fd, key, len, false))
         err = io_error("read", path, detail);
     close(fd);
     return err;

@@ -26,14 +26,6 @@
 static char dir[64];
 static struct cpm_store *store;
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    CPM_UNUSED(st);
-    CPM_UNUSED(flag);
-    CPM_UNUSED(ftw);
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     CPM_UNUSED(state);
@@ -57,7 +49,7 @@ static int teardown(void **state)
 {
     CPM_UNUSED(state);
     cpm_store_close(store);
-    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    fixture_rm_tree(dir);
     return 0;
 }
 

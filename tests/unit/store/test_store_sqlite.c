@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "support/fixture.h"
+
 #include "core/common.h"
 
 #include <ftw.h>
@@ -30,14 +32,6 @@ struct fixture {
     char db_path[128];
     struct cpm_store *store;
 };
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    CPM_UNUSED(st);
-    CPM_UNUSED(flag);
-    CPM_UNUSED(ftw);
-    return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -59,7 +53,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     cpm_store_close(f->store);
-    nftw(f->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    fixture_rm_tree(f->dir);
     return cpm_alloc_bytes_in_use() == 0 ? 0 : -1;
 }
 

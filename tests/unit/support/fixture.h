@@ -7,7 +7,9 @@
 #ifndef CPM_TEST_FIXTURE_H
 #define CPM_TEST_FIXTURE_H
 
+#include <ftw.h>
 #include <jansson.h>
+#include <stdio.h>
 
 #include "core/common.h"
 #include "core/detail.h"
@@ -36,6 +38,21 @@ static inline void expect(const struct cpm_detail *d, const char *field, const c
     for (int i = 0; i < d->count; i++)
         print_message("  %s: %s\n", d->faults[i].field, d->faults[i].message);
     fail_msg("no fault '%s: %s…'", field, message_prefix);
+}
+
+static inline int fixture_remove_entry(const char *path, const struct stat *st, int flag,
+                                       struct FTW *ftw)
+{
+    CPM_UNUSED(st);
+    CPM_UNUSED(flag);
+    CPM_UNUSED(ftw);
+    return remove(path);
+}
+
+/* Removes dir and everything below it (test temp directories). */
+static inline void fixture_rm_tree(const char *dir)
+{
+    nftw(dir, fixture_remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif /* CPM_TEST_FIXTURE_H */
