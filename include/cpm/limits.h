@@ -36,6 +36,12 @@
 #define CPM_FIELD_PATH_BYTES_MAX 128          /* "purposes[3].legal_basis" */
 #define CPM_MESSAGE_BYTES_MAX    256          /* one human error message */
 
+/* Subjects and consents */
+#define CPM_SUBJECT_ID_BYTES_MAX      128  /* the company's own subject id */
+#define CPM_IDEMPOTENCY_KEY_BYTES_MAX 128  /* an Idempotency-Key header */
+#define CPM_DECISIONS_MAX             64   /* purposes decided in one UI action */
+#define CPM_CONTEXT_BYTES_MAX         1024 /* IP + user agent, sealed */
+
 /* Lists */
 #define CPM_PAGE_LIMIT_DEFAULT 50
 #define CPM_PAGE_LIMIT_MAX     200

@@ -17,36 +17,19 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
-#include "store/sqlite.h"
+#include "store/sqlite_internal.h"
 
 #define MODULE "store"
 
-enum stmt {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_PING,
-    ST_USER_VERSION,
-    ST_DOC_INSERT,
-    ST_DOC_REVISION,
-    ST_DOC_UPDATE,
-    ST_DOC_GET,
-    ST_DOC_LIST,
-    ST_NV_MAX,
-    ST_NV_INSERT,
-    ST_NV_GET,
-    ST_NV_LATEST,
-    ST_NV_LIST,
-    ST_KEY_INSERT,
-    ST_KEY_FIND,
-    ST_KEY_LIST,
-    ST_KEY_REVOKE,
-    ST__COUNT
-};
-
-#define DOC_COLUMNS "id, body, revision, created_ms, updated_ms"
-#define NV_COLUMNS  "notice_id, version, body, published_ms"
-#define KEY_COLUMNS "id, name, scopes, created_ms, revoked_ms"
+#define DOC_COLUMNS     "id, body, revision, created_ms, updated_ms"
+#define NV_COLUMNS      "notice_id, version, body, published_ms"
+#define KEY_COLUMNS     "id, name, scopes, created_ms, revoked_ms"
+#define SUBJECT_COLUMNS "id, pseudonym, wrapped_key, age_status, created_ms, erased_ms"
+#define EVENT_COLUMNS   "seq, id, type, subject_id, purpose, time_ms, leaf, sealed"
+#define STATE_COLUMNS                                                                              \
+    "subject_id, purpose, recipient, status, seq, notice, notice_version, decided_ms, expires_ms," \
+    " ask_again_ms"
+#define IDEM_COLUMNS "scope, key, request_hash, status, response, created_ms"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -76,26 +59,33 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_KEY_FIND] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE hash = ?1",
     [ST_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2",
     [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
+    [ST_SUBJECT_INSERT] = "INSERT INTO subjects (id, pseudonym, wrapped_key, age_status,"
+                          " created_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
+    [ST_SUBJECT_GET] = "SELECT " SUBJECT_COLUMNS " FROM subjects WHERE id = ?1",
+    [ST_SUBJECT_ERASE] = "UPDATE subjects SET wrapped_key = NULL, erased_ms = ?2 WHERE id = ?1",
+    [ST_EVENT_INSERT] = "INSERT INTO events (" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                        " ?7, ?8)",
+    [ST_EVENT_LIST_ALL] =
+        "SELECT " EVENT_COLUMNS " FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [ST_EVENT_LIST_SUBJECT] = "SELECT " EVENT_COLUMNS " FROM events WHERE subject_id = ?3"
+                              " AND seq > ?1 ORDER BY seq LIMIT ?2",
+    [ST_EVENT_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM events",
+    [ST_NODE_INSERT] = "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+    [ST_NODE_GET] = "SELECT hash FROM merkle_nodes WHERE level = ?1 AND idx = ?2",
+    [ST_STATE_UPSERT] = "INSERT OR REPLACE INTO consent_state (" STATE_COLUMNS ") VALUES (?1,"
+                        " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_STATE_LIST] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE subject_id = ?1"
+                      " ORDER BY purpose, recipient",
+    [ST_CHECKPOINT_INSERT] =
+        "INSERT INTO checkpoints (size, root, note, signed_ms) VALUES (?1, ?2, ?3, ?4)",
+    [ST_CHECKPOINT_LATEST] =
+        "SELECT size, root, note, signed_ms FROM checkpoints ORDER BY size DESC LIMIT 1",
+    [ST_IDEM_INSERT] = "INSERT INTO idempotency (" IDEM_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5,"
+                       " ?6)",
+    [ST_IDEM_GET] = "SELECT " IDEM_COLUMNS " FROM idempotency WHERE scope = ?1 AND key = ?2",
 };
 
-struct sqlite_store {
-    struct cpm_store base; /* first, so a struct cpm_store * points here */
-    sqlite3 *db;
-    pthread_mutex_t lock;
-    sqlite3_stmt *stmts[ST__COUNT];
-};
-
-/* Rows copied out of a list query, visited after the lock is released. */
-struct rows {
-    unsigned char *items;
-    size_t item_bytes;
-    int count;
-    int capacity;
-};
-
-typedef cpm_err (*read_row_fn)(sqlite3_stmt *st, void *item);
-
-static struct sqlite_store *lock(struct cpm_store *store)
+struct sqlite_store *cpm__sqlite_lock(struct cpm_store *store)
 {
     CPM_ASSERT(store != NULL && store->ops == &cpm_store_sqlite_ops);
     struct sqlite_store *s = (struct sqlite_store *)store;
@@ -104,7 +94,7 @@ static struct sqlite_store *lock(struct cpm_store *store)
     return s;
 }
 
-static void unlock(struct sqlite_store *s)
+void cpm__sqlite_unlock(struct sqlite_store *s)
 {
     int rc = pthread_mutex_unlock(&s->lock);
     CPM_ASSERT(rc == 0);
@@ -117,7 +107,7 @@ static const char *kind_name(enum cpm_doc_kind kind)
 }
 
 /* Maps a failed sqlite3 call to a cpm_err; logs what is not the caller's conflict. */
-static cpm_err fail(struct sqlite_store *s, const char *op, int rc)
+cpm_err cpm__sqlite_fail(struct sqlite_store *s, const char *op, int rc)
 {
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return CPM_ERR_CONFLICT;
@@ -125,47 +115,47 @@ static cpm_err fail(struct sqlite_store *s, const char *op, int rc)
     return CPM_ERR_STORE;
 }
 
-static void done(sqlite3_stmt *st)
+void cpm__sqlite_done(sqlite3_stmt *st)
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
 }
 
 /* Steps a bound statement expected to return no row, then resets it. */
-static cpm_err run(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op)
+cpm_err cpm__sqlite_run(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op)
 {
     sqlite3_stmt *st = s->stmts[id];
     int rc = bind_rc != SQLITE_OK ? bind_rc : sqlite3_step(st);
-    cpm_err err = rc == SQLITE_DONE || rc == SQLITE_ROW ? CPM_OK : fail(s, op, rc);
-    done(st);
+    cpm_err err = rc == SQLITE_DONE || rc == SQLITE_ROW ? CPM_OK : cpm__sqlite_fail(s, op, rc);
+    cpm__sqlite_done(st);
     return err;
 }
 
 /* Steps once: CPM_OK with the row current, NOT_FOUND when none. Caller resets. */
-static cpm_err step_row(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op)
+cpm_err cpm__sqlite_step_row(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op)
 {
     int rc = bind_rc != SQLITE_OK ? bind_rc : sqlite3_step(s->stmts[id]);
     if (rc == SQLITE_ROW)
         return CPM_OK;
-    return rc == SQLITE_DONE ? CPM_ERR_NOT_FOUND : fail(s, op, rc);
+    return rc == SQLITE_DONE ? CPM_ERR_NOT_FOUND : cpm__sqlite_fail(s, op, rc);
 }
 
-static cpm_err tx_begin(struct sqlite_store *s, const char *op)
+cpm_err cpm__sqlite_tx_begin(struct sqlite_store *s, const char *op)
 {
-    return run(s, ST_BEGIN, SQLITE_OK, op);
+    return cpm__sqlite_run(s, ST_BEGIN, SQLITE_OK, op);
 }
 
 /* Commits when err is CPM_OK, else (or if COMMIT fails) rolls back. Returns the outcome. */
-static cpm_err tx_end(struct sqlite_store *s, cpm_err err, const char *op)
+cpm_err cpm__sqlite_tx_end(struct sqlite_store *s, cpm_err err, const char *op)
 {
     if (err == CPM_OK)
-        err = run(s, ST_COMMIT, SQLITE_OK, op);
+        err = cpm__sqlite_run(s, ST_COMMIT, SQLITE_OK, op);
     if (err != CPM_OK && sqlite3_get_autocommit(s->db) == 0)
-        (void)run(s, ST_ROLLBACK, SQLITE_OK, op);
+        (void)cpm__sqlite_run(s, ST_ROLLBACK, SQLITE_OK, op);
     return err;
 }
 
-static int bind_text(sqlite3_stmt *st, int i, const char *text)
+int cpm__sqlite_bind_text(sqlite3_stmt *st, int i, const char *text)
 {
     return sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
 }
@@ -175,10 +165,10 @@ static int bind_unique_key(sqlite3_stmt *st, int i, const char *key)
 {
     if (key == NULL || key[0] == '\0')
         return sqlite3_bind_null(st, i);
-    return bind_text(st, i, key);
+    return cpm__sqlite_bind_text(st, i, key);
 }
 
-static char *column_strdup(sqlite3_stmt *st, int col)
+char *cpm__sqlite_column_strdup(sqlite3_stmt *st, int col)
 {
     const char *text = (const char *)sqlite3_column_text(st, col);
     if (text == NULL)
@@ -186,7 +176,7 @@ static char *column_strdup(sqlite3_stmt *st, int col)
     return cpm_strndup(text, (size_t)sqlite3_column_bytes(st, col));
 }
 
-static void column_copy(sqlite3_stmt *st, int col, char *out, size_t size)
+void cpm__sqlite_column_copy(sqlite3_stmt *st, int col, char *out, size_t size)
 {
     const char *text = (const char *)sqlite3_column_text(st, col);
     cpm_strlcpy(out, text != NULL ? text : "", size);
@@ -196,11 +186,11 @@ static cpm_err read_doc(sqlite3_stmt *st, void *item)
 {
     struct cpm_doc *doc = item;
     memset(doc, 0, sizeof(*doc));
-    column_copy(st, 0, doc->id, sizeof(doc->id));
+    cpm__sqlite_column_copy(st, 0, doc->id, sizeof(doc->id));
     doc->revision = sqlite3_column_int64(st, 2);
     doc->created_ms = sqlite3_column_int64(st, 3);
     doc->updated_ms = sqlite3_column_int64(st, 4);
-    doc->body = column_strdup(st, 1);
+    doc->body = cpm__sqlite_column_strdup(st, 1);
     return doc->body != NULL ? CPM_OK : CPM_ERR_NOMEM;
 }
 
@@ -208,10 +198,10 @@ static cpm_err read_notice_version(sqlite3_stmt *st, void *item)
 {
     struct cpm_notice_version *v = item;
     memset(v, 0, sizeof(*v));
-    column_copy(st, 0, v->notice_id, sizeof(v->notice_id));
+    cpm__sqlite_column_copy(st, 0, v->notice_id, sizeof(v->notice_id));
     v->version = sqlite3_column_int64(st, 1);
     v->published_ms = sqlite3_column_int64(st, 3);
-    v->body = column_strdup(st, 2);
+    v->body = cpm__sqlite_column_strdup(st, 2);
     return v->body != NULL ? CPM_OK : CPM_ERR_NOMEM;
 }
 
@@ -219,15 +209,15 @@ static cpm_err read_api_key(sqlite3_stmt *st, void *item)
 {
     struct cpm_api_key *key = item;
     memset(key, 0, sizeof(*key));
-    column_copy(st, 0, key->id, sizeof(key->id));
-    column_copy(st, 1, key->name, sizeof(key->name));
+    cpm__sqlite_column_copy(st, 0, key->id, sizeof(key->id));
+    cpm__sqlite_column_copy(st, 1, key->name, sizeof(key->name));
     key->scopes = (uint32_t)sqlite3_column_int64(st, 2);
     key->created_ms = sqlite3_column_int64(st, 3);
     key->revoked_ms = sqlite3_column_int64(st, 4);
     return CPM_OK;
 }
 
-static void *rows_at(const struct rows *rows, int i)
+void *cpm__sqlite_rows_at(const struct rows *rows, int i)
 {
     return rows->items + (size_t)i * rows->item_bytes;
 }
@@ -244,8 +234,8 @@ static cpm_err rows_grow(struct rows *rows)
 }
 
 /* Steps a bound list statement to the end (its LIMIT caps the rows), then resets it. */
-static cpm_err collect(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op,
-                       read_row_fn read, struct rows *rows)
+cpm_err cpm__sqlite_collect(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op,
+                            read_row_fn read, struct rows *rows)
 {
     sqlite3_stmt *st = s->stmts[id];
     cpm_err err = CPM_OK;
@@ -255,22 +245,22 @@ static cpm_err collect(struct sqlite_store *s, enum stmt id, int bind_rc, const 
         if (rc == SQLITE_ROW && rows->count == rows->capacity)
             err = rows_grow(rows);
         if (rc == SQLITE_ROW && err == CPM_OK)
-            err = read(st, rows_at(rows, rows->count));
+            err = read(st, cpm__sqlite_rows_at(rows, rows->count));
         if (rc == SQLITE_ROW && err == CPM_OK) {
             rows->count++;
             rc = SQLITE_OK;
         }
     }
     if (err == CPM_OK && rc != SQLITE_DONE)
-        err = fail(s, op, rc);
-    done(st);
+        err = cpm__sqlite_fail(s, op, rc);
+    cpm__sqlite_done(st);
     return err;
 }
 
-static void rows_free(struct rows *rows, void (*release)(void *item))
+void cpm__sqlite_rows_free(struct rows *rows, void (*release)(void *item))
 {
     for (int i = 0; release != NULL && i < rows->count; i++)
-        release(rows_at(rows, i));
+        release(cpm__sqlite_rows_at(rows, i));
     cpm_free(rows->items);
 }
 
@@ -304,7 +294,7 @@ static cpm_err pragma(struct sqlite_store *s, const char *sql, const char *expec
     if (err == CPM_OK && rc != SQLITE_DONE) {
         cpm_detail_add(detail, "", "cannot set up the store at %s: %s", location,
                        sqlite3_errmsg(s->db));
-        err = fail(s, sql, rc);
+        err = cpm__sqlite_fail(s, sql, rc);
     }
     sqlite3_finalize(st);
     return err;
@@ -316,7 +306,7 @@ static cpm_err configure(struct sqlite_store *s, const char *location, struct cp
     sqlite3_extended_result_codes(s->db, 1);
     cpm_err err = sqlite3_busy_timeout(s->db, CPM_STORE_BUSY_TIMEOUT_MS) == SQLITE_OK
                       ? CPM_OK
-                      : fail(s, "busy_timeout", sqlite3_errcode(s->db));
+                      : cpm__sqlite_fail(s, "busy_timeout", sqlite3_errcode(s->db));
     if (err == CPM_OK)
         err = pragma(s, "PRAGMA synchronous = FULL", NULL, location, detail);
     if (err == CPM_OK)
@@ -330,7 +320,7 @@ static cpm_err prepare_all(struct sqlite_store *s)
         int rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[i],
                                     NULL);
         if (rc != SQLITE_OK)
-            return fail(s, "prepare", rc);
+            return cpm__sqlite_fail(s, "prepare", rc);
     }
     return CPM_OK;
 }
@@ -366,7 +356,7 @@ static cpm_err sqlite_open(const char *location, struct cpm_store **out, struct 
     if (rc != SQLITE_OK) {
         cpm_detail_add(detail, "", "cannot open the store at %s: %s", location,
                        s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-        err = fail(s, "open", rc);
+        err = cpm__sqlite_fail(s, "open", rc);
         goto out;
     }
     err = configure(s, location, detail);
@@ -403,20 +393,20 @@ sqlite3 *cpm__sqlite_db(struct cpm_store *store)
 
 static cpm_err sqlite_ping(struct cpm_store *store)
 {
-    struct sqlite_store *s = lock(store);
-    cpm_err err = run(s, ST_PING, SQLITE_OK, "ping");
-    unlock(s);
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    cpm_err err = cpm__sqlite_run(s, ST_PING, SQLITE_OK, "ping");
+    cpm__sqlite_unlock(s);
     return err;
 }
 
 static cpm_err sqlite_schema_version(struct cpm_store *store, int *out)
 {
-    struct sqlite_store *s = lock(store);
-    cpm_err err = step_row(s, ST_USER_VERSION, SQLITE_OK, "schema_version");
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    cpm_err err = cpm__sqlite_step_row(s, ST_USER_VERSION, SQLITE_OK, "schema_version");
     if (err == CPM_OK)
         *out = sqlite3_column_int(s->stmts[ST_USER_VERSION], 0);
-    done(s->stmts[ST_USER_VERSION]);
-    unlock(s);
+    cpm__sqlite_done(s->stmts[ST_USER_VERSION]);
+    cpm__sqlite_unlock(s);
     return err == CPM_ERR_NOT_FOUND ? CPM_ERR_STORE : err;
 }
 
@@ -426,23 +416,24 @@ static cpm_err doc_insert(struct sqlite_store *s, enum cpm_doc_kind kind, const 
                           const char *unique_key, const char *body, int64_t now_ms)
 {
     sqlite3_stmt *st = s->stmts[ST_DOC_INSERT];
-    int rc = bind_text(st, 1, kind_name(kind));
-    rc = rc ? rc : bind_text(st, 2, id);
+    int rc = cpm__sqlite_bind_text(st, 1, kind_name(kind));
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 2, id);
     rc = rc ? rc : bind_unique_key(st, 3, unique_key);
-    rc = rc ? rc : bind_text(st, 4, body);
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 4, body);
     rc = rc ? rc : sqlite3_bind_int64(st, 5, now_ms);
-    return run(s, ST_DOC_INSERT, rc, "doc_create");
+    return cpm__sqlite_run(s, ST_DOC_INSERT, rc, "doc_create");
 }
 
 static cpm_err sqlite_doc_create(struct cpm_store *store, enum cpm_doc_kind kind, const char *id,
                                  const char *unique_key, const char *body, int64_t now_ms)
 {
     CPM_ASSERT(id != NULL && body != NULL && strlen(id) <= CPM_ID_BYTES_MAX);
-    struct sqlite_store *s = lock(store);
-    cpm_err err = tx_begin(s, "doc_create");
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    cpm_err err = cpm__sqlite_tx_begin(s, "doc_create");
     if (err == CPM_OK)
-        err = tx_end(s, doc_insert(s, kind, id, unique_key, body, now_ms), "doc_create");
-    unlock(s);
+        err =
+            cpm__sqlite_tx_end(s, doc_insert(s, kind, id, unique_key, body, now_ms), "doc_create");
+    cpm__sqlite_unlock(s);
     return err;
 }
 
@@ -450,12 +441,12 @@ static cpm_err doc_revision(struct sqlite_store *s, enum cpm_doc_kind kind, cons
                             int64_t *out, const char *op)
 {
     sqlite3_stmt *st = s->stmts[ST_DOC_REVISION];
-    int rc = bind_text(st, 1, kind_name(kind));
-    rc = rc ? rc : bind_text(st, 2, id);
-    cpm_err err = step_row(s, ST_DOC_REVISION, rc, op);
+    int rc = cpm__sqlite_bind_text(st, 1, kind_name(kind));
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 2, id);
+    cpm_err err = cpm__sqlite_step_row(s, ST_DOC_REVISION, rc, op);
     if (err == CPM_OK)
         *out = sqlite3_column_int64(st, 0);
-    done(st);
+    cpm__sqlite_done(st);
     return err;
 }
 
@@ -470,12 +461,12 @@ static cpm_err doc_replace(struct sqlite_store *s, enum cpm_doc_kind kind, const
     if (expected_revision != 0 && expected_revision != revision)
         return CPM_ERR_PRECONDITION;
     sqlite3_stmt *st = s->stmts[ST_DOC_UPDATE];
-    int rc = bind_text(st, 1, kind_name(kind));
-    rc = rc ? rc : bind_text(st, 2, id);
+    int rc = cpm__sqlite_bind_text(st, 1, kind_name(kind));
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 2, id);
     rc = rc ? rc : bind_unique_key(st, 3, unique_key);
-    rc = rc ? rc : bind_text(st, 4, body);
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 4, body);
     rc = rc ? rc : sqlite3_bind_int64(st, 5, now_ms);
-    err = run(s, ST_DOC_UPDATE, rc, "doc_update");
+    err = cpm__sqlite_run(s, ST_DOC_UPDATE, rc, "doc_update");
     if (err == CPM_OK && out_revision != NULL)
         *out_revision = revision + 1;
     return err;
@@ -486,28 +477,28 @@ static cpm_err sqlite_doc_update(struct cpm_store *store, enum cpm_doc_kind kind
                                  int64_t expected_revision, int64_t now_ms, int64_t *out_revision)
 {
     CPM_ASSERT(id != NULL && body != NULL);
-    struct sqlite_store *s = lock(store);
-    cpm_err err = tx_begin(s, "doc_update");
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    cpm_err err = cpm__sqlite_tx_begin(s, "doc_update");
     if (err == CPM_OK)
-        err = tx_end(
+        err = cpm__sqlite_tx_end(
             s, doc_replace(s, kind, id, unique_key, body, expected_revision, now_ms, out_revision),
             "doc_update");
-    unlock(s);
+    cpm__sqlite_unlock(s);
     return err;
 }
 
 static cpm_err sqlite_doc_get(struct cpm_store *store, enum cpm_doc_kind kind, const char *id,
                               struct cpm_doc *out)
 {
-    struct sqlite_store *s = lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock(store);
     sqlite3_stmt *st = s->stmts[ST_DOC_GET];
-    int rc = bind_text(st, 1, kind_name(kind));
-    rc = rc ? rc : bind_text(st, 2, id);
-    cpm_err err = step_row(s, ST_DOC_GET, rc, "doc_get");
+    int rc = cpm__sqlite_bind_text(st, 1, kind_name(kind));
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 2, id);
+    cpm_err err = cpm__sqlite_step_row(s, ST_DOC_GET, rc, "doc_get");
     if (err == CPM_OK)
         err = read_doc(st, out);
-    done(st);
-    unlock(s);
+    cpm__sqlite_done(st);
+    cpm__sqlite_unlock(s);
     return err;
 }
 
@@ -515,16 +506,16 @@ static cpm_err sqlite_doc_list(struct cpm_store *store, enum cpm_doc_kind kind,
                                const char *after_id, int limit, cpm_doc_visit_fn visit, void *ctx)
 {
     struct rows rows = {.item_bytes = sizeof(struct cpm_doc)};
-    struct sqlite_store *s = lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock(store);
     sqlite3_stmt *st = s->stmts[ST_DOC_LIST];
-    int rc = bind_text(st, 1, kind_name(kind));
-    rc = rc ? rc : bind_text(st, 2, after_id != NULL ? after_id : "");
+    int rc = cpm__sqlite_bind_text(st, 1, kind_name(kind));
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 2, after_id != NULL ? after_id : "");
     rc = rc ? rc : sqlite3_bind_int(st, 3, limit > 0 ? limit : 0);
-    cpm_err err = collect(s, ST_DOC_LIST, rc, "doc_list", read_doc, &rows);
-    unlock(s);
+    cpm_err err = cpm__sqlite_collect(s, ST_DOC_LIST, rc, "doc_list", read_doc, &rows);
+    cpm__sqlite_unlock(s);
     for (int i = 0; err == CPM_OK && i < rows.count; i++)
-        err = visit(ctx, rows_at(&rows, i));
-    rows_free(&rows, release_doc);
+        err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
+    cpm__sqlite_rows_free(&rows, release_doc);
     return err;
 }
 
@@ -539,17 +530,18 @@ static cpm_err notice_version_append(struct sqlite_store *s, const char *notice_
     if (err != CPM_OK)
         return err;
     sqlite3_stmt *st = s->stmts[ST_NV_MAX];
-    err = step_row(s, ST_NV_MAX, bind_text(st, 1, notice_id), "notice_version_publish");
+    err = cpm__sqlite_step_row(s, ST_NV_MAX, cpm__sqlite_bind_text(st, 1, notice_id),
+                               "notice_version_publish");
     int64_t version = err == CPM_OK ? sqlite3_column_int64(st, 0) + 1 : 0;
-    done(st);
+    cpm__sqlite_done(st);
     if (err != CPM_OK)
         return err == CPM_ERR_NOT_FOUND ? CPM_ERR_STORE : err;
     st = s->stmts[ST_NV_INSERT];
-    int rc = bind_text(st, 1, notice_id);
+    int rc = cpm__sqlite_bind_text(st, 1, notice_id);
     rc = rc ? rc : sqlite3_bind_int64(st, 2, version);
-    rc = rc ? rc : bind_text(st, 3, body);
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 3, body);
     rc = rc ? rc : sqlite3_bind_int64(st, 4, now_ms);
-    err = run(s, ST_NV_INSERT, rc, "notice_version_publish");
+    err = cpm__sqlite_run(s, ST_NV_INSERT, rc, "notice_version_publish");
     if (err == CPM_OK && out_version != NULL)
         *out_version = version;
     return err;
@@ -559,29 +551,29 @@ static cpm_err sqlite_notice_version_publish(struct cpm_store *store, const char
                                              const char *body, int64_t now_ms, int64_t *out_version)
 {
     CPM_ASSERT(notice_id != NULL && body != NULL);
-    struct sqlite_store *s = lock(store);
-    cpm_err err = tx_begin(s, "notice_version_publish");
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    cpm_err err = cpm__sqlite_tx_begin(s, "notice_version_publish");
     if (err == CPM_OK)
-        err = tx_end(s, notice_version_append(s, notice_id, body, now_ms, out_version),
-                     "notice_version_publish");
-    unlock(s);
+        err = cpm__sqlite_tx_end(s, notice_version_append(s, notice_id, body, now_ms, out_version),
+                                 "notice_version_publish");
+    cpm__sqlite_unlock(s);
     return err;
 }
 
 static cpm_err sqlite_notice_version_get(struct cpm_store *store, const char *notice_id,
                                          int64_t version, struct cpm_notice_version *out)
 {
-    struct sqlite_store *s = lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock(store);
     enum stmt id = version == 0 ? ST_NV_LATEST : ST_NV_GET;
     sqlite3_stmt *st = s->stmts[id];
-    int rc = bind_text(st, 1, notice_id);
+    int rc = cpm__sqlite_bind_text(st, 1, notice_id);
     if (version != 0)
         rc = rc ? rc : sqlite3_bind_int64(st, 2, version);
-    cpm_err err = step_row(s, id, rc, "notice_version_get");
+    cpm_err err = cpm__sqlite_step_row(s, id, rc, "notice_version_get");
     if (err == CPM_OK)
         err = read_notice_version(st, out);
-    done(st);
-    unlock(s);
+    cpm__sqlite_done(st);
+    cpm__sqlite_unlock(s);
     return err;
 }
 
@@ -590,16 +582,17 @@ static cpm_err sqlite_notice_version_list(struct cpm_store *store, const char *n
                                           cpm_notice_version_visit_fn visit, void *ctx)
 {
     struct rows rows = {.item_bytes = sizeof(struct cpm_notice_version)};
-    struct sqlite_store *s = lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock(store);
     sqlite3_stmt *st = s->stmts[ST_NV_LIST];
-    int rc = bind_text(st, 1, notice_id);
+    int rc = cpm__sqlite_bind_text(st, 1, notice_id);
     rc = rc ? rc : sqlite3_bind_int64(st, 2, after_version);
     rc = rc ? rc : sqlite3_bind_int(st, 3, limit > 0 ? limit : 0);
-    cpm_err err = collect(s, ST_NV_LIST, rc, "notice_version_list", read_notice_version, &rows);
-    unlock(s);
+    cpm_err err =
+        cpm__sqlite_collect(s, ST_NV_LIST, rc, "notice_version_list", read_notice_version, &rows);
+    cpm__sqlite_unlock(s);
     for (int i = 0; err == CPM_OK && i < rows.count; i++)
-        err = visit(ctx, rows_at(&rows, i));
-    rows_free(&rows, release_notice_version);
+        err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
+    cpm__sqlite_rows_free(&rows, release_notice_version);
     return err;
 }
 
@@ -609,24 +602,24 @@ static cpm_err api_key_add(struct sqlite_store *s, const struct cpm_api_key *key
                            const uint8_t hash[CPM_API_KEY_HASH_BYTES])
 {
     sqlite3_stmt *st = s->stmts[ST_KEY_INSERT];
-    int rc = bind_text(st, 1, key->id);
+    int rc = cpm__sqlite_bind_text(st, 1, key->id);
     rc = rc ? rc : sqlite3_bind_blob(st, 2, hash, CPM_API_KEY_HASH_BYTES, SQLITE_STATIC);
-    rc = rc ? rc : bind_text(st, 3, key->name);
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 3, key->name);
     rc = rc ? rc : sqlite3_bind_int64(st, 4, key->scopes);
     rc = rc ? rc : sqlite3_bind_int64(st, 5, key->created_ms);
     rc = rc ? rc : sqlite3_bind_int64(st, 6, key->revoked_ms);
-    return run(s, ST_KEY_INSERT, rc, "api_key_insert");
+    return cpm__sqlite_run(s, ST_KEY_INSERT, rc, "api_key_insert");
 }
 
 static cpm_err sqlite_api_key_insert(struct cpm_store *store, const struct cpm_api_key *key,
                                      const uint8_t hash[CPM_API_KEY_HASH_BYTES])
 {
     CPM_ASSERT(key != NULL && hash != NULL);
-    struct sqlite_store *s = lock(store);
-    cpm_err err = tx_begin(s, "api_key_insert");
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    cpm_err err = cpm__sqlite_tx_begin(s, "api_key_insert");
     if (err == CPM_OK)
-        err = tx_end(s, api_key_add(s, key, hash), "api_key_insert");
-    unlock(s);
+        err = cpm__sqlite_tx_end(s, api_key_add(s, key, hash), "api_key_insert");
+    cpm__sqlite_unlock(s);
     return err;
 }
 
@@ -634,14 +627,14 @@ static cpm_err sqlite_api_key_find(struct cpm_store *store,
                                    const uint8_t hash[CPM_API_KEY_HASH_BYTES],
                                    struct cpm_api_key *out)
 {
-    struct sqlite_store *s = lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock(store);
     sqlite3_stmt *st = s->stmts[ST_KEY_FIND];
     int rc = sqlite3_bind_blob(st, 1, hash, CPM_API_KEY_HASH_BYTES, SQLITE_STATIC);
-    cpm_err err = step_row(s, ST_KEY_FIND, rc, "api_key_find");
+    cpm_err err = cpm__sqlite_step_row(s, ST_KEY_FIND, rc, "api_key_find");
     if (err == CPM_OK)
         err = read_api_key(st, out);
-    done(st);
-    unlock(s);
+    cpm__sqlite_done(st);
+    cpm__sqlite_unlock(s);
     return err;
 }
 
@@ -649,24 +642,24 @@ static cpm_err sqlite_api_key_list(struct cpm_store *store, const char *after_id
                                    cpm_api_key_visit_fn visit, void *ctx)
 {
     struct rows rows = {.item_bytes = sizeof(struct cpm_api_key)};
-    struct sqlite_store *s = lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock(store);
     sqlite3_stmt *st = s->stmts[ST_KEY_LIST];
-    int rc = bind_text(st, 1, after_id != NULL ? after_id : "");
+    int rc = cpm__sqlite_bind_text(st, 1, after_id != NULL ? after_id : "");
     rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
-    cpm_err err = collect(s, ST_KEY_LIST, rc, "api_key_list", read_api_key, &rows);
-    unlock(s);
+    cpm_err err = cpm__sqlite_collect(s, ST_KEY_LIST, rc, "api_key_list", read_api_key, &rows);
+    cpm__sqlite_unlock(s);
     for (int i = 0; err == CPM_OK && i < rows.count; i++)
-        err = visit(ctx, rows_at(&rows, i));
-    rows_free(&rows, NULL);
+        err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
+    cpm__sqlite_rows_free(&rows, NULL);
     return err;
 }
 
 static cpm_err api_key_mark_revoked(struct sqlite_store *s, const char *id, int64_t now_ms)
 {
     sqlite3_stmt *st = s->stmts[ST_KEY_REVOKE];
-    int rc = bind_text(st, 1, id);
+    int rc = cpm__sqlite_bind_text(st, 1, id);
     rc = rc ? rc : sqlite3_bind_int64(st, 2, now_ms);
-    cpm_err err = run(s, ST_KEY_REVOKE, rc, "api_key_revoke");
+    cpm_err err = cpm__sqlite_run(s, ST_KEY_REVOKE, rc, "api_key_revoke");
     if (err == CPM_OK && sqlite3_changes(s->db) == 0)
         err = CPM_ERR_NOT_FOUND;
     return err;
@@ -674,11 +667,11 @@ static cpm_err api_key_mark_revoked(struct sqlite_store *s, const char *id, int6
 
 static cpm_err sqlite_api_key_revoke(struct cpm_store *store, const char *id, int64_t now_ms)
 {
-    struct sqlite_store *s = lock(store);
-    cpm_err err = tx_begin(s, "api_key_revoke");
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    cpm_err err = cpm__sqlite_tx_begin(s, "api_key_revoke");
     if (err == CPM_OK)
-        err = tx_end(s, api_key_mark_revoked(s, id, now_ms), "api_key_revoke");
-    unlock(s);
+        err = cpm__sqlite_tx_end(s, api_key_mark_revoked(s, id, now_ms), "api_key_revoke");
+    cpm__sqlite_unlock(s);
     return err;
 }
 
@@ -700,4 +693,13 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .api_key_find = sqlite_api_key_find,
     .api_key_list = sqlite_api_key_list,
     .api_key_revoke = sqlite_api_key_revoke,
+    .batch_write = cpm__sqlite_batch_write,
+    .ledger_size = cpm__sqlite_ledger_size,
+    .merkle_node_get = cpm__sqlite_merkle_node_get,
+    .event_list = cpm__sqlite_event_list,
+    .subject_get = cpm__sqlite_subject_get,
+    .consent_state_list = cpm__sqlite_consent_state_list,
+    .checkpoint_put = cpm__sqlite_checkpoint_put,
+    .checkpoint_latest = cpm__sqlite_checkpoint_latest,
+    .idempotency_get = cpm__sqlite_idempotency_get,
 };

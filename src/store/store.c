@@ -51,3 +51,29 @@ void cpm_notice_version_release(struct cpm_notice_version *v)
     cpm_free(v->body);
     v->body = NULL;
 }
+
+void cpm_event_release(struct cpm_event *e)
+{
+    if (e == NULL)
+        return;
+    cpm_free(e->leaf);
+    cpm_free(e->sealed);
+    e->leaf = NULL;
+    e->sealed = NULL;
+}
+
+void cpm_checkpoint_release(struct cpm_checkpoint *cp)
+{
+    if (cp == NULL)
+        return;
+    cpm_free(cp->note);
+    cp->note = NULL;
+}
+
+void cpm_idempotency_release(struct cpm_idempotency *r)
+{
+    if (r == NULL)
+        return;
+    cpm_free(r->response);
+    r->response = NULL;
+}

@@ -23,10 +23,10 @@
 #include "core/detail.h"
 #include "domain/config.h"
 
-#define CPM_STORE_OPS_VERSION 1
+#define CPM_STORE_OPS_VERSION 2
 
 /* The schema version this binary knows; a store newer than this is refused. */
-#define CPM_SCHEMA_VERSION 1
+#define CPM_SCHEMA_VERSION 2
 
 /* A configuration document as stored. */
 struct cpm_doc {
@@ -59,12 +59,103 @@ struct cpm_api_key {
     int64_t revoked_ms; /* 0 while active */
 };
 
+/* ---- the ledger (ops version 2) ---- */
+
+#define CPM_HASH_BYTES            32
+#define CPM_EVENT_ID_BYTES        40 /* "evt_" + 32 hex + NUL, with room */
+#define CPM_EVENT_TYPE_BYTES      48 /* "consent.reconsent_required" */
+#define CPM_STATUS_BYTES          24 /* "reconsent_required" */
+#define CPM_WRAPPED_KEY_BYTES_MAX 96 /* a wrapped per-subject data key */
+
+/* A data subject: the company's own id, its pseudonym in the ledger, its key. */
+struct cpm_subject {
+    char id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    char pseudonym[2 * CPM_HASH_BYTES + 1]; /* hex HMAC of id: what leaves carry */
+    uint8_t wrapped_key[CPM_WRAPPED_KEY_BYTES_MAX];
+    size_t wrapped_key_len; /* 0 once erased */
+    char age_status[16];    /* adult, minor_14_17, child_under_14, unknown */
+    int64_t created_ms;
+    int64_t erased_ms; /* 0 unless erased */
+};
+
+/* A ledger entry. On reads leaf and sealed are owned (cpm_event_release). */
+struct cpm_event {
+    int64_t seq; /* 1, 2, …; the Merkle leaf index is seq - 1 */
+    char id[CPM_EVENT_ID_BYTES];
+    char type[CPM_EVENT_TYPE_BYTES];
+    char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1]; /* "" for configuration events */
+    char purpose[CPM_ID_BYTES_MAX + 1];            /* "" when none */
+    int64_t time_ms;
+    char *leaf; /* the Merkle leaf data: canonical JSON, no plaintext personal data */
+    size_t leaf_len;
+    uint8_t *sealed; /* personal context sealed under the subject's data key, or NULL */
+    size_t sealed_len;
+};
+void cpm_event_release(struct cpm_event *e);
+
+/* The current consent of a subject for a purpose (and recipient), derived from events. */
+struct cpm_consent_state {
+    char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    char purpose[CPM_ID_BYTES_MAX + 1];
+    char recipient[CPM_ID_BYTES_MAX + 1]; /* "" when not per recipient */
+    char status[CPM_STATUS_BYTES];        /* given, refused, withdrawn, expired, … */
+    int64_t seq;                          /* the deciding event */
+    char notice[CPM_ID_BYTES_MAX + 1];
+    int64_t notice_version;
+    int64_t decided_ms;
+    int64_t expires_ms;   /* 0: no expiry */
+    int64_t ask_again_ms; /* after a refusal: do not ask before; 0: any time */
+};
+
+/* A complete Merkle subtree: level L, index i covers leaves [i·2^L, (i+1)·2^L). */
+struct cpm_merkle_node {
+    unsigned level;
+    uint64_t index;
+    uint8_t hash[CPM_HASH_BYTES];
+};
+
+/* A signed checkpoint. On reads note is owned (cpm_checkpoint_release). */
+struct cpm_checkpoint {
+    uint64_t size;
+    uint8_t root[CPM_HASH_BYTES];
+    char *note; /* the C2SP signed note text */
+    int64_t signed_ms;
+};
+void cpm_checkpoint_release(struct cpm_checkpoint *cp);
+
+/* A remembered answer to a write sent with an Idempotency-Key. */
+struct cpm_idempotency {
+    char scope[CPM_SUBJECT_ID_BYTES_MAX + CPM_API_KEY_ID_BYTES + 2]; /* who, and about whom */
+    char key[CPM_IDEMPOTENCY_KEY_BYTES_MAX + 1];
+    uint8_t request_hash[CPM_HASH_BYTES]; /* a retry must carry the same body */
+    int status;
+    char *response; /* owned on reads */
+    int64_t created_ms;
+};
+void cpm_idempotency_release(struct cpm_idempotency *r);
+
+/* What one group commit writes, atomically. Arrays are borrowed. */
+struct cpm_write_batch {
+    const struct cpm_subject *subjects; /* inserted when absent */
+    size_t subject_count;
+    const struct cpm_event *events; /* seqs consecutive, following the stored ones */
+    size_t event_count;
+    const struct cpm_merkle_node *nodes;
+    size_t node_count;
+    const struct cpm_consent_state *states; /* replace the stored state of their key */
+    size_t state_count;
+    const struct cpm_idempotency *idempotency;
+    size_t idempotency_count;
+};
+
 struct cpm_store;
 
 /* Visitors return CPM_OK to go on; any other code stops the walk and is returned. */
 typedef cpm_err (*cpm_doc_visit_fn)(void *ctx, const struct cpm_doc *doc);
 typedef cpm_err (*cpm_notice_version_visit_fn)(void *ctx, const struct cpm_notice_version *v);
 typedef cpm_err (*cpm_api_key_visit_fn)(void *ctx, const struct cpm_api_key *key);
+typedef cpm_err (*cpm_event_visit_fn)(void *ctx, const struct cpm_event *event);
+typedef cpm_err (*cpm_consent_state_visit_fn)(void *ctx, const struct cpm_consent_state *state);
 
 struct cpm_store_ops {
     int version;      /* CPM_STORE_OPS_VERSION the backend was built for */
@@ -122,6 +213,34 @@ struct cpm_store_ops {
                             cpm_api_key_visit_fn visit, void *ctx);
     /* Marks a key revoked; NOT_FOUND if absent or already revoked. */
     cpm_err (*api_key_revoke)(struct cpm_store *store, const char *id, int64_t now_ms);
+
+    /* ---- version 2: the ledger ---- */
+
+    /*
+     * Writes a whole batch in one durable transaction, or nothing.
+     * CPM_ERR_CONFLICT when an event's seq or id is taken (a second writer).
+     */
+    cpm_err (*batch_write)(struct cpm_store *store, const struct cpm_write_batch *batch);
+    /* The number of events (the Merkle tree size). */
+    cpm_err (*ledger_size)(struct cpm_store *store, uint64_t *out);
+    /* A stored complete subtree hash; NOT_FOUND when absent. */
+    cpm_err (*merkle_node_get)(struct cpm_store *store, unsigned level, uint64_t index,
+                               uint8_t out[CPM_HASH_BYTES]);
+    /* Visits up to limit events with seq > after_seq, of subject_id (NULL: all), by seq. */
+    cpm_err (*event_list)(struct cpm_store *store, const char *subject_id, int64_t after_seq,
+                          int limit, cpm_event_visit_fn visit, void *ctx);
+    /* NOT_FOUND when the subject has never been seen. */
+    cpm_err (*subject_get)(struct cpm_store *store, const char *id, struct cpm_subject *out);
+    /* Visits every consent state of the subject, by purpose then recipient. */
+    cpm_err (*consent_state_list)(struct cpm_store *store, const char *subject_id,
+                                  cpm_consent_state_visit_fn visit, void *ctx);
+    /* Stores a signed checkpoint (CONFLICT when one of that size exists). */
+    cpm_err (*checkpoint_put)(struct cpm_store *store, const struct cpm_checkpoint *cp);
+    /* The checkpoint of the largest tree; NOT_FOUND before the first. */
+    cpm_err (*checkpoint_latest)(struct cpm_store *store, struct cpm_checkpoint *out);
+    /* NOT_FOUND when no answer is remembered for (scope, key). */
+    cpm_err (*idempotency_get)(struct cpm_store *store, const char *scope, const char *key,
+                               struct cpm_idempotency *out);
 };
 
 /* Every backend's store begins with this. */

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sqlite_internal.h — what the SQLite backend's files share: the store
+ * struct, its statement ids (the SQL is in sqlite.c, one table), and the
+ * helpers for locking, stepping, binding and collecting rows. Only
+ * src/store/sqlite*.c include it.
+ */
+#ifndef CPM_STORE_SQLITE_INTERNAL_H
+#define CPM_STORE_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "store/sqlite.h"
+
+enum stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_PING,
+    ST_USER_VERSION,
+    ST_DOC_INSERT,
+    ST_DOC_REVISION,
+    ST_DOC_UPDATE,
+    ST_DOC_GET,
+    ST_DOC_LIST,
+    ST_NV_MAX,
+    ST_NV_INSERT,
+    ST_NV_GET,
+    ST_NV_LATEST,
+    ST_NV_LIST,
+    ST_KEY_INSERT,
+    ST_KEY_FIND,
+    ST_KEY_LIST,
+    ST_KEY_REVOKE,
+    /* ledger (sqlite_ledger.c) */
+    ST_SUBJECT_INSERT,
+    ST_SUBJECT_GET,
+    ST_SUBJECT_ERASE,
+    ST_EVENT_INSERT,
+    ST_EVENT_LIST_ALL,
+    ST_EVENT_LIST_SUBJECT,
+    ST_EVENT_MAX_SEQ,
+    ST_NODE_INSERT,
+    ST_NODE_GET,
+    ST_STATE_UPSERT,
+    ST_STATE_LIST,
+    ST_CHECKPOINT_INSERT,
+    ST_CHECKPOINT_LATEST,
+    ST_IDEM_INSERT,
+    ST_IDEM_GET,
+    ST__COUNT
+};
+
+struct sqlite_store {
+    struct cpm_store base; /* first, so a struct cpm_store * points here */
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    sqlite3_stmt *stmts[ST__COUNT];
+};
+
+/* Rows copied out of a list query, visited after the lock is released. */
+struct rows {
+    unsigned char *items;
+    size_t item_bytes;
+    int count;
+    int capacity;
+};
+
+typedef cpm_err (*read_row_fn)(sqlite3_stmt *st, void *item);
+
+/* Takes the store's lock; every op holds it for its whole duration. */
+struct sqlite_store *cpm__sqlite_lock(struct cpm_store *store);
+void cpm__sqlite_unlock(struct sqlite_store *s);
+/* Maps a failed sqlite3 call to a cpm_err; logs what is not the caller's conflict. */
+cpm_err cpm__sqlite_fail(struct sqlite_store *s, const char *op, int rc);
+/* Resets a statement and clears its bindings. */
+void cpm__sqlite_done(sqlite3_stmt *st);
+/* Steps a bound statement expected to return no row, then resets it. */
+cpm_err cpm__sqlite_run(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op);
+/* Steps once: CPM_OK with the row current, NOT_FOUND when none. Caller resets. */
+cpm_err cpm__sqlite_step_row(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op);
+cpm_err cpm__sqlite_tx_begin(struct sqlite_store *s, const char *op);
+/* Commits when err is CPM_OK, else (or if COMMIT fails) rolls back. Returns the outcome. */
+cpm_err cpm__sqlite_tx_end(struct sqlite_store *s, cpm_err err, const char *op);
+int cpm__sqlite_bind_text(sqlite3_stmt *st, int i, const char *text);
+char *cpm__sqlite_column_strdup(sqlite3_stmt *st, int col);
+void cpm__sqlite_column_copy(sqlite3_stmt *st, int col, char *out, size_t size);
+void *cpm__sqlite_rows_at(const struct rows *rows, int i);
+/* Steps a bound list statement to the end (its LIMIT caps the rows), then resets it. */
+cpm_err cpm__sqlite_collect(struct sqlite_store *s, enum stmt id, int bind_rc, const char *op,
+                            read_row_fn read, struct rows *rows);
+void cpm__sqlite_rows_free(struct rows *rows, void (*release)(void *item));
+
+/* The ledger operations (sqlite_ledger.c), as in struct cpm_store_ops. */
+cpm_err cpm__sqlite_batch_write(struct cpm_store *store, const struct cpm_write_batch *batch);
+cpm_err cpm__sqlite_ledger_size(struct cpm_store *store, uint64_t *out);
+cpm_err cpm__sqlite_merkle_node_get(struct cpm_store *store, unsigned level, uint64_t index,
+                                    uint8_t out[CPM_HASH_BYTES]);
+cpm_err cpm__sqlite_event_list(struct cpm_store *store, const char *subject_id, int64_t after_seq,
+                               int limit, cpm_event_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_subject_get(struct cpm_store *store, const char *id, struct cpm_subject *out);
+cpm_err cpm__sqlite_consent_state_list(struct cpm_store *store, const char *subject_id,
+                                       cpm_consent_state_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_checkpoint_put(struct cpm_store *store, const struct cpm_checkpoint *cp);
+cpm_err cpm__sqlite_checkpoint_latest(struct cpm_store *store, struct cpm_checkpoint *out);
+cpm_err cpm__sqlite_idempotency_get(struct cpm_store *store, const char *scope, const char *key,
+                                    struct cpm_idempotency *out);
+
+#endif /* CPM_STORE_SQLITE_INTERNAL_H */
