@@ -42,4 +42,21 @@ void cpm_api_keys_list(struct cpm_request *req);
 void cpm_api_keys_create(struct cpm_request *req);
 void cpm_api_keys_revoke(struct cpm_request *req);
 
+/* consents.c: consent actions and current consents */
+void cpm_api_consents_record(struct cpm_request *req);
+void cpm_api_consents_list(struct cpm_request *req);
+
+/* events.c: pages of ledger events */
+void cpm_api_subject_events(struct cpm_request *req);
+void cpm_api_ledger_events(struct cpm_request *req);
+
+/* evidence.c: a subject's offline-verifiable proof bundle */
+void cpm_api_subject_evidence(struct cpm_request *req);
+
+/* ledger.c: checkpoints, the verifier key, proofs */
+void cpm_api_ledger_checkpoint(struct cpm_request *req);
+void cpm_api_ledger_key(struct cpm_request *req);
+void cpm_api_ledger_inclusion(struct cpm_request *req);
+void cpm_api_ledger_consistency(struct cpm_request *req);
+
 #endif /* CPM_API_H */

@@ -43,6 +43,24 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/v1/policies/{id}", CONFIG, false, cpm_api_policies_get},
     {CPM_PATCH, "/v1/policies/{id}", CONFIG, true, cpm_api_policies_patch},
 
+    {CPM_POST, "/v1/subjects/{id}/consents", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
+     cpm_api_consents_record},
+    {CPM_GET, "/v1/subjects/{id}/consents", SCOPE(CPM_SCOPE_DECISIONS_READ), false,
+     cpm_api_consents_list},
+    {CPM_GET, "/v1/subjects/{id}/events", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+     cpm_api_subject_events},
+
+    {CPM_GET, "/v1/subjects/{id}/evidence", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+     cpm_api_subject_evidence},
+
+    {CPM_GET, "/v1/ledger/checkpoint", PUBLIC, false, cpm_api_ledger_checkpoint},
+    {CPM_GET, "/v1/ledger/key", PUBLIC, false, cpm_api_ledger_key},
+    {CPM_GET, "/v1/ledger/proofs/inclusion", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+     cpm_api_ledger_inclusion},
+    {CPM_GET, "/v1/ledger/proofs/consistency", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+     cpm_api_ledger_consistency},
+    {CPM_GET, "/v1/ledger/events", SCOPE(CPM_SCOPE_LEDGER_READ), false, cpm_api_ledger_events},
+
     {CPM_GET, "/v1/api-keys", SCOPE(CPM_SCOPE_ADMIN), false, cpm_api_keys_list},
     {CPM_POST, "/v1/api-keys", SCOPE(CPM_SCOPE_ADMIN), true, cpm_api_keys_create},
     {CPM_DELETE, "/v1/api-keys/{id}", SCOPE(CPM_SCOPE_ADMIN), false, cpm_api_keys_revoke},

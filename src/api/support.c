@@ -76,3 +76,16 @@ void cpm_api_respond_store_error(struct cpm_request *req, cpm_err err, const cha
     else
         cpm_respond_error(req, err, NULL, "%s", cpm_err_message(err));
 }
+
+bool cpm_api_subject_id_checked(struct cpm_request *req, const char *id)
+{
+    size_t n = strlen(id);
+    bool ok = n > 0 && n <= CPM_SUBJECT_ID_BYTES_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = id[i] > ' ' && id[i] <= '~' && id[i] != '/';
+    if (!ok)
+        cpm_respond_error(req, CPM_ERR_VALIDATION, "id",
+                          "a subject id is 1–%d printable ASCII characters without spaces or '/'",
+                          CPM_SUBJECT_ID_BYTES_MAX);
+    return ok;
+}

@@ -35,4 +35,10 @@ json_t *cpm_api_time(int64_t ms);
 void cpm_api_respond_store_error(struct cpm_request *req, cpm_err err, const char *what,
                                  const char *id);
 
+/*
+ * True when id is a company subject id: 1–128 printable ASCII characters,
+ * no space or '/'. Otherwise answers 422 (field `id`) and returns false.
+ */
+bool cpm_api_subject_id_checked(struct cpm_request *req, const char *id);
+
 #endif /* CPM_API_SUPPORT_H */

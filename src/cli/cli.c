@@ -13,6 +13,7 @@ const struct cpm_cli_command cpm_cli_commands[] = {
     {"keys", "create, list and revoke API keys", cpm_cli_keys},
     {"seed", "load configuration (properties, purposes, notices, policies) from JSON",
      cpm_cli_seed},
+    {"verify", "check an evidence bundle offline, or the whole store", cpm_cli_verify},
 };
 
 const size_t cpm_cli_commands_count = CPM_ARRAY_LEN(cpm_cli_commands);

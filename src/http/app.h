@@ -13,10 +13,16 @@
 #include "core/common.h"
 #include "store/store.h"
 
+struct cpm_keyring;
+struct cpm_writer;
+
 struct cpm_app {
-    struct cpm_store *store;  /* borrowed; outlives the HTTP server */
-    atomic_bool draining;     /* set on SIGTERM: /readyz answers 503 */
-    atomic_int requests_open; /* requests between first byte and completion */
+    struct cpm_store *store;           /* borrowed; outlives the HTTP server */
+    struct cpm_writer *writer;         /* the single writer of the ledger */
+    const struct cpm_keyring *keyring; /* subkeys of the master key */
+    const char *vkey;                  /* the checkpoint verifier key, signed-note format */
+    atomic_bool draining;              /* set on SIGTERM: /readyz answers 503 */
+    atomic_int requests_open;          /* requests between first byte and completion */
     int64_t started_ms;
 };
 

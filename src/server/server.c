@@ -17,10 +17,14 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "crypto/keyring.h"
 #include "http/server.h"
 #include "server/server.h"
 #include "store/datadir.h"
 #include "store/store.h"
+#include "store/writer.h"
+#include "store/checkpointer.h"
+#include "ledger/note.h"
 
 #define DRAIN_POLL_MS 20
 
@@ -184,42 +188,83 @@ static int wait_for_signal(void)
     return sig;
 }
 
+/* Everything cpmd runs, in start order; stopped in reverse. */
+struct running {
+    struct cpm_datadir_keys keys;
+    struct cpm_keyring keyring;
+    struct cpm_app app;
+    struct cpm_writer *writer;
+    struct cpm_checkpointer *checkpointer;
+    struct cpm_http *http;
+    char origin[CPM_ORIGIN_BYTES_MAX];
+    char vkey[CPM_VKEY_BYTES_MAX];
+};
+
+static cpm_err start(const struct cpm_server_settings *settings, struct running *r,
+                     struct cpm_detail *detail)
+{
+    cpm_err err = cpm_datadir_load_keys(settings->data_dir, &r->keys, detail);
+    if (err == CPM_OK)
+        err = cpm_keyring_init(&r->keyring, &r->keys);
+    cpm_datadir_keys_wipe(&r->keys);
+    if (err == CPM_OK)
+        err = cpm_store_open(settings->data_dir, &r->app.store, detail);
+    if (err == CPM_OK)
+        err = cpm_writer_start(r->app.store, &r->writer);
+    const uint8_t *pk = cpm_keyring_signing_public_key(&r->keyring);
+    cpm_checkpoint_origin(pk, r->origin);
+    cpm_note_vkey(r->origin, pk, r->vkey, sizeof(r->vkey));
+    if (err == CPM_OK)
+        err = cpm_checkpointer_start(r->app.store, r->writer, r->origin,
+                                     cpm_keyring_signing_seed(&r->keyring), &r->checkpointer);
+    r->app.writer = r->writer;
+    r->app.keyring = &r->keyring;
+    r->app.vkey = r->vkey;
+    if (err == CPM_OK)
+        err = cpm_http_start(&r->app, &settings->http, &r->http, detail);
+    return err;
+}
+
+static void stop(struct running *r)
+{
+    cpm_http_free(r->http);
+    cpm_checkpointer_stop(r->checkpointer); /* signs the final head; nothing writes now */
+    cpm_writer_stop(r->writer);
+    cpm_store_close(r->app.store);
+    cpm_keyring_wipe(&r->keyring);
+}
+
+static void log_listening(const struct cpm_server_settings *settings, struct cpm_http *http)
+{
+    bool v6 = strchr(settings->http.host, ':') != NULL;
+    char fields[160];
+    snprintf(fields, sizeof(fields), "url=http://%s%s%s:%u threads=%u", v6 ? "[" : "",
+             settings->http.host, v6 ? "]" : "", cpm_http_port(http), settings->http.threads);
+    cpm_log(CPM_LOG_INFO, "server", NULL, fields, "listening");
+}
+
 static int serve(const struct cpm_server_settings *settings, const char *program)
 {
     struct cpm_detail detail;
     cpm_detail_init(&detail);
-    struct cpm_datadir_keys keys;
-    struct cpm_app app = {.started_ms = cpm_clock_now_ms()};
-    struct cpm_http *http = NULL;
-    int status = 1;
-    cpm_err err = cpm_datadir_load_keys(settings->data_dir, &keys, &detail);
-    cpm_datadir_keys_wipe(&keys); /* the ledger will use them; nothing does yet */
-    if (err == CPM_OK)
-        err = cpm_store_open(settings->data_dir, &app.store, &detail);
-    if (err == CPM_OK)
-        err = cpm_http_start(&app, &settings->http, &http, &detail);
+    struct running r;
+    memset(&r, 0, sizeof(r));
+    r.app.started_ms = cpm_clock_now_ms();
+    cpm_err err = start(settings, &r, &detail);
     if (err != CPM_OK) {
         print_detail(program, err, &detail);
-        goto out;
+        stop(&r);
+        return 1;
     }
-    char fields[160];
-    snprintf(fields, sizeof(fields), "url=http://%s%s%s:%u threads=%u",
-             strchr(settings->http.host, ':') ? "[" : "", settings->http.host,
-             strchr(settings->http.host, ':') ? "]" : "", cpm_http_port(http),
-             settings->http.threads);
-    cpm_log(CPM_LOG_INFO, "server", NULL, fields, "listening");
+    log_listening(settings, r.http);
     int sig = wait_for_signal();
     cpm_log_info("server", "%s received: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    atomic_store(&app.draining, true);
-    cpm_http_quiesce(http);
-    drain(&app);
-    status = 0;
-out:
-    cpm_http_free(http);
-    cpm_store_close(app.store);
-    if (status == 0)
-        cpm_log_info("server", "stopped cleanly");
-    return status;
+    atomic_store(&r.app.draining, true);
+    cpm_http_quiesce(r.http);
+    drain(&r.app);
+    stop(&r);
+    cpm_log_info("server", "stopped cleanly");
+    return 0;
 }
 
 int cpm_server_main(int argc, char **argv, const char *program)

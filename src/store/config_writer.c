@@ -9,12 +9,6 @@
 #include "core/clock.h"
 #include "store/config_writer.h"
 
-/* Documents already looked up for one validation: "kind/id" → doc or null. */
-struct lookup_cache {
-    struct cpm_store *store;
-    json_t *docs;
-};
-
 json_t *cpm_config_doc_json(const struct cpm_doc *doc)
 {
     json_t *body = json_loads(doc->body, JSON_REJECT_DUPLICATES, NULL);
@@ -49,7 +43,7 @@ cpm_err cpm_config_read(struct cpm_store *store, enum cpm_doc_kind kind, const c
 
 static const json_t *lookup_doc(void *ctx, enum cpm_doc_kind kind, const char *id, bool *failed)
 {
-    struct lookup_cache *cache = ctx;
+    struct cpm_config_cache *cache = ctx;
     char key[CPM_ID_BYTES_MAX + 32];
     snprintf(key, sizeof(key), "%s/%s", cpm_doc_kind_name(kind), id);
     json_t *hit = json_object_get(cache->docs, key);
@@ -61,21 +55,40 @@ static const json_t *lookup_doc(void *ctx, enum cpm_doc_kind kind, const char *i
         *failed = true;
         return NULL;
     }
-    json_object_set_new(cache->docs, key, found ? found : json_null());
+    if (json_object_set_new(cache->docs, key, found ? found : json_null()) != 0) {
+        *failed = true; /* not kept: it would leak or dangle */
+        return NULL;
+    }
     return found;
+}
+
+void cpm_config_cache_init(struct cpm_config_cache *cache, struct cpm_store *store,
+                           struct cpm_config_lookup *out)
+{
+    cache->store = store;
+    cache->docs = json_object(); /* on OOM every lookup misses and reports a failure */
+    out->fn = lookup_doc;
+    out->ctx = cache;
+}
+
+void cpm_config_cache_release(struct cpm_config_cache *cache)
+{
+    json_decref(cache->docs);
+    cache->docs = NULL;
 }
 
 /* Runs validate(kind or version) with a fresh lookup cache over the store. */
 static cpm_err validate(struct cpm_store *store, enum cpm_doc_kind kind, json_t *doc,
                         const json_t *notice, struct cpm_detail *detail)
 {
-    struct lookup_cache cache = {.store = store, .docs = json_object()};
+    struct cpm_config_cache cache;
+    struct cpm_config_lookup lookup;
+    cpm_config_cache_init(&cache, store, &lookup);
     if (cache.docs == NULL)
         return CPM_ERR_NOMEM;
-    struct cpm_config_lookup lookup = {.fn = lookup_doc, .ctx = &cache};
     cpm_err err = notice ? cpm_notice_version_validate(doc, notice, &lookup, detail)
                          : cpm_config_validate(kind, doc, &lookup, detail);
-    json_decref(cache.docs);
+    cpm_config_cache_release(&cache);
     return err;
 }
 

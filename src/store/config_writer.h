@@ -44,6 +44,18 @@ cpm_err cpm_config_read(struct cpm_store *store, enum cpm_doc_kind kind, const c
 cpm_err cpm_config_publish(struct cpm_store *store, const char *notice_id, json_t *version,
                            int64_t *out_version, struct cpm_detail *detail) CPM_MUST_CHECK;
 
+/*
+ * A store-backed lookup for the domain rules, caching what it reads for
+ * one validation: documents it returns live until cpm_config_cache_release.
+ */
+struct cpm_config_cache {
+    struct cpm_store *store;
+    json_t *docs; /* "kind/id" → document (with id) or null */
+};
+void cpm_config_cache_init(struct cpm_config_cache *cache, struct cpm_store *store,
+                           struct cpm_config_lookup *out);
+void cpm_config_cache_release(struct cpm_config_cache *cache);
+
 /* Parses a stored document body and puts `id` first; NULL on OOM or a corrupt body. */
 json_t *cpm_config_doc_json(const struct cpm_doc *doc);
 

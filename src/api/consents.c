@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * consents.c — recording consent actions and reading a subject's consents
+ * and history.
+ *
+ * POST /v1/subjects/{id}/consents turns one UI action into one ledger event
+ * per purpose. The rules (src/domain/consent.c) run first; the subject is
+ * created on first sight with its own data key; the client context (IP,
+ * user agent) is sealed under that key and only its hash enters the leaf.
+ * The answer is sent once the writer has made the events durable. With an
+ * Idempotency-Key a retry gets the first answer back instead of new events.
+ */
+#include "core/common.h"
+
+#include <sodium.h>
+
+#include "api/api.h"
+#include "api/support.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "crypto/keyring.h"
+#include "domain/consent.h"
+#include "http/app.h"
+#include "store/config_writer.h"
+#include "store/writer.h"
+
+#define EVENT_ID_RANDOM_BYTES 16
+
+/* Everything one consent request builds, freed at once. */
+struct consent_write {
+    struct cpm_consent_action action;
+    struct cpm_subject subject;
+    bool subject_is_new;
+    uint8_t data_key[32];
+    uint8_t *sealed;
+    size_t sealed_len;
+    char context_sha256[2 * CPM_HASH_BYTES + 1];
+    char action_id[CPM_EVENT_ID_BYTES];
+    int64_t now_ms;
+    struct cpm_event events[CPM_DECISIONS_MAX];
+    struct cpm_consent_state states[CPM_DECISIONS_MAX];
+    struct cpm_idempotency idempotency;
+    bool with_idempotency;
+    char *answer; /* the response text, also what a retry gets back */
+};
+
+static void consent_write_release(struct consent_write *w)
+{
+    for (size_t i = 0; i < w->action.count; i++)
+        cpm_free(w->events[i].leaf);
+    cpm_free(w->sealed);
+    cpm_free(w->answer);
+    sodium_memzero(w->data_key, sizeof(w->data_key));
+}
+
+static void random_id(char *out, size_t size, const char *prefix)
+{
+    uint8_t raw[EVENT_ID_RANDOM_BYTES];
+    char hex[2 * EVENT_ID_RANDOM_BYTES + 1];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+    snprintf(out, size, "%s%s", prefix, hex);
+}
+
+/* Loads the subject, or prepares a new one with a fresh data key. */
+static cpm_err load_subject(struct cpm_request *req, const char *id, struct consent_write *w)
+{
+    const struct cpm_keyring *kr = req->app->keyring;
+    cpm_err err = req->app->store->ops->subject_get(req->app->store, id, &w->subject);
+    if (err == CPM_OK) {
+        if (w->subject.erased_ms != 0)
+            return CPM_ERR_CONFLICT;
+        return cpm_data_key_unwrap(kr, id, w->subject.wrapped_key, w->subject.wrapped_key_len,
+                                   w->data_key);
+    }
+    if (err != CPM_ERR_NOT_FOUND)
+        return err;
+    memset(&w->subject, 0, sizeof(w->subject));
+    cpm_strlcpy(w->subject.id, id, sizeof(w->subject.id));
+    cpm_subject_pseudonym(kr, id, w->subject.pseudonym);
+    cpm_strlcpy(w->subject.age_status, "unknown", sizeof(w->subject.age_status));
+    w->subject.created_ms = w->now_ms;
+    w->subject_is_new = true;
+    return cpm_data_key_new(kr, id, w->data_key, w->subject.wrapped_key,
+                            sizeof(w->subject.wrapped_key), &w->subject.wrapped_key_len);
+}
+
+/* Seals the client context under the subject's key; its hash goes in the leaves. */
+static cpm_err seal_context(struct consent_write *w)
+{
+    const struct cpm_consent_action *a = &w->action;
+    if (a->ip == NULL && a->user_agent == NULL)
+        return CPM_OK;
+    json_t *context = json_pack("{s:s?, s:s?}", "ip", a->ip, "user_agent", a->user_agent);
+    char *plain = context ? json_dumps(context, JSON_COMPACT) : NULL;
+    json_decref(context);
+    if (plain == NULL)
+        return CPM_ERR_NOMEM;
+    size_t len = strlen(plain), cap = len + CPM_SEALED_OVERHEAD;
+    w->sealed = cpm_malloc(cap);
+    cpm_err err = w->sealed ? cpm_field_seal(w->data_key, w->subject.id, "context", plain, len,
+                                             w->sealed, cap, &w->sealed_len)
+                            : CPM_ERR_NOMEM;
+    sodium_memzero(plain, len);
+    cpm_free(plain);
+    if (err == CPM_OK) {
+        uint8_t hash[CPM_HASH_BYTES];
+        crypto_hash_sha256(hash, w->sealed, w->sealed_len);
+        sodium_bin2hex(w->context_sha256, sizeof(w->context_sha256), hash, sizeof(hash));
+    }
+    return err;
+}
+
+static cpm_err build_events(struct consent_write *w)
+{
+    const struct cpm_consent_action *a = &w->action;
+    random_id(w->action_id, sizeof(w->action_id), "act_");
+    for (size_t i = 0; i < a->count; i++) {
+        struct cpm_event *e = &w->events[i];
+        random_id(e->id, sizeof(e->id), "evt_");
+        cpm_strlcpy(e->type, cpm_consent_event_type(a->decisions[i].decision), sizeof(e->type));
+        cpm_strlcpy(e->subject_id, w->subject.id, sizeof(e->subject_id));
+        cpm_strlcpy(e->purpose, a->decisions[i].purpose, sizeof(e->purpose));
+        e->time_ms = w->now_ms;
+        e->sealed = w->sealed;
+        e->sealed_len = w->sealed_len;
+        struct cpm_consent_leaf_info info = {
+            .event_id = e->id,
+            .action_id = w->action_id,
+            .subject_pseudonym = w->subject.pseudonym,
+            .context_sha256 = w->sealed ? w->context_sha256 : NULL,
+            .time_ms = w->now_ms,
+        };
+        e->leaf = cpm_consent_leaf(a, i, &info, &e->leaf_len);
+        if (e->leaf == NULL)
+            return CPM_ERR_NOMEM;
+        struct cpm_consent_state *s = &w->states[i];
+        memset(s, 0, sizeof(*s));
+        cpm_strlcpy(s->subject_id, w->subject.id, sizeof(s->subject_id));
+        cpm_strlcpy(s->purpose, a->decisions[i].purpose, sizeof(s->purpose));
+        cpm_strlcpy(s->status, a->decisions[i].decision, sizeof(s->status));
+        cpm_strlcpy(s->notice, a->notice_id ? a->notice_id : "", sizeof(s->notice));
+        s->notice_version = a->notice_id ? a->notice_version : 0;
+        s->decided_ms = w->now_ms;
+        s->seq = (int64_t)i + 1;
+    }
+    return CPM_OK;
+}
+
+/* On the writer thread, once seqs are known: the answer, kept for retries. */
+static cpm_err finish(struct cpm_write_request *wr)
+{
+    struct consent_write *w = wr->ctx;
+    json_t *events = json_array();
+    for (size_t i = 0; events && i < w->action.count; i++) {
+        const struct cpm_event *e = &w->events[i];
+        json_array_append_new(events,
+                              json_pack("{s:I, s:s, s:s, s:s, s:o}", "seq", (json_int_t)e->seq,
+                                        "id", e->id, "type", e->type, "purpose", e->purpose, "time",
+                                        cpm_api_time(e->time_ms)));
+    }
+    json_t *answer = json_pack("{s:s, s:s, s:o}", "subject", w->subject.id, "action", w->action_id,
+                               "events", events);
+    cpm_free(w->answer);
+    w->answer = answer ? json_dumps(answer, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(answer);
+    if (w->answer == NULL)
+        return CPM_ERR_NOMEM;
+    w->idempotency.response = w->answer;
+    return CPM_OK;
+}
+
+/* Checks the action against configuration; answers and returns false on a fault. */
+static bool admit(struct cpm_request *req, struct consent_write *w)
+{
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    struct cpm_store *store = req->app->store;
+    const struct cpm_consent_action *a = &w->action;
+    json_t *version = NULL;
+    struct cpm_notice_version stored = {0};
+    cpm_err err = CPM_OK;
+    if (a->notice_id && cpm_config_id_valid(a->notice_id))
+        err = store->ops->notice_version_get(store, a->notice_id, a->notice_version, &stored);
+    if (err == CPM_OK && stored.body)
+        version = json_loads(stored.body, 0, NULL);
+    cpm_notice_version_release(&stored);
+    if (err == CPM_OK || err == CPM_ERR_NOT_FOUND) {
+        struct cpm_config_lookup lookup;
+        struct cpm_config_cache cache;
+        cpm_config_cache_init(&cache, store, &lookup);
+        err = cpm_consent_check(a, &lookup, version, w->subject.age_status, &detail);
+        cpm_config_cache_release(&cache);
+    }
+    json_decref(version);
+    if (err != CPM_OK)
+        cpm_respond_problem(req, err, &detail);
+    return err == CPM_OK;
+}
+
+/* Replays a remembered answer; false when there is none (or answers a mismatch). */
+static bool replayed(struct cpm_request *req, struct consent_write *w, bool *answered)
+{
+    struct cpm_idempotency *r = &w->idempotency;
+    struct cpm_idempotency stored = {0};
+    cpm_err err = req->app->store->ops->idempotency_get(req->app->store, r->scope, r->key, &stored);
+    *answered = err != CPM_ERR_NOT_FOUND;
+    if (err == CPM_OK && sodium_memcmp(stored.request_hash, r->request_hash, CPM_HASH_BYTES) != 0)
+        cpm_respond_error(req, CPM_ERR_VALIDATION, "Idempotency-Key",
+                          "was used before with a different body; use a new key");
+    else if (err == CPM_OK) {
+        cpm_respond_owned(req, stored.status, "application/json", stored.response,
+                          strlen(stored.response));
+        stored.response = NULL;
+        cpm_respond_header(req, "Idempotent-Replayed", "true");
+    } else if (*answered)
+        cpm_respond_error(req, err, NULL, "cannot read the idempotency record");
+    cpm_idempotency_release(&stored);
+    return *answered;
+}
+
+/* Reads Idempotency-Key; false when it is malformed (answered). */
+static bool read_idempotency(struct cpm_request *req, const char *subject_id,
+                             struct consent_write *w)
+{
+    const char *key = cpm_request_header(req, "Idempotency-Key");
+    if (key == NULL)
+        return true;
+    size_t n = strlen(key);
+    bool ok = n > 0 && n <= CPM_IDEMPOTENCY_KEY_BYTES_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = key[i] > ' ' && key[i] <= '~';
+    if (!ok) {
+        cpm_respond_error(req, CPM_ERR_VALIDATION, "Idempotency-Key",
+                          "must be 1–%d printable ASCII characters", CPM_IDEMPOTENCY_KEY_BYTES_MAX);
+        return false;
+    }
+    struct cpm_idempotency *r = &w->idempotency;
+    snprintf(r->scope, sizeof(r->scope), "%s|%s", req->key.id, subject_id);
+    cpm_strlcpy(r->key, key, sizeof(r->key));
+    crypto_hash_sha256(r->request_hash, (const unsigned char *)req->body, req->body_len);
+    r->status = 201;
+    r->created_ms = w->now_ms;
+    w->with_idempotency = true;
+    return true;
+}
+
+static void record(struct cpm_request *req, const char *id, struct consent_write *w)
+{
+    cpm_err err = load_subject(req, id, w);
+    if (err == CPM_ERR_CONFLICT) {
+        cpm_respond_error(req, err, NULL, "subject '%s' was erased", id);
+        return;
+    }
+    if (err == CPM_OK && !admit(req, w))
+        return;
+    if (err == CPM_OK)
+        err = seal_context(w);
+    if (err == CPM_OK)
+        err = build_events(w);
+    struct cpm_write_request wr = {
+        .subject = w->subject_is_new ? &w->subject : NULL,
+        .events = w->events,
+        .event_count = w->action.count,
+        .states = w->states,
+        .state_count = w->action.count,
+        .idempotency = w->with_idempotency ? &w->idempotency : NULL,
+        .finish = finish,
+        .ctx = w,
+    };
+    if (err == CPM_OK)
+        err = cpm_writer_submit(req->app->writer, &wr);
+    if (err == CPM_ERR_CONFLICT && w->with_idempotency)
+        cpm_respond_error(req, err, "Idempotency-Key",
+                          "a request with this key is being recorded; retry to get its answer");
+    else if (err != CPM_OK)
+        cpm_respond_error(req, err, NULL, "the consent could not be recorded");
+    else {
+        cpm_respond_owned(req, 201, "application/json", w->answer, strlen(w->answer));
+        w->answer = NULL;
+    }
+}
+
+void cpm_api_consents_record(struct cpm_request *req)
+{
+    const char *id = cpm_request_param(req, 0);
+    if (!cpm_api_subject_id_checked(req, id))
+        return;
+    struct consent_write *w = cpm_calloc(1, sizeof(*w));
+    json_t *body = NULL;
+    if (w == NULL) {
+        cpm_respond_error(req, CPM_ERR_NOMEM, NULL, "out of memory");
+        return;
+    }
+    w->now_ms = cpm_clock_now_ms();
+    bool answered = false;
+    if (!read_idempotency(req, id, w) || (w->with_idempotency && replayed(req, w, &answered)))
+        goto out;
+    body = cpm_request_json_object(req);
+    if (body == NULL)
+        goto out;
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    cpm_err err = cpm_consent_parse(body, &w->action, &detail);
+    if (err != CPM_OK)
+        cpm_respond_problem(req, err, &detail);
+    else
+        record(req, id, w);
+out:
+    consent_write_release(w);
+    cpm_free(w);
+    json_decref(body);
+}
+
+static cpm_err state_visit(void *ctx, const struct cpm_consent_state *s)
+{
+    json_t *item =
+        json_pack("{s:s, s:s, s:I, s:o, s:o}", "purpose", s->purpose, "status", s->status,
+                  "deciding_event", (json_int_t)s->seq, "decided_at", cpm_api_time(s->decided_ms),
+                  "expires_at", cpm_api_time(s->expires_ms));
+    if (item && s->notice[0])
+        json_object_set_new(
+            item, "notice",
+            json_pack("{s:s, s:I}", "id", s->notice, "version", (json_int_t)s->notice_version));
+    if (item && s->recipient[0])
+        json_object_set_new(item, "recipient", json_string(s->recipient));
+    return item && json_array_append_new(ctx, item) == 0 ? CPM_OK : CPM_ERR_NOMEM;
+}
+
+void cpm_api_consents_list(struct cpm_request *req)
+{
+    const char *id = cpm_request_param(req, 0);
+    if (!cpm_api_subject_id_checked(req, id))
+        return;
+    struct cpm_subject subject;
+    struct cpm_store *store = req->app->store;
+    cpm_err err = store->ops->subject_get(store, id, &subject);
+    json_t *items = json_array();
+    if (err == CPM_OK)
+        err = items ? store->ops->consent_state_list(store, id, state_visit, items) : CPM_ERR_NOMEM;
+    if (err == CPM_ERR_NOT_FOUND) {
+        cpm_respond_error(req, err, NULL, "no consent was ever recorded for subject '%s'", id);
+    } else if (err != CPM_OK) {
+        cpm_respond_error(req, err, NULL, "cannot read the consents");
+    } else {
+        cpm_respond_json(req, 200, json_pack("{s:s, s:O}", "subject", id, "consents", items));
+    }
+    json_decref(items);
+}

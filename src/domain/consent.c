@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * consent.c — the shape of a consent action, the rules that admit it, and
+ * the leaf each of its decisions becomes in the ledger.
+ */
+#include "core/common.h"
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "domain/consent.h"
+#include "domain/schema.h"
+
+static const char *const channels[] = {"web", "h5",          "app", "mini_program", "wecom",
+                                       "sms", "call_centre", "api", "import",       NULL};
+static const char *const methods[] = {"click", "checkbox", "sms_reply", "api", "import", NULL};
+static const char *const actors[] = {"self", "guardian", NULL};
+static const char *const decisions[] = {"given", "refused", "withdrawn", NULL};
+
+static const char *sha256_check(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if (!cpm__ascii_digit(s[n]) && !(s[n] >= 'a' && s[n] <= 'f'))
+            return "must be lowercase hex";
+    return n == 64 ? NULL : "must be 64 hex digits (SHA-256)";
+}
+
+/* clang-format off */
+static const struct cpm__schema_field notice_fields[] = {
+    {.name = "id", .type = CPM__SCHEMA_SLUG, .required = true},
+    {.name = "version", .type = CPM__SCHEMA_INTEGER, .required = true, .min = 1, .max = INT32_MAX},
+    {.name = "sha256", .type = CPM__SCHEMA_STRING, .required = true, .check = sha256_check},
+};
+static const struct cpm__schema notice_schema = CPM__SCHEMA(notice_fields, NULL);
+
+static const struct cpm__schema_field actor_fields[] = {
+    {.name = "type", .type = CPM__SCHEMA_ENUM, .required = true, .values = actors},
+    {.name = "guardian_id", .type = CPM__SCHEMA_STRING, .bytes_min = 1,
+     .bytes_max = CPM_SUBJECT_ID_BYTES_MAX},
+};
+static const struct cpm__schema actor_schema = CPM__SCHEMA(actor_fields, NULL);
+
+static const struct cpm__schema_field context_fields[] = {
+    {.name = "ip", .type = CPM__SCHEMA_STRING, .bytes_min = 2, .bytes_max = 64},
+    {.name = "user_agent", .type = CPM__SCHEMA_STRING, .bytes_max = 512},
+};
+static const struct cpm__schema context_schema = CPM__SCHEMA(context_fields, NULL);
+
+static const struct cpm__schema_field decision_fields[] = {
+    {.name = "purpose", .type = CPM__SCHEMA_PURPOSE_ID, .required = true},
+    {.name = "decision", .type = CPM__SCHEMA_ENUM, .required = true, .values = decisions},
+    {.name = "separate", .type = CPM__SCHEMA_BOOL, .dflt = "false"},
+};
+static const struct cpm__schema decision_schema = CPM__SCHEMA(decision_fields, "purpose");
+
+static const struct cpm__schema_field action_fields[] = {
+    {.name = "property", .type = CPM__SCHEMA_SLUG, .required = true},
+    {.name = "channel", .type = CPM__SCHEMA_ENUM, .required = true, .values = channels},
+    {.name = "locale", .type = CPM__SCHEMA_LOCALE, .required = true},
+    {.name = "method", .type = CPM__SCHEMA_ENUM, .required = true, .values = methods},
+    {.name = "actor", .type = CPM__SCHEMA_OBJECT, .nested = &actor_schema,
+     .dflt = "{\"type\":\"self\"}"},
+    {.name = "notice", .type = CPM__SCHEMA_OBJECT, .nested = &notice_schema},
+    {.name = "context", .type = CPM__SCHEMA_OBJECT, .nested = &context_schema},
+    {.name = "decisions", .type = CPM__SCHEMA_ARRAY, .required = true, .min = 1,
+     .max = CPM_DECISIONS_MAX, .item = CPM__SCHEMA_OBJECT, .nested = &decision_schema},
+};
+static const struct cpm__schema action_schema = CPM__SCHEMA(action_fields, NULL);
+/* clang-format on */
+
+static const char *str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+static void fill(json_t *body, struct cpm_consent_action *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->property = str(body, "property");
+    a->channel = str(body, "channel");
+    a->locale = str(body, "locale");
+    a->method = str(body, "method");
+    const json_t *actor = json_object_get(body, "actor");
+    a->actor = str(actor, "type");
+    a->guardian_id = str(actor, "guardian_id");
+    const json_t *notice = json_object_get(body, "notice");
+    a->notice_id = str(notice, "id");
+    a->notice_version = json_integer_value(json_object_get(notice, "version"));
+    a->notice_sha256 = str(notice, "sha256");
+    const json_t *context = json_object_get(body, "context");
+    a->ip = str(context, "ip");
+    a->user_agent = str(context, "user_agent");
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(body, "decisions"), i, d)
+    {
+        a->decisions[i].purpose = str(d, "purpose");
+        a->decisions[i].decision = str(d, "decision");
+        a->decisions[i].separate = json_is_true(json_object_get(d, "separate"));
+    }
+    a->count = json_array_size(json_object_get(body, "decisions"));
+}
+
+cpm_err cpm_consent_parse(json_t *body, struct cpm_consent_action *action,
+                          struct cpm_detail *detail)
+{
+    cpm_err err = cpm__schema_validate(&action_schema, body, "", detail);
+    if (err != CPM_OK)
+        return err;
+    fill(body, action);
+    bool guardian = strcmp(action->actor, "guardian") == 0;
+    if (guardian != (action->guardian_id != NULL))
+        cpm_detail_add(detail, "actor.guardian_id",
+                       guardian ? "is required when a guardian acts" : "only when a guardian acts");
+    bool needs_notice = false;
+    for (size_t i = 0; i < action->count; i++)
+        needs_notice |= strcmp(action->decisions[i].decision, "withdrawn") != 0;
+    if (needs_notice && action->notice_id == NULL)
+        cpm_detail_add(detail, "notice",
+                       "is required to give or refuse: the notice version the person was shown");
+    return detail->count ? CPM_ERR_VALIDATION : CPM_OK;
+}
+
+/* The content of locale in a notice version, or NULL. */
+static const json_t *version_text(const json_t *version, const char *locale)
+{
+    return json_object_get(json_object_get(version, "content"), locale);
+}
+
+static bool version_covers(const json_t *version, const char *purpose)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(version, "purposes"), i, p)
+    {
+        const char *id = str(p, "purpose");
+        if (id && strcmp(id, purpose) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void check_notice(const struct cpm_consent_action *a, const json_t *version,
+                         struct cpm_detail *d)
+{
+    if (a->notice_id == NULL)
+        return;
+    if (version == NULL) {
+        cpm_detail_add(d, "notice.version", "notice '%s' has no version %lld", a->notice_id,
+                       (long long)a->notice_version);
+        return;
+    }
+    const json_t *text = version_text(version, a->locale);
+    const char *hash = str(text, "sha256");
+    if (text == NULL)
+        cpm_detail_add(d, "locale", "notice '%s' version %lld has no '%s' text", a->notice_id,
+                       (long long)a->notice_version, a->locale);
+    else if (hash == NULL || strcmp(hash, a->notice_sha256) != 0)
+        cpm_detail_add(d, "notice.sha256",
+                       "does not match the '%s' text of notice '%s' version %lld: the person "
+                       "must be shown the published text",
+                       a->locale, a->notice_id, (long long)a->notice_version);
+}
+
+static void check_decision(const struct cpm_consent_action *a, size_t i, const json_t *purpose,
+                           const json_t *version, struct cpm_detail *d)
+{
+    const struct cpm_consent_decision *c = &a->decisions[i];
+    char field[64];
+    snprintf(field, sizeof(field), "decisions[%zu]", i);
+    char at[80];
+    snprintf(at, sizeof(at), "%s.purpose", field);
+    if (purpose == NULL) {
+        cpm_detail_add(d, at, "unknown purpose '%s'", c->purpose);
+        return;
+    }
+    const char *basis = str(purpose, "legal_basis");
+    const char *form = str(purpose, "consent_form");
+    bool giving = strcmp(c->decision, "given") == 0;
+    bool withdrawing = strcmp(c->decision, "withdrawn") == 0;
+    if (basis == NULL || strcmp(basis, "consent") != 0)
+        cpm_detail_add(d, at,
+                       "'%s' rests on the legal basis '%s', not consent: it cannot be given, "
+                       "refused or withdrawn (PIPL Art. 13)",
+                       c->purpose, basis ? basis : "?");
+    if (json_is_true(json_object_get(purpose, "necessary_for_service")) && !giving)
+        cpm_detail_add(d, at, "'%s' is necessary for the service: it cannot be %s (PIPL Art. 16)",
+                       c->purpose, c->decision);
+    snprintf(at, sizeof(at), "%s.separate", field);
+    if (giving && form && strcmp(form, "general") != 0 && !c->separate)
+        cpm_detail_add(d, at,
+                       "'%s' needs its own explicit consent, never implied by a bundle: send "
+                       "separate: true for the person's own act (PIPL Art. 23, 29, 39)",
+                       c->purpose);
+    snprintf(at, sizeof(at), "%s.purpose", field);
+    if (!withdrawing && version != NULL && !version_covers(version, c->purpose))
+        cpm_detail_add(d, at, "'%s' is not covered by notice '%s' version %lld", c->purpose,
+                       a->notice_id, (long long)a->notice_version);
+}
+
+cpm_err cpm_consent_check(const struct cpm_consent_action *action,
+                          const struct cpm_config_lookup *lookup, const json_t *notice_version,
+                          const char *age_status, struct cpm_detail *detail)
+{
+    bool failed = false;
+    if (lookup->fn(lookup->ctx, CPM_DOC_PROPERTY, action->property, &failed) == NULL && !failed)
+        cpm_detail_add(detail, "property", "unknown property '%s'", action->property);
+    check_notice(action, notice_version, detail);
+    for (size_t i = 0; i < action->count && !failed; i++) {
+        const json_t *purpose =
+            lookup->fn(lookup->ctx, CPM_DOC_PURPOSE, action->decisions[i].purpose, &failed);
+        check_decision(action, i, purpose, notice_version, detail);
+    }
+    if (age_status && strcmp(age_status, "child_under_14") == 0 &&
+        strcmp(action->actor, "guardian") != 0)
+        cpm_detail_add(detail, "actor.type",
+                       "the person is under 14: a guardian must act for them (PIPL Art. 31)");
+    if (failed)
+        return CPM_ERR_STORE;
+    return detail->count ? CPM_ERR_VALIDATION : CPM_OK;
+}
+
+const char *cpm_consent_event_type(const char *decision)
+{
+    if (strcmp(decision, "given") == 0)
+        return "consent.given";
+    if (strcmp(decision, "refused") == 0)
+        return "consent.refused";
+    return "consent.withdrawn";
+}
+
+char *cpm_consent_leaf(const struct cpm_consent_action *a, size_t i,
+                       const struct cpm_consent_leaf_info *info, size_t *len)
+{
+    const struct cpm_consent_decision *c = &a->decisions[i];
+    char time_text[CPM_TIME_TEXT_BYTES];
+    cpm_time_format(info->time_ms, time_text, sizeof(time_text));
+    json_t *leaf =
+        json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "v", 1, "id",
+                  info->event_id, "type", cpm_consent_event_type(c->decision), "time", time_text,
+                  "subject", info->subject_pseudonym, "purpose", c->purpose, "action",
+                  info->action_id, "property", a->property, "channel", a->channel, "locale",
+                  a->locale, "method", a->method, "separate", c->separate);
+    if (leaf == NULL)
+        return NULL;
+    json_object_set_new(leaf, "actor", json_string(a->actor));
+    if (info->guardian_pseudonym)
+        json_object_set_new(leaf, "guardian", json_string(info->guardian_pseudonym));
+    if (a->notice_id)
+        json_object_set_new(leaf, "notice",
+                            json_pack("{s:s, s:I, s:s}", "id", a->notice_id, "version",
+                                      (json_int_t)a->notice_version, "sha256", a->notice_sha256));
+    if (info->context_sha256)
+        json_object_set_new(leaf, "context_sha256", json_string(info->context_sha256));
+    char *text = json_dumps(leaf, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(leaf);
+    if (text != NULL)
+        *len = strlen(text);
+    return text;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * consent.h — one UI action's consent decisions: the request's shape, the
+ * PIPL rules that decide whether it may be recorded, and the ledger leaf
+ * each decision becomes.
+ *
+ * Pure: configuration comes through the lookup, the notice version and the
+ * subject's age status from the caller. A request either passes every rule
+ * or is refused whole with every fault named (nothing is written).
+ */
+#ifndef CPM_DOMAIN_CONSENT_H
+#define CPM_DOMAIN_CONSENT_H
+
+#include <jansson.h>
+
+#include "core/common.h"
+#include "core/detail.h"
+#include "domain/config.h"
+
+/* One purpose's decision within an action (strings borrowed from the body). */
+struct cpm_consent_decision {
+    const char *purpose;
+    const char *decision; /* given, refused, withdrawn */
+    bool separate;        /* the person's own explicit act for this purpose */
+};
+
+/* A validated consent action; strings are borrowed from the parsed body. */
+struct cpm_consent_action {
+    const char *property;
+    const char *channel;
+    const char *locale;
+    const char *method;
+    const char *actor; /* self, guardian */
+    const char *guardian_id;
+    const char *notice_id; /* NULL when the action only withdraws */
+    int64_t notice_version;
+    const char *notice_sha256;
+    const char *ip; /* personal: sealed, never in a leaf */
+    const char *user_agent;
+    size_t count;
+    struct cpm_consent_decision decisions[CPM_DECISIONS_MAX];
+};
+
+/*
+ * Checks body's shape (docs/CONSENTS.md) and fills action with pointers
+ * into it; body must outlive action. CPM_ERR_VALIDATION with every fault.
+ */
+cpm_err cpm_consent_parse(json_t *body, struct cpm_consent_action *action,
+                          struct cpm_detail *detail) CPM_MUST_CHECK;
+
+/*
+ * Applies the rules: purposes exist and rest on consent (PIPL Art. 13);
+ * separate-form purposes carry their own explicit decision (Art. 23, 25, 29,
+ * 39); necessary-for-service purposes are never refused (Art. 16); the
+ * notice version exists, covers each purpose given or refused and its text
+ * in the locale has the hash sent (Art. 14, 17); under-14s act through a
+ * guardian (Art. 31). notice_version is the stored version document or NULL
+ * when it does not exist. CPM_ERR_VALIDATION with every fault, or
+ * CPM_ERR_STORE when a lookup failed.
+ */
+cpm_err cpm_consent_check(const struct cpm_consent_action *action,
+                          const struct cpm_config_lookup *lookup, const json_t *notice_version,
+                          const char *age_status, struct cpm_detail *detail) CPM_MUST_CHECK;
+
+/* What a leaf needs besides the action: none of it plaintext personal data. */
+struct cpm_consent_leaf_info {
+    const char *event_id;
+    const char *action_id;          /* groups the events of one UI action */
+    const char *subject_pseudonym;  /* never the raw subject id */
+    const char *guardian_pseudonym; /* NULL unless a guardian acted */
+    const char *context_sha256;     /* hex SHA-256 of the sealed context, or NULL */
+    int64_t time_ms;
+};
+
+/*
+ * The canonical leaf text (compact JSON, fixed key order) of decision i:
+ * owned, cpm_free. NULL on out of memory.
+ */
+char *cpm_consent_leaf(const struct cpm_consent_action *action, size_t i,
+                       const struct cpm_consent_leaf_info *info, size_t *len);
+
+/* "consent.given", "consent.refused", "consent.withdrawn" for a decision. */
+const char *cpm_consent_event_type(const char *decision);
+
+#endif /* CPM_DOMAIN_CONSENT_H */

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * writer.c — group commit. Requests queue under a mutex; the writer thread
+ * takes everything queued (up to a cap), assigns sequence numbers, hashes
+ * leaves into the frontier, writes one transaction, and wakes every
+ * requester. If a batch fails, its requests are retried one by one, so one
+ * bad request (say, an idempotency key raced by a twin) fails alone.
+ */
+#include "core/common.h"
+
+#include <pthread.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "ledger/merkle.h"
+#include "store/writer.h"
+
+#define BATCH_REQUESTS_MAX 1024
+
+struct cpm_writer {
+    struct cpm_store *store;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t queued; /* the writer waits for work */
+    pthread_cond_t done;   /* requesters wait for their batch */
+    struct cpm_write_request *head, *tail;
+    bool stopping;
+    struct cpm_merkle_frontier frontier; /* the writer thread's own */
+    uint64_t head_size;                  /* committed head, under lock */
+    uint8_t head_root[CPM_HASH_BYTES];
+};
+
+/* The growing arrays of one batch. */
+struct batch {
+    struct cpm_write_batch out;
+    struct cpm_subject *subjects;
+    struct cpm_event *events;
+    struct cpm_merkle_node *nodes;
+    struct cpm_consent_state *states;
+    struct cpm_idempotency *idempotency;
+    size_t subject_cap, event_cap, node_cap, state_cap, idempotency_cap;
+    cpm_err err;
+};
+
+static cpm_err reserve(void **items, size_t *cap, size_t need, size_t item_bytes)
+{
+    if (need <= *cap)
+        return CPM_OK;
+    size_t cap_new = *cap ? *cap * 2 : 64;
+    while (cap_new < need)
+        cap_new *= 2;
+    void *grown = cpm_realloc(*items, cap_new * item_bytes);
+    if (grown == NULL)
+        return CPM_ERR_NOMEM;
+    *items = grown;
+    *cap = cap_new;
+    return CPM_OK;
+}
+
+#define RESERVE(b, field, cap, need)                                                               \
+    reserve((void **)&(b)->field, &(b)->cap, (need), sizeof(*(b)->field))
+
+static void emit_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32])
+{
+    struct batch *b = ctx;
+    if (b->err == CPM_OK)
+        b->err = RESERVE(b, nodes, node_cap, b->out.node_count + 1);
+    if (b->err != CPM_OK)
+        return;
+    struct cpm_merkle_node *n = &b->nodes[b->out.node_count++];
+    n->level = level;
+    n->index = index;
+    memcpy(n->hash, hash, CPM_HASH_BYTES);
+}
+
+/* Adds one request to the batch, appending its leaves to the frontier. */
+static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_write_request *req)
+{
+    struct cpm_write_batch *o = &b->out;
+    cpm_err err = RESERVE(b, events, event_cap, o->event_count + req->event_count);
+    if (err == CPM_OK)
+        err = RESERVE(b, states, state_cap, o->state_count + req->state_count);
+    if (err == CPM_OK && req->subject)
+        err = RESERVE(b, subjects, subject_cap, o->subject_count + 1);
+    if (err == CPM_OK && req->idempotency)
+        err = RESERVE(b, idempotency, idempotency_cap, o->idempotency_count + 1);
+    if (err != CPM_OK)
+        return err;
+    int64_t first = (int64_t)w->frontier.size + 1;
+    for (size_t i = 0; i < req->event_count && b->err == CPM_OK; i++) {
+        struct cpm_event *e = &req->events[i];
+        e->seq = (int64_t)w->frontier.size + 1;
+        uint8_t leaf[CPM_HASH_BYTES];
+        cpm_merkle_leaf_hash(e->leaf, e->leaf_len, leaf);
+        cpm_merkle_append(&w->frontier, leaf, emit_node, b);
+        b->events[o->event_count++] = *e;
+    }
+    for (size_t i = 0; i < req->state_count; i++) {
+        const struct cpm_consent_state *s = &req->states[i];
+        CPM_ASSERT(s->seq >= 1 && (size_t)s->seq <= req->event_count);
+        struct cpm_consent_state *copy = &b->states[o->state_count++];
+        *copy = *s;
+        copy->seq = first + s->seq - 1; /* the request keeps its index, for a retry */
+    }
+    if (req->subject)
+        b->subjects[o->subject_count++] = *req->subject;
+    if (req->finish != NULL && b->err == CPM_OK)
+        b->err = req->finish(req);
+    if (req->idempotency)
+        b->idempotency[o->idempotency_count++] = *req->idempotency;
+    return b->err;
+}
+
+static void batch_reset(struct batch *b)
+{
+    b->out.subject_count = b->out.event_count = b->out.node_count = 0;
+    b->out.state_count = b->out.idempotency_count = 0;
+    b->err = CPM_OK;
+}
+
+static void batch_free(struct batch *b)
+{
+    cpm_free(b->subjects);
+    cpm_free(b->events);
+    cpm_free(b->nodes);
+    cpm_free(b->states);
+    cpm_free(b->idempotency);
+}
+
+/* Builds and writes one batch of requests [first, stop); restores the frontier on failure. */
+static cpm_err commit(struct cpm_writer *w, struct batch *b, struct cpm_write_request *first,
+                      struct cpm_write_request *stop)
+{
+    struct cpm_merkle_frontier saved = w->frontier;
+    batch_reset(b);
+    cpm_err err = CPM_OK;
+    for (struct cpm_write_request *r = first; r != stop && err == CPM_OK; r = r->next)
+        err = add_request(w, b, r);
+    if (err == CPM_OK) {
+        b->out.subjects = b->subjects;
+        b->out.events = b->events;
+        b->out.nodes = b->nodes;
+        b->out.states = b->states;
+        b->out.idempotency = b->idempotency;
+        err = w->store->ops->batch_write(w->store, &b->out);
+    }
+    if (err != CPM_OK)
+        w->frontier = saved;
+    return err;
+}
+
+static void publish_head(struct cpm_writer *w)
+{
+    uint8_t root[CPM_HASH_BYTES];
+    cpm_merkle_frontier_root(&w->frontier, root);
+    pthread_mutex_lock(&w->lock);
+    w->head_size = w->frontier.size;
+    memcpy(w->head_root, root, CPM_HASH_BYTES);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void finish_all(struct cpm_writer *w, struct cpm_write_request *list)
+{
+    pthread_mutex_lock(&w->lock);
+    for (struct cpm_write_request *r = list; r != NULL; r = r->next)
+        r->done = true;
+    pthread_cond_broadcast(&w->done);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Commits a taken list: together, or, when that fails, one by one. */
+static void commit_list(struct cpm_writer *w, struct batch *b, struct cpm_write_request *list)
+{
+    cpm_err err = commit(w, b, list, NULL);
+    if (err == CPM_OK || list->next == NULL) {
+        for (struct cpm_write_request *r = list; r != NULL; r = r->next)
+            r->result = err;
+    } else {
+        for (struct cpm_write_request *r = list; r != NULL; r = r->next)
+            r->result = commit(w, b, r, r->next);
+    }
+    publish_head(w);
+    finish_all(w, list);
+}
+
+static struct cpm_write_request *take(struct cpm_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->head == NULL && !w->stopping)
+        pthread_cond_wait(&w->queued, &w->lock);
+    struct cpm_write_request *list = w->head, *last = w->head;
+    for (int n = 1; last != NULL && last->next != NULL && n < BATCH_REQUESTS_MAX; n++)
+        last = last->next;
+    if (last != NULL) {
+        w->head = last->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        last->next = NULL;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return list;
+}
+
+static void *run(void *arg)
+{
+    struct cpm_writer *w = arg;
+    struct batch b = {0};
+    for (;;) {
+        struct cpm_write_request *list = take(w);
+        if (list == NULL)
+            break; /* stopping, and the queue is empty */
+        commit_list(w, &b, list);
+    }
+    batch_free(&b);
+    return NULL;
+}
+
+static cpm_err read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32])
+{
+    struct cpm_store *store = ctx;
+    return store->ops->merkle_node_get(store, level, index, out);
+}
+
+cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_writer **out)
+{
+    struct cpm_writer *w = cpm_calloc(1, sizeof(*w));
+    if (w == NULL)
+        return CPM_ERR_NOMEM;
+    w->store = store;
+    uint64_t size = 0;
+    cpm_err err = store->ops->ledger_size(store, &size);
+    if (err == CPM_OK)
+        err = cpm_merkle_frontier_load(&w->frontier, size, read_node, store);
+    if (err != CPM_OK) {
+        cpm_log_error("writer", "cannot load the Merkle tree head at size %llu",
+                      (unsigned long long)size);
+        cpm_free(w);
+        return err;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->queued, NULL);
+    pthread_cond_init(&w->done, NULL);
+    publish_head(w);
+    if (pthread_create(&w->thread, NULL, run, w) != 0) {
+        cpm_free(w);
+        return CPM_ERR_INTERNAL;
+    }
+    *out = w;
+    return CPM_OK;
+}
+
+cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req)
+{
+    CPM_ASSERT(req->event_count > 0);
+    req->done = false;
+    req->next = NULL;
+    req->result = CPM_ERR_INTERNAL;
+    pthread_mutex_lock(&w->lock);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->lock);
+        return CPM_ERR_UNAVAILABLE;
+    }
+    if (w->tail != NULL)
+        w->tail->next = req;
+    else
+        w->head = req;
+    w->tail = req;
+    pthread_cond_signal(&w->queued);
+    while (!req->done)
+        pthread_cond_wait(&w->done, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    return req->result;
+}
+
+void cpm_writer_head(struct cpm_writer *w, uint64_t *size, uint8_t root[CPM_HASH_BYTES])
+{
+    pthread_mutex_lock(&w->lock);
+    *size = w->head_size;
+    memcpy(root, w->head_root, CPM_HASH_BYTES);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void cpm_writer_stop(struct cpm_writer *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_signal(&w->queued);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->queued);
+    pthread_cond_destroy(&w->done);
+    pthread_mutex_destroy(&w->lock);
+    cpm_free(w);
+}

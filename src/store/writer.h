@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * writer.h — the single writer: sequences events, hashes them into the
+ * Merkle tree, and commits concurrent requests together (group commit).
+ *
+ * Request threads build their events (leaf data included) and the consent
+ * states they set, then hand them to cpm_writer_submit, which returns only
+ * once the batch holding them is durable, or failed as a whole. One thread
+ * owns the tree's frontier, so sequence numbers and hashes never race.
+ *
+ * Thread safety: submit from any number of threads; start/stop from one.
+ */
+#ifndef CPM_STORE_WRITER_H
+#define CPM_STORE_WRITER_H
+
+#include "store/store.h"
+
+struct cpm_write_request;
+
+/*
+ * Called on the writer thread once the request's events have their seqs,
+ * before the commit: fills what depends on them (the idempotency answer).
+ */
+typedef cpm_err (*cpm_write_finish_fn)(struct cpm_write_request *req);
+
+struct cpm_write_request {
+    /* in: borrowed until submit returns */
+    const struct cpm_subject *subject; /* inserted when absent; may be NULL */
+    struct cpm_event *events;          /* seq is set by the writer */
+    size_t event_count;
+    struct cpm_consent_state *states; /* seq: 1-based index into events; the writer maps it */
+    size_t state_count;
+    struct cpm_idempotency *idempotency; /* may be NULL */
+    cpm_write_finish_fn finish;          /* may be NULL */
+    void *ctx;
+    /* out */
+    cpm_err result;
+    /* the writer's */
+    bool done;
+    struct cpm_write_request *next;
+};
+
+struct cpm_writer;
+
+/* Loads the tree head from the store and starts the writer thread. */
+cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_writer **out) CPM_MUST_CHECK;
+
+/*
+ * Queues req and waits until it is committed (CPM_OK) or failed (its error;
+ * nothing of it is written). CPM_ERR_UNAVAILABLE once stopping.
+ */
+cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req) CPM_MUST_CHECK;
+
+/* The committed tree head: size and root. */
+void cpm_writer_head(struct cpm_writer *w, uint64_t *size, uint8_t root[CPM_HASH_BYTES]);
+
+/* Commits what is queued, stops the thread, frees w. NULL is a no-op. */
+void cpm_writer_stop(struct cpm_writer *w);
+
+#endif /* CPM_STORE_WRITER_H */

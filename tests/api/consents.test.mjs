@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+// Consent actions: one event per purpose, the PIPL rules with their 422s,
+// withdrawal in one call, idempotent retries, current state and history.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as fx from './fixtures.mjs';
+import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
+
+let data, server, key, notice;
+before(async () => {
+  data = freshData();
+  key = data.adminKey;
+  server = await startServer(data.data);
+  const steps = [
+    ['/v1/properties', fx.property()],
+    ['/v1/purposes', fx.purpose('marketing.sms')],
+    ['/v1/purposes', fx.purpose('ads.personalised', { consent_form: 'separate' })],
+    ['/v1/purposes', fx.purpose('health.data', { consent_form: 'separate', sensitive: true })],
+    ['/v1/purposes', { ...fx.purpose('service.account', { necessary_for_service: true }) }],
+    ['/v1/purposes', { ...fx.purpose('orders'), legal_basis: 'contract', consent_form: undefined }],
+    ['/v1/purposes', fx.purpose('not.in.notice')],
+    ['/v1/notices', fx.notice()],
+    ['/v1/notices/privacy/versions', fx.version(['marketing.sms', 'ads.personalised', 'health.data', 'service.account', 'orders'])],
+  ];
+  for (const [p, body] of steps) {
+    const res = await request(server, 'POST', p, { key, body: JSON.parse(JSON.stringify(body)) });
+    assert.equal(res.status, 201, `${p}: ${res.text}`);
+  }
+  notice = (await request(server, 'GET', '/v1/notices/privacy/versions/1')).json;
+});
+after(async () => {
+  await stopServer(server);
+  data.cleanup();
+});
+
+const action = (decisions, extra = {}) => ({
+  property: 'shop',
+  channel: 'web',
+  locale: 'en',
+  method: 'click',
+  notice: { id: 'privacy', version: 1, sha256: notice.content.en.sha256 },
+  context: { ip: '203.0.113.7', user_agent: 'Mozilla/5.0 test' },
+  decisions,
+  ...extra,
+});
+
+const consent = (subject, body, headers = {}) =>
+  request(server, 'POST', `/v1/subjects/${subject}/consents`, { key, body, headers });
+
+test('one UI action becomes one durable event per purpose, in order', async () => {
+  const res = await consent('u-1', action([
+    { purpose: 'marketing.sms', decision: 'given' },
+    { purpose: 'ads.personalised', decision: 'given', separate: true },
+    { purpose: 'health.data', decision: 'refused' },
+  ]));
+  assert.equal(res.status, 201, res.text);
+  assert.equal(res.json.events.length, 3);
+  const seqs = res.json.events.map((e) => e.seq);
+  assert.deepEqual(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2]);
+  assert.deepEqual(res.json.events.map((e) => e.type), ['consent.given', 'consent.given', 'consent.refused']);
+  assert.match(res.json.action, /^act_[0-9a-f]{32}$/);
+
+  const state = await request(server, 'GET', '/v1/subjects/u-1/consents', { key });
+  assert.equal(state.status, 200, state.text);
+  const by = Object.fromEntries(state.json.consents.map((c) => [c.purpose, c]));
+  assert.equal(by['marketing.sms'].status, 'given');
+  assert.equal(by['health.data'].status, 'refused');
+  assert.deepEqual(by['marketing.sms'].notice, { id: 'privacy', version: 1 });
+  assert.equal(by['marketing.sms'].deciding_event, seqs[0]);
+});
+
+test('leaves carry no plaintext personal data', async () => {
+  const res = await request(server, 'GET', '/v1/subjects/u-1/events', { key });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.items.length, 3);
+  for (const item of res.json.items) {
+    assert.ok(!item.leaf.includes('u-1'), 'no raw subject id');
+    assert.ok(!item.leaf.includes('203.0.113.7'), 'no IP');
+    assert.ok(!item.leaf.includes('Mozilla'), 'no user agent');
+    assert.match(item.event.subject, /^[0-9a-f]{64}$/);
+    assert.match(item.event.context_sha256, /^[0-9a-f]{64}$/);
+    assert.equal(item.event.notice.sha256, notice.content.en.sha256);
+  }
+});
+
+test('withdrawal is a single call, as easy as giving', async () => {
+  const res = await consent('u-1', { property: 'shop', channel: 'web', locale: 'en', method: 'click', decisions: [{ purpose: 'marketing.sms', decision: 'withdrawn' }] });
+  assert.equal(res.status, 201, res.text);
+  const state = await request(server, 'GET', '/v1/subjects/u-1/consents', { key });
+  assert.equal(state.json.consents.find((c) => c.purpose === 'marketing.sms').status, 'withdrawn');
+});
+
+test('the PIPL rules refuse with a clear 422 and write nothing', async () => {
+  const cases = [
+    [[{ purpose: 'ads.personalised', decision: 'given' }], 'decisions[0].separate', /own explicit consent/],
+    [[{ purpose: 'health.data', decision: 'given' }], 'decisions[0].separate', /PIPL Art. 23, 29, 39/],
+    [[{ purpose: 'orders', decision: 'refused' }], 'decisions[0].purpose', /legal basis 'contract'/],
+    [[{ purpose: 'service.account', decision: 'refused' }], 'decisions[0].purpose', /necessary for the service/],
+    [[{ purpose: 'not.in.notice', decision: 'given' }], 'decisions[0].purpose', /not covered by notice/],
+    [[{ purpose: 'nope', decision: 'given' }], 'decisions[0].purpose', /unknown purpose/],
+  ];
+  for (const [decisions, field, message] of cases) {
+    const res = await consent('u-2', action(decisions));
+    const p = expectProblem(assert, res, 422, 'validation_failed');
+    const fault = p.errors.find((e) => e.field === field);
+    assert.ok(fault, `${field} in ${JSON.stringify(p.errors)}`);
+    assert.match(fault.message, message);
+  }
+  const wrongHash = action([{ purpose: 'marketing.sms', decision: 'given' }]);
+  wrongHash.notice.sha256 = 'a'.repeat(64);
+  expectProblem(assert, await consent('u-2', wrongHash), 422, 'validation_failed');
+  const noVersion = action([{ purpose: 'marketing.sms', decision: 'given' }]);
+  noVersion.notice.version = 9;
+  expectProblem(assert, await consent('u-2', noVersion), 422, 'validation_failed');
+  const noNotice = action([{ purpose: 'marketing.sms', decision: 'given' }]);
+  delete noNotice.notice;
+  expectProblem(assert, await consent('u-2', noNotice), 422, 'validation_failed');
+  const dup = action([{ purpose: 'marketing.sms', decision: 'given' }, { purpose: 'marketing.sms', decision: 'refused' }]);
+  expectProblem(assert, await consent('u-2', dup), 422, 'validation_failed');
+  expectProblem(assert, await request(server, 'GET', '/v1/subjects/u-2/consents', { key }), 404, 'not_found');
+  const events = await request(server, 'GET', '/v1/subjects/u-2/events', { key });
+  assert.deepEqual(events.json.items, []);
+});
+
+test('Idempotency-Key: a retry returns the first answer, a different body is refused', async () => {
+  const body = action([{ purpose: 'marketing.sms', decision: 'given' }]);
+  const first = await consent('u-3', body, { 'idempotency-key': 'retry-1' });
+  assert.equal(first.status, 201, first.text);
+  const again = await consent('u-3', body, { 'idempotency-key': 'retry-1' });
+  assert.equal(again.status, 201);
+  assert.equal(again.headers['idempotent-replayed'], 'true');
+  assert.deepEqual(again.json, first.json);
+  const other = await consent('u-3', action([{ purpose: 'marketing.sms', decision: 'refused' }]), { 'idempotency-key': 'retry-1' });
+  expectProblem(assert, other, 422, 'validation_failed');
+  const events = await request(server, 'GET', '/v1/subjects/u-3/events', { key });
+  assert.equal(events.json.items.length, 1);
+});
+
+test('concurrent actions are all recorded, each once, with distinct consecutive seqs', async () => {
+  const results = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+    consent(`c-${i}`, action([{ purpose: 'marketing.sms', decision: 'given' }, { purpose: 'health.data', decision: 'refused' }]))));
+  const seqs = results.flatMap((r) => { assert.equal(r.status, 201, r.text); return r.json.events.map((e) => e.seq); });
+  assert.equal(new Set(seqs).size, 80);
+  for (const r of results) assert.equal(r.json.events[1].seq, r.json.events[0].seq + 1);
+});
+
+test('scopes: recording needs consents:write, reading needs decisions:read / ledger:read', async () => {
+  const mk = async (scopes) => (await request(server, 'POST', '/v1/api-keys', { key, body: { name: scopes.join(), scopes } })).json.key;
+  const reader = await mk(['decisions:read']);
+  expectProblem(assert, await request(server, 'POST', '/v1/subjects/u-9/consents', { key: reader, body: action([{ purpose: 'marketing.sms', decision: 'given' }]) }), 403, 'forbidden');
+  assert.equal((await request(server, 'GET', '/v1/subjects/u-1/consents', { key: reader })).status, 200);
+  expectProblem(assert, await request(server, 'GET', '/v1/subjects/u-1/events', { key: reader }), 403, 'forbidden');
+});
+
+test('subject ids are checked', async () => {
+  const res = await request(server, 'GET', `/v1/subjects/${'x'.repeat(129)}/consents`, { key });
+  expectProblem(assert, res, 422, 'validation_failed');
+});
