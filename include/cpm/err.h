@@ -34,7 +34,9 @@
     X(CPM_ERR_UNAVAILABLE, "unavailable", 503, "the service is shutting down or not ready")        \
     X(CPM_ERR_USAGE, "usage", 400, "invalid command-line usage")                                   \
     X(CPM_ERR_EXISTS, "already_initialised", 409, "the data directory is already initialised")     \
-    X(CPM_ERR_PRECONDITION, "precondition_failed", 412, "the resource has changed")
+    X(CPM_ERR_PRECONDITION, "precondition_failed", 412, "the resource has changed")                \
+    X(CPM_ERR_TAMPERED, "ledger_tampered", 503,                                                    \
+      "the ledger failed its integrity check: writes are refused")
 
 typedef enum {
 #define CPM__ERR_ENUM(e, code, status, msg) e,

@@ -37,10 +37,12 @@
 #define CPM_MESSAGE_BYTES_MAX    256          /* one human error message */
 
 /* Subjects and consents */
-#define CPM_SUBJECT_ID_BYTES_MAX      128  /* the company's own subject id */
-#define CPM_IDEMPOTENCY_KEY_BYTES_MAX 128  /* an Idempotency-Key header */
-#define CPM_DECISIONS_MAX             64   /* purposes decided in one UI action */
-#define CPM_CONTEXT_BYTES_MAX         1024 /* IP + user agent, sealed */
+#define CPM_SUBJECT_ID_BYTES_MAX       128  /* the company's own subject id */
+#define CPM_IDEMPOTENCY_KEY_BYTES_MAX  128  /* an Idempotency-Key header */
+#define CPM_DECISIONS_MAX              64   /* purposes decided in one UI action */
+#define CPM_CONTEXT_BYTES_MAX          1024 /* IP + user agent, sealed */
+#define CPM_IDENTITIES_PER_SUBJECT_MAX 32   /* identifiers linked to one subject */
+#define CPM_GUARDIANS_PER_SUBJECT_MAX  8    /* guardians linked to one subject */
 
 /* Lists */
 #define CPM_PAGE_LIMIT_DEFAULT 50

@@ -46,6 +46,14 @@ void cpm_api_keys_revoke(struct cpm_request *req);
 void cpm_api_consents_record(struct cpm_request *req);
 void cpm_api_consents_list(struct cpm_request *req);
 
+/* subjects.c: age status, identifiers, guardians, lookup, erasure */
+void cpm_api_subjects_find(struct cpm_request *req);
+void cpm_api_subjects_get(struct cpm_request *req);
+void cpm_api_subjects_put(struct cpm_request *req);
+void cpm_api_subjects_erase(struct cpm_request *req);
+void cpm_api_subject_identities_link(struct cpm_request *req);
+void cpm_api_subject_guardians_link(struct cpm_request *req);
+
 /* events.c: pages of ledger events */
 void cpm_api_subject_events(struct cpm_request *req);
 void cpm_api_ledger_events(struct cpm_request *req);

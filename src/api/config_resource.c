@@ -9,6 +9,7 @@
 #include "core/common.h"
 
 #include "api/api.h"
+#include "api/config_events.h"
 #include "api/support.h"
 #include "core/json.h"
 #include "http/app.h"
@@ -35,9 +36,12 @@ static json_t *doc_json(const struct cpm_doc *doc)
     return out;
 }
 
-/* Answers the stored document kind/id with status (200, or 201 with Location). */
+/*
+ * Answers the stored document kind/id with status (200, or 201 with
+ * Location); after a change (event_type not NULL) records it in the ledger.
+ */
 static void respond_current(struct cpm_request *req, enum cpm_doc_kind kind, const char *id,
-                            int status)
+                            int status, const char *event_type)
 {
     struct cpm_doc doc = {0};
     struct cpm_store *store = req->app->store;
@@ -50,6 +54,8 @@ static void respond_current(struct cpm_request *req, enum cpm_doc_kind kind, con
         cpm_api_respond_store_error(req, err, cpm_doc_kind_name(kind), id);
         goto out;
     }
+    if (event_type != NULL)
+        cpm_api_config_event(req, event_type, kind, id, doc.revision, doc.body);
     cpm_respond_json(req, status, body);
     char header[CPM_ID_BYTES_MAX + 32];
     snprintf(header, sizeof(header), "\"%lld\"", (long long)doc.revision);
@@ -110,7 +116,7 @@ static void list(struct cpm_request *req, enum cpm_doc_kind kind)
 
 static void get(struct cpm_request *req, enum cpm_doc_kind kind)
 {
-    respond_current(req, kind, cpm_request_param(req, 0), 200);
+    respond_current(req, kind, cpm_request_param(req, 0), 200, NULL);
 }
 
 static void create(struct cpm_request *req, enum cpm_doc_kind kind)
@@ -122,7 +128,8 @@ static void create(struct cpm_request *req, enum cpm_doc_kind kind)
     cpm_detail_init(&detail);
     cpm_err err = cpm_config_create(req->app->store, kind, doc, &detail);
     if (err == CPM_OK)
-        respond_current(req, kind, json_string_value(json_object_get(doc, "id")), 201);
+        respond_current(req, kind, json_string_value(json_object_get(doc, "id")), 201,
+                        "config.created");
     else
         cpm_respond_problem(req, err, &detail);
 out:
@@ -184,7 +191,7 @@ static void patch(struct cpm_request *req, enum cpm_doc_kind kind)
     cpm_detail_init(&detail);
     err = cpm_config_update(req->app->store, kind, doc, expected ? expected : revision, &detail);
     if (err == CPM_OK)
-        respond_current(req, kind, id, 200);
+        respond_current(req, kind, id, 200, "config.updated");
     else if (err == CPM_ERR_PRECONDITION || err == CPM_ERR_NOT_FOUND)
         cpm_api_respond_store_error(req, err, cpm_doc_kind_name(kind), id);
     else

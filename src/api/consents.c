@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "api/subject_keys.h"
 #include "api/support.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -32,6 +33,7 @@ struct consent_write {
     struct cpm_subject subject;
     bool subject_is_new;
     uint8_t data_key[32];
+    char guardian_pseudonym[CPM_PSEUDONYM_BYTES]; /* "" unless a linked guardian acts */
     uint8_t *sealed;
     size_t sealed_len;
     char context_sha256[2 * CPM_HASH_BYTES + 1];
@@ -65,24 +67,32 @@ static void random_id(char *out, size_t size, const char *prefix)
 /* Loads the subject, or prepares a new one with a fresh data key. */
 static cpm_err load_subject(struct cpm_request *req, const char *id, struct consent_write *w)
 {
-    const struct cpm_keyring *kr = req->app->keyring;
-    cpm_err err = req->app->store->ops->subject_get(req->app->store, id, &w->subject);
-    if (err == CPM_OK) {
-        if (w->subject.erased_ms != 0)
-            return CPM_ERR_CONFLICT;
-        return cpm_data_key_unwrap(kr, id, w->subject.wrapped_key, w->subject.wrapped_key_len,
-                                   w->data_key);
-    }
-    if (err != CPM_ERR_NOT_FOUND)
-        return err;
-    memset(&w->subject, 0, sizeof(w->subject));
-    cpm_strlcpy(w->subject.id, id, sizeof(w->subject.id));
-    cpm_subject_pseudonym(kr, id, w->subject.pseudonym);
-    cpm_strlcpy(w->subject.age_status, "unknown", sizeof(w->subject.age_status));
-    w->subject.created_ms = w->now_ms;
-    w->subject_is_new = true;
-    return cpm_data_key_new(kr, id, w->data_key, w->subject.wrapped_key,
-                            sizeof(w->subject.wrapped_key), &w->subject.wrapped_key_len);
+    return cpm_api_subject_load(req->app, id, w->now_ms, &w->subject, &w->subject_is_new,
+                                w->data_key);
+}
+
+static cpm_err guardian_visit(void *ctx, const struct cpm_guardian_link *link)
+{
+    const char **guardian_id = ctx;
+    if (*guardian_id != NULL && strcmp(link->guardian_id, *guardian_id) == 0)
+        *guardian_id = NULL; /* found */
+    return CPM_OK;
+}
+
+/* Whether the acting guardian is linked to the subject; its pseudonym then goes in the leaves. */
+static cpm_err find_guardian(struct cpm_request *req, struct consent_write *w, bool *linked)
+{
+    const char *wanted = w->action.guardian_id;
+    *linked = false;
+    if (wanted == NULL || w->subject_is_new)
+        return CPM_OK;
+    struct cpm_store *store = req->app->store;
+    cpm_err err = store->ops->guardian_list(store, w->subject.id, CPM_GUARDIANS_PER_SUBJECT_MAX,
+                                            guardian_visit, &wanted);
+    *linked = err == CPM_OK && wanted == NULL;
+    if (*linked)
+        cpm_subject_pseudonym(req->app->keyring, w->action.guardian_id, w->guardian_pseudonym);
+    return err;
 }
 
 /* Seals the client context under the subject's key; its hash goes in the leaves. */
@@ -111,6 +121,37 @@ static cpm_err seal_context(struct consent_write *w)
     return err;
 }
 
+/* ms + the policy's duration field, or 0 when the policy has none. */
+static int64_t policy_after(const json_t *policy, const char *field, int64_t ms)
+{
+    struct cpm_duration d;
+    const char *text = json_string_value(json_object_get(policy, field));
+    return text && cpm_duration_parse(text, &d) ? cpm_duration_after(ms, &d) : 0;
+}
+
+/*
+ * The policy for the action's region and property sets how long a consent
+ * lasts (consent_validity) and how long a refusal holds before the person
+ * may be asked again (refusal_cooldown).
+ */
+static cpm_err apply_policy(struct cpm_request *req, struct consent_write *w)
+{
+    json_t *policies;
+    cpm_err err = cpm_config_policies(req->app->store, &policies);
+    if (err != CPM_OK)
+        return err;
+    const json_t *policy = cpm_policy_select(policies, w->action.region, w->action.property);
+    for (size_t i = 0; policy && i < w->action.count; i++) {
+        struct cpm_consent_state *s = &w->states[i];
+        if (strcmp(s->status, "given") == 0)
+            s->expires_ms = policy_after(policy, "consent_validity", s->decided_ms);
+        else if (strcmp(s->status, "refused") == 0)
+            s->ask_again_ms = policy_after(policy, "refusal_cooldown", s->decided_ms);
+    }
+    json_decref(policies);
+    return CPM_OK;
+}
+
 static cpm_err build_events(struct consent_write *w)
 {
     const struct cpm_consent_action *a = &w->action;
@@ -128,6 +169,7 @@ static cpm_err build_events(struct consent_write *w)
             .event_id = e->id,
             .action_id = w->action_id,
             .subject_pseudonym = w->subject.pseudonym,
+            .guardian_pseudonym = w->guardian_pseudonym[0] ? w->guardian_pseudonym : NULL,
             .context_sha256 = w->sealed ? w->context_sha256 : NULL,
             .time_ms = w->now_ms,
         };
@@ -179,8 +221,9 @@ static bool admit(struct cpm_request *req, struct consent_write *w)
     const struct cpm_consent_action *a = &w->action;
     json_t *version = NULL;
     struct cpm_notice_version stored = {0};
-    cpm_err err = CPM_OK;
-    if (a->notice_id && cpm_config_id_valid(a->notice_id))
+    struct cpm_consent_subject facts = {.age_status = w->subject.age_status};
+    cpm_err err = find_guardian(req, w, &facts.guardian_linked);
+    if (err == CPM_OK && a->notice_id && cpm_config_id_valid(a->notice_id))
         err = store->ops->notice_version_get(store, a->notice_id, a->notice_version, &stored);
     if (err == CPM_OK && stored.body)
         version = json_loads(stored.body, 0, NULL);
@@ -189,7 +232,7 @@ static bool admit(struct cpm_request *req, struct consent_write *w)
         struct cpm_config_lookup lookup;
         struct cpm_config_cache cache;
         cpm_config_cache_init(&cache, store, &lookup);
-        err = cpm_consent_check(a, &lookup, version, w->subject.age_status, &detail);
+        err = cpm_consent_check(a, &lookup, version, &facts, &detail);
         cpm_config_cache_release(&cache);
     }
     json_decref(version);
@@ -258,6 +301,8 @@ static void record(struct cpm_request *req, const char *id, struct consent_write
         err = seal_context(w);
     if (err == CPM_OK)
         err = build_events(w);
+    if (err == CPM_OK)
+        err = apply_policy(req, w);
     struct cpm_write_request wr = {
         .subject = w->subject_is_new ? &w->subject : NULL,
         .events = w->events,
@@ -273,6 +318,13 @@ static void record(struct cpm_request *req, const char *id, struct consent_write
     if (err == CPM_ERR_CONFLICT && w->with_idempotency)
         cpm_respond_error(req, err, "Idempotency-Key",
                           "a request with this key is being recorded; retry to get its answer");
+    else if (err == CPM_ERR_TAMPERED)
+        cpm_respond_error(req, err, NULL, "writes are refused: %s",
+                          cpm_writer_refusal(req->app->writer));
+    else if (err == CPM_ERR_CONFLICT)
+        cpm_respond_error(req, err, NULL,
+                          "subject '%s' was created or erased by another request meanwhile; retry",
+                          id);
     else if (err != CPM_OK)
         cpm_respond_error(req, err, NULL, "the consent could not be recorded");
     else {
@@ -318,6 +370,8 @@ static cpm_err state_visit(void *ctx, const struct cpm_consent_state *s)
         json_pack("{s:s, s:s, s:I, s:o, s:o}", "purpose", s->purpose, "status", s->status,
                   "deciding_event", (json_int_t)s->seq, "decided_at", cpm_api_time(s->decided_ms),
                   "expires_at", cpm_api_time(s->expires_ms));
+    if (item && s->ask_again_ms)
+        json_object_set_new(item, "ask_again_at", cpm_api_time(s->ask_again_ms));
     if (item && s->notice[0])
         json_object_set_new(
             item, "notice",

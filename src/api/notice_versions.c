@@ -8,9 +8,12 @@
 #include "core/common.h"
 
 #include "api/api.h"
+#include "api/config_events.h"
 #include "api/support.h"
+#include "core/log.h"
 #include "http/app.h"
 #include "store/config_writer.h"
+#include "store/scheduler.h"
 
 static json_t *version_json(const struct cpm_notice_version *v)
 {
@@ -25,10 +28,14 @@ static json_t *version_json(const struct cpm_notice_version *v)
     return out;
 }
 
+/* Answers a version (one locale's text when locale is set); extra (taken) is merged in. */
 static void respond_version(struct cpm_request *req, int status, const struct cpm_notice_version *v,
-                            const char *locale)
+                            const char *locale, json_t *extra)
 {
     json_t *doc = version_json(v);
+    if (doc != NULL && extra != NULL)
+        json_object_update(doc, extra);
+    json_decref(extra);
     if (doc == NULL) {
         cpm_respond_error(req, CPM_ERR_STORE, NULL, "a stored notice version could not be read");
         return;
@@ -49,6 +56,36 @@ static void respond_version(struct cpm_request *req, int status, const struct cp
     cpm_respond_json(req, status, doc);
 }
 
+/*
+ * A material change to a purpose sends every consent on it given under an
+ * older version back to re-consent (PIPL Art. 14: a changed purpose needs
+ * consent anew). The version is published either way; a failure here is
+ * logged and the sweep can be rerun by publishing again.
+ */
+static void send_back_to_reconsent(struct cpm_request *req, const struct cpm_notice_version *v,
+                                   int64_t *total)
+{
+    json_t *body = json_loads(v->body, 0, NULL);
+    size_t i;
+    json_t *p;
+    cpm_err err = body ? CPM_OK : CPM_ERR_STORE;
+    json_array_foreach(json_object_get(body, "purposes"), i, p)
+    {
+        const char *change = json_string_value(json_object_get(p, "change"));
+        const char *purpose = json_string_value(json_object_get(p, "purpose"));
+        int64_t count = 0;
+        if (err == CPM_OK && purpose && change && strcmp(change, "material") == 0)
+            err = cpm_reconsent_sweep(req->app->store, req->app->writer, req->app->keyring,
+                                      v->notice_id, v->version, purpose, &count);
+        *total += count;
+    }
+    json_decref(body);
+    if (err != CPM_OK)
+        cpm_log(CPM_LOG_ERROR, "ledger", req->request_id, NULL,
+                "re-consent sweep for notice '%s' version %lld stopped: %s", v->notice_id,
+                (long long)v->version, cpm_err_message(err));
+}
+
 void cpm_api_notice_versions_publish(struct cpm_request *req)
 {
     const char *id = cpm_request_param(req, 0);
@@ -65,7 +102,11 @@ void cpm_api_notice_versions_publish(struct cpm_request *req)
     if (err == CPM_OK)
         err = store->ops->notice_version_get(store, id, number, &published);
     if (err == CPM_OK) {
-        respond_version(req, 201, &published, NULL);
+        cpm_api_config_event(req, "notice.published", CPM_DOC_NOTICE, id, number, published.body);
+        int64_t sent_back = 0;
+        send_back_to_reconsent(req, &published, &sent_back);
+        respond_version(req, 201, &published, NULL,
+                        json_pack("{s:I}", "reconsent_required", (json_int_t)sent_back));
         char location[CPM_ID_BYTES_MAX + 48];
         snprintf(location, sizeof(location), "/v1/notices/%s/versions/%lld", id, (long long)number);
         cpm_respond_header(req, "Location", location);
@@ -92,7 +133,7 @@ void cpm_api_notice_versions_get(struct cpm_request *req)
     cpm_err err = cpm_config_id_valid(id) ? store->ops->notice_version_get(store, id, number, &v)
                                           : CPM_ERR_NOT_FOUND;
     if (err == CPM_OK)
-        respond_version(req, 200, &v, cpm_request_query(req, "locale"));
+        respond_version(req, 200, &v, cpm_request_query(req, "locale"), NULL);
     else if (err == CPM_ERR_NOT_FOUND)
         cpm_respond_error(req, err, NULL, "notice '%s' has no version %s", id, text);
     else

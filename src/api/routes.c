@@ -43,6 +43,15 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/v1/policies/{id}", CONFIG, false, cpm_api_policies_get},
     {CPM_PATCH, "/v1/policies/{id}", CONFIG, true, cpm_api_policies_patch},
 
+    {CPM_GET, "/v1/subjects", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_subjects_find},
+    {CPM_GET, "/v1/subjects/{id}", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_subjects_get},
+    {CPM_PUT, "/v1/subjects/{id}", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true, cpm_api_subjects_put},
+    {CPM_DELETE, "/v1/subjects/{id}", SCOPE(CPM_SCOPE_ADMIN), false, cpm_api_subjects_erase},
+    {CPM_POST, "/v1/subjects/{id}/identities", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
+     cpm_api_subject_identities_link},
+    {CPM_POST, "/v1/subjects/{id}/guardians", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
+     cpm_api_subject_guardians_link},
+
     {CPM_POST, "/v1/subjects/{id}/consents", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_consents_record},
     {CPM_GET, "/v1/subjects/{id}/consents", SCOPE(CPM_SCOPE_DECISIONS_READ), false,

@@ -9,6 +9,7 @@
 
 #include "api/support.h"
 #include "core/clock.h"
+#include "domain/subject.h"
 #include "http/app.h"
 
 bool cpm_api_page_parse(struct cpm_request *req, struct cpm_page *page)
@@ -79,10 +80,7 @@ void cpm_api_respond_store_error(struct cpm_request *req, cpm_err err, const cha
 
 bool cpm_api_subject_id_checked(struct cpm_request *req, const char *id)
 {
-    size_t n = strlen(id);
-    bool ok = n > 0 && n <= CPM_SUBJECT_ID_BYTES_MAX;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = id[i] > ' ' && id[i] <= '~' && id[i] != '/';
+    bool ok = cpm_subject_id_valid(id);
     if (!ok)
         cpm_respond_error(req, CPM_ERR_VALIDATION, "id",
                           "a subject id is 1–%d printable ASCII characters without spaces or '/'",

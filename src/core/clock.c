@@ -12,6 +12,7 @@
 #include "core/clock.h"
 
 static atomic_int_least64_t fixed_ms;
+static atomic_int_least64_t offset_ms;
 
 int64_t cpm_clock_now_ms(void)
 {
@@ -20,7 +21,13 @@ int64_t cpm_clock_now_ms(void)
         return fixed;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+           atomic_load_explicit(&offset_ms, memory_order_relaxed);
+}
+
+void cpm_clock_set_offset_ms(int64_t ms)
+{
+    atomic_store(&offset_ms, ms);
 }
 
 int64_t cpm_clock_monotonic_ns(void)
@@ -134,4 +141,20 @@ bool cpm_time_parse(const char *t, int64_t *out_ms)
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     *out_ms = ((days * 86400 + h * 3600 + mi * 60 + s) - (int64_t)offset_min * 60) * 1000 + ms;
     return true;
+}
+
+int64_t cpm_time_add_calendar(int64_t ms, int32_t months, int32_t days, int64_t seconds)
+{
+    int64_t day = floor_div(ms, 86400000);
+    int64_t rem = ms - day * 86400000;
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(day, &y, &m, &d);
+    int64_t month_index = y * 12 + (m - 1) + months;
+    y = floor_div(month_index, 12);
+    m = (unsigned)(month_index - y * 12) + 1;
+    while (d > 28 && !days_in_month_ok((int)y, (int)m, (int)d))
+        d--; /* 31 January + 1 month = 28 (or 29) February */
+    day = days_from_civil(y, m, d) + days;
+    return day * 86400000 + rem + seconds * 1000;
 }

@@ -18,6 +18,9 @@ int64_t cpm_clock_now_ms(void);
 /* Monotonic time in ns, for latencies. */
 int64_t cpm_clock_monotonic_ns(void);
 
+/* Test hook: the wall clock runs ms ahead (or behind); 0 is the real clock. */
+void cpm_clock_set_offset_ms(int64_t ms);
+
 /* Test hook: a fixed "now" (ms since the epoch); 0 returns to the real clock. */
 void cpm_clock_set_fixed_ms(int64_t ms);
 
@@ -29,5 +32,11 @@ void cpm_time_format(int64_t ms, char *out, size_t size);
  * "Z" or "+08:00" offset) into ms since the epoch. False on any other text.
  */
 bool cpm_time_parse(const char *text, int64_t *out_ms);
+
+/*
+ * ms plus a calendar amount, in UTC: months first (the day clamped to the
+ * new month's length), then days, then seconds.
+ */
+int64_t cpm_time_add_calendar(int64_t ms, int32_t months, int32_t days, int64_t seconds);
 
 #endif /* CPM_CORE_CLOCK_H */

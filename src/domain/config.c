@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "core/clock.h"
 #include "domain/config.h"
 #include "domain/schema.h"
 
@@ -27,8 +28,6 @@ static const char *const legal_bases[] = {
 static const char *const consent_forms[] = {"general", "separate", "written", NULL};
 static const char *const changes[] = {"material", "notify_only", NULL};
 static const char *const gpc_modes[] = {"ignore", "refuse_sale_and_ads", NULL};
-
-static const char *region_check(const char *s);
 
 /* Shorthands for the field tables below. */
 /* clang-format off */
@@ -114,7 +113,7 @@ static const struct cpm__schema ui_schema = CPM__SCHEMA(ui_fields, NULL);
 
 static const struct cpm__schema_field policy_fields[] = {
     REQUIRED("id", CPM__SCHEMA_SLUG),
-    {.name = "region", .type = CPM__SCHEMA_STRING, .required = true, .check = region_check},
+    {.name = "region", .type = CPM__SCHEMA_STRING, .required = true, .check = cpm__region_check},
     REQUIRED("property", CPM__SCHEMA_SLUG),
     REQUIRED("notice", CPM__SCHEMA_SLUG),
     OBJECTS("purposes", policy_purpose_schema),
@@ -178,7 +177,7 @@ static bool is(const char *s, const char *value)
     return s != NULL && strcmp(s, value) == 0;
 }
 
-static const char *region_check(const char *s)
+const char *cpm__region_check(const char *s)
 {
     size_t n = 0;
     bool alpha2 = cpm__ascii_upper(s[0]) && cpm__ascii_upper(s[1]);
@@ -496,4 +495,37 @@ bool cpm_duration_parse(const char *s, struct cpm_duration *out)
         return false;
     *out = d;
     return true;
+}
+
+int64_t cpm_duration_after(int64_t ms, const struct cpm_duration *d)
+{
+    return cpm_time_add_calendar(ms, d->years * 12 + d->months, d->weeks * 7 + d->days, d->seconds);
+}
+
+static const json_t *policy_for_region(const json_t *policies, const char *region,
+                                       const char *property)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(policies, i, p)
+    {
+        const char *r = json_string_value(json_object_get(p, "region"));
+        const char *prop = json_string_value(json_object_get(p, "property"));
+        if (r && prop && strcmp(r, region) == 0 && strcmp(prop, property) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+const json_t *cpm_policy_select(const json_t *policies, const char *region, const char *property)
+{
+    char country[8] = "";
+    if (region != NULL && strlen(region) < sizeof(country)) {
+        cpm_strlcpy(country, region, sizeof(country));
+        country[strcspn(country, "-")] = '\0';
+    }
+    const json_t *found = region ? policy_for_region(policies, region, property) : NULL;
+    if (found == NULL && country[0])
+        found = policy_for_region(policies, country, property);
+    return found ? found : policy_for_region(policies, "*", property);
 }

@@ -86,4 +86,14 @@ struct cpm_duration {
 };
 bool cpm_duration_parse(const char *s, struct cpm_duration *out);
 
+/* ms plus the duration d (calendar arithmetic in UTC). */
+int64_t cpm_duration_after(int64_t ms, const struct cpm_duration *d);
+
+/*
+ * The policy that applies to (region, property) among policies (an array
+ * of policy documents): an exact region first, then its country ("CN" for
+ * "CN-HK"), then "*". NULL when none; borrowed from policies.
+ */
+const json_t *cpm_policy_select(const json_t *policies, const char *region, const char *property);
+
 #endif /* CPM_DOMAIN_CONFIG_H */

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "domain/consent.h"
 #include "domain/schema.h"
+#include "domain/subject.h"
 
 static const char *const channels[] = {"web", "h5",          "app", "mini_program", "wecom",
                                        "sms", "call_centre", "api", "import",       NULL};
@@ -57,6 +58,7 @@ static const struct cpm__schema_field action_fields[] = {
     {.name = "property", .type = CPM__SCHEMA_SLUG, .required = true},
     {.name = "channel", .type = CPM__SCHEMA_ENUM, .required = true, .values = channels},
     {.name = "locale", .type = CPM__SCHEMA_LOCALE, .required = true},
+    {.name = "region", .type = CPM__SCHEMA_STRING, .bytes_max = 8, .check = cpm__region_check},
     {.name = "method", .type = CPM__SCHEMA_ENUM, .required = true, .values = methods},
     {.name = "actor", .type = CPM__SCHEMA_OBJECT, .nested = &actor_schema,
      .dflt = "{\"type\":\"self\"}"},
@@ -79,6 +81,7 @@ static void fill(json_t *body, struct cpm_consent_action *a)
     a->property = str(body, "property");
     a->channel = str(body, "channel");
     a->locale = str(body, "locale");
+    a->region = str(body, "region");
     a->method = str(body, "method");
     const json_t *actor = json_object_get(body, "actor");
     a->actor = str(actor, "type");
@@ -200,7 +203,7 @@ static void check_decision(const struct cpm_consent_action *a, size_t i, const j
 
 cpm_err cpm_consent_check(const struct cpm_consent_action *action,
                           const struct cpm_config_lookup *lookup, const json_t *notice_version,
-                          const char *age_status, struct cpm_detail *detail)
+                          const struct cpm_consent_subject *subject, struct cpm_detail *detail)
 {
     bool failed = false;
     if (lookup->fn(lookup->ctx, CPM_DOC_PROPERTY, action->property, &failed) == NULL && !failed)
@@ -211,10 +214,16 @@ cpm_err cpm_consent_check(const struct cpm_consent_action *action,
             lookup->fn(lookup->ctx, CPM_DOC_PURPOSE, action->decisions[i].purpose, &failed);
         check_decision(action, i, purpose, notice_version, detail);
     }
-    if (age_status && strcmp(age_status, "child_under_14") == 0 &&
+    if (subject->age_status && strcmp(subject->age_status, CPM_AGE_CHILD_UNDER_14) == 0 &&
         strcmp(action->actor, "guardian") != 0)
         cpm_detail_add(detail, "actor.type",
                        "the person is under 14: a guardian must act for them (PIPL Art. 31)");
+    if (action->guardian_id != NULL && !subject->guardian_linked) {
+        char quoted[48];
+        cpm__schema_quote(quoted, sizeof(quoted), action->guardian_id);
+        cpm_detail_add(detail, "actor.guardian_id",
+                       "'%s' is not a linked guardian of this subject (PIPL Art. 31)", quoted);
+    }
     if (failed)
         return CPM_ERR_STORE;
     return detail->count ? CPM_ERR_VALIDATION : CPM_OK;
@@ -253,6 +262,26 @@ char *cpm_consent_leaf(const struct cpm_consent_action *a, size_t i,
     if (info->context_sha256)
         json_object_set_new(leaf, "context_sha256", json_string(info->context_sha256));
     char *text = json_dumps(leaf, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(leaf);
+    if (text != NULL)
+        *len = strlen(text);
+    return text;
+}
+
+char *cpm_consent_system_leaf(const char *event_id, const char *type, const char *pseudonym,
+                              const char *purpose, int64_t time_ms, int64_t deciding_seq,
+                              const char *notice, int64_t notice_version, size_t *len)
+{
+    char time_text[CPM_TIME_TEXT_BYTES];
+    cpm_time_format(time_ms, time_text, sizeof(time_text));
+    json_t *leaf = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I}", "v", 1, "id", event_id, "type",
+                             type, "time", time_text, "subject", pseudonym, "purpose", purpose,
+                             "ends", (json_int_t)deciding_seq);
+    if (leaf != NULL && notice != NULL)
+        json_object_set_new(
+            leaf, "notice",
+            json_pack("{s:s, s:I}", "id", notice, "version", (json_int_t)notice_version));
+    char *text = leaf ? json_dumps(leaf, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(leaf);
     if (text != NULL)
         *len = strlen(text);

@@ -29,6 +29,7 @@ struct cpm_consent_action {
     const char *property;
     const char *channel;
     const char *locale;
+    const char *region; /* picks the policy: "CN-HK", "CN", or NULL for the "*" policy */
     const char *method;
     const char *actor; /* self, guardian */
     const char *guardian_id;
@@ -48,19 +49,27 @@ struct cpm_consent_action {
 cpm_err cpm_consent_parse(json_t *body, struct cpm_consent_action *action,
                           struct cpm_detail *detail) CPM_MUST_CHECK;
 
+/* What the rules know of the subject (the caller reads it from the store). */
+struct cpm_consent_subject {
+    const char *age_status; /* adult, minor_14_17, child_under_14, unknown */
+    bool guardian_linked;   /* the action's guardian_id is a linked guardian of the subject */
+};
+
 /*
  * Applies the rules: purposes exist and rest on consent (PIPL Art. 13);
  * separate-form purposes carry their own explicit decision (Art. 23, 25, 29,
  * 39); necessary-for-service purposes are never refused (Art. 16); the
  * notice version exists, covers each purpose given or refused and its text
  * in the locale has the hash sent (Art. 14, 17); under-14s act through a
- * guardian (Art. 31). notice_version is the stored version document or NULL
- * when it does not exist. CPM_ERR_VALIDATION with every fault, or
- * CPM_ERR_STORE when a lookup failed.
+ * guardian, and a guardian who acts is one linked to the subject (Art.
+ * 31). notice_version is the stored version document or NULL when it does
+ * not exist. CPM_ERR_VALIDATION with every fault, or CPM_ERR_STORE when a
+ * lookup failed.
  */
 cpm_err cpm_consent_check(const struct cpm_consent_action *action,
                           const struct cpm_config_lookup *lookup, const json_t *notice_version,
-                          const char *age_status, struct cpm_detail *detail) CPM_MUST_CHECK;
+                          const struct cpm_consent_subject *subject,
+                          struct cpm_detail *detail) CPM_MUST_CHECK;
 
 /* What a leaf needs besides the action: none of it plaintext personal data. */
 struct cpm_consent_leaf_info {
@@ -78,6 +87,16 @@ struct cpm_consent_leaf_info {
  */
 char *cpm_consent_leaf(const struct cpm_consent_action *action, size_t i,
                        const struct cpm_consent_leaf_info *info, size_t *len);
+
+/*
+ * The leaf of an event the system records on a person's consent by itself
+ * (consent.expired, consent.reconsent_required): which consent (purpose,
+ * the deciding event it ends) and why (the notice version that changed,
+ * or NULL). Owned, cpm_free; NULL on out of memory.
+ */
+char *cpm_consent_system_leaf(const char *event_id, const char *type, const char *pseudonym,
+                              const char *purpose, int64_t time_ms, int64_t deciding_seq,
+                              const char *notice, int64_t notice_version, size_t *len);
 
 /* "consent.given", "consent.refused", "consent.withdrawn" for a decision. */
 const char *cpm_consent_event_type(const char *decision);

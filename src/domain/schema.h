@@ -84,6 +84,9 @@ void cpm__schema_quote(char *out, size_t size, const char *s);
 /* Faults in d so far, kept and dropped. */
 int cpm__detail_total(const struct cpm_detail *d);
 
+/* NULL when s is a region ("*", "CN", "CN-HK"), else the message saying so. */
+const char *cpm__region_check(const char *s);
+
 /* True when s is a purpose id: a slug whose dotted segments are not empty. */
 bool cpm__purpose_id_valid(const char *s);
 

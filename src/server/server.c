@@ -24,6 +24,8 @@
 #include "store/store.h"
 #include "store/writer.h"
 #include "store/checkpointer.h"
+#include "store/ledger_check.h"
+#include "store/scheduler.h"
 #include "ledger/note.h"
 
 #define DRAIN_POLL_MS 20
@@ -195,10 +197,28 @@ struct running {
     struct cpm_app app;
     struct cpm_writer *writer;
     struct cpm_checkpointer *checkpointer;
+    struct cpm_scheduler *scheduler;
     struct cpm_http *http;
     char origin[CPM_ORIGIN_BYTES_MAX];
     char vkey[CPM_VKEY_BYTES_MAX];
 };
+
+/*
+ * The tamper alarm: an altered ledger refuses writes (and is never signed
+ * over) while reads go on, so the evidence can still be examined.
+ */
+static cpm_err check_ledger(struct running *r)
+{
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    cpm_err err = cpm_ledger_check(r->app.store, r->vkey, &detail);
+    if (err != CPM_ERR_TAMPERED)
+        return err;
+    const char *why = detail.count ? detail.faults[0].message : "integrity check failed";
+    cpm_log_error("ledger", "TAMPER ALARM: %s; writes are refused until it is investigated", why);
+    cpm_writer_refuse(r->writer, why);
+    return CPM_OK;
+}
 
 static cpm_err start(const struct cpm_server_settings *settings, struct running *r,
                      struct cpm_detail *detail)
@@ -215,8 +235,12 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
     cpm_checkpoint_origin(pk, r->origin);
     cpm_note_vkey(r->origin, pk, r->vkey, sizeof(r->vkey));
     if (err == CPM_OK)
+        err = check_ledger(r);
+    if (err == CPM_OK && cpm_writer_refusal(r->writer) == NULL)
         err = cpm_checkpointer_start(r->app.store, r->writer, r->origin,
                                      cpm_keyring_signing_seed(&r->keyring), &r->checkpointer);
+    if (err == CPM_OK)
+        err = cpm_scheduler_start(r->app.store, r->writer, &r->keyring, &r->scheduler);
     r->app.writer = r->writer;
     r->app.keyring = &r->keyring;
     r->app.vkey = r->vkey;
@@ -228,6 +252,7 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
 static void stop(struct running *r)
 {
     cpm_http_free(r->http);
+    cpm_scheduler_stop(r->scheduler);
     cpm_checkpointer_stop(r->checkpointer); /* signs the final head; nothing writes now */
     cpm_writer_stop(r->writer);
     cpm_store_close(r->app.store);
@@ -267,6 +292,20 @@ static int serve(const struct cpm_server_settings *settings, const char *program
     return 0;
 }
 
+/*
+ * CPM_TEST_CLOCK_OFFSET_MS moves cpmd's clock (for tests of expiry across a
+ * restart); never set in production, and loud when it is.
+ */
+static void apply_test_clock(void)
+{
+    const char *offset = getenv("CPM_TEST_CLOCK_OFFSET_MS");
+    int64_t ms;
+    if (offset != NULL && cpm_parse_int64(offset, INT64_MIN / 2, INT64_MAX / 2, &ms)) {
+        cpm_clock_set_offset_ms(ms);
+        cpm_log_warn("server", "TEST CLOCK: running %lld ms off the real time", (long long)ms);
+    }
+}
+
 int cpm_server_main(int argc, char **argv, const char *program)
 {
     struct cpm_server_settings settings;
@@ -282,6 +321,7 @@ int cpm_server_main(int argc, char **argv, const char *program)
         return 0;
     }
     cpm_log_set_level((enum cpm_log_level)settings.log_level);
+    apply_test_clock();
     if (sodium_init() < 0) {
         fprintf(stderr, "%s: libsodium failed to initialise\n", program);
         return 1;

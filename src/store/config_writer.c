@@ -170,3 +170,29 @@ cpm_err cpm_config_publish(struct cpm_store *store, const char *notice_id, json_
     cpm_free(body);
     return err;
 }
+
+static cpm_err collect_policy(void *ctx, const struct cpm_doc *doc)
+{
+    json_t *policy = cpm_config_doc_json(doc);
+    return policy && json_array_append_new(ctx, policy) == 0 ? CPM_OK : CPM_ERR_NOMEM;
+}
+
+cpm_err cpm_config_policies(struct cpm_store *store, json_t **out)
+{
+    *out = json_array();
+    cpm_err err = *out ? CPM_OK : CPM_ERR_NOMEM;
+    char after[CPM_ID_BYTES_MAX + 1] = "";
+    for (size_t seen = (size_t)-1; err == CPM_OK && seen != json_array_size(*out);) {
+        seen = json_array_size(*out);
+        err = store->ops->doc_list(store, CPM_DOC_POLICY, after[0] ? after : NULL,
+                                   CPM_PAGE_LIMIT_MAX, collect_policy, *out);
+        const json_t *last = json_array_get(*out, json_array_size(*out) - 1);
+        if (last != NULL)
+            cpm_strlcpy(after, json_string_value(json_object_get(last, "id")), sizeof(after));
+    }
+    if (err != CPM_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return err;
+}

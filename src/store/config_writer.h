@@ -56,6 +56,9 @@ void cpm_config_cache_init(struct cpm_config_cache *cache, struct cpm_store *sto
                            struct cpm_config_lookup *out);
 void cpm_config_cache_release(struct cpm_config_cache *cache);
 
+/* Every policy document (with id) into *out, an owned array. STORE, NOMEM. */
+cpm_err cpm_config_policies(struct cpm_store *store, json_t **out) CPM_MUST_CHECK;
+
 /* Parses a stored document body and puts `id` first; NULL on OOM or a corrupt body. */
 json_t *cpm_config_doc_json(const struct cpm_doc *doc);
 

@@ -29,7 +29,9 @@
 #define STATE_COLUMNS                                                                              \
     "subject_id, purpose, recipient, status, seq, notice, notice_version, decided_ms, expires_ms," \
     " ask_again_ms"
-#define IDEM_COLUMNS "scope, key, request_hash, status, response, created_ms"
+#define IDEM_COLUMNS     "scope, key, request_hash, status, response, created_ms"
+#define IDENTITY_COLUMNS "subject_id, type, hash, sealed, created_ms"
+#define GUARDIAN_COLUMNS "child_id, guardian_id, relation, created_ms"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -62,7 +64,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_SUBJECT_INSERT] = "INSERT INTO subjects (id, pseudonym, wrapped_key, age_status,"
                           " created_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
     [ST_SUBJECT_GET] = "SELECT " SUBJECT_COLUMNS " FROM subjects WHERE id = ?1",
-    [ST_SUBJECT_ERASE] = "UPDATE subjects SET wrapped_key = NULL, erased_ms = ?2 WHERE id = ?1",
+    [ST_SUBJECT_ERASE] = "UPDATE subjects SET wrapped_key = NULL, erased_ms = ?2 WHERE id = ?1"
+                         " AND erased_ms = 0",
     [ST_EVENT_INSERT] = "INSERT INTO events (" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
                         " ?7, ?8)",
     [ST_EVENT_LIST_ALL] =
@@ -83,6 +86,28 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_IDEM_INSERT] = "INSERT INTO idempotency (" IDEM_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5,"
                        " ?6)",
     [ST_IDEM_GET] = "SELECT " IDEM_COLUMNS " FROM idempotency WHERE scope = ?1 AND key = ?2",
+    [ST_SUBJECT_AGE_SET] = "UPDATE subjects SET age_status = ?2 WHERE id = ?1",
+    [ST_IDENTITY_DELETE_SUBJECT] = "DELETE FROM identities WHERE subject_id = ?1",
+    [ST_GUARDIAN_DELETE_SUBJECT] = "DELETE FROM guardians WHERE child_id = ?1 OR guardian_id = ?1",
+    [ST_STATE_ERASE] = "UPDATE consent_state SET status = 'erased', seq = (SELECT max(seq) FROM"
+                       " events WHERE subject_id = ?1), decided_ms = ?2, expires_ms = 0,"
+                       " ask_again_ms = 0 WHERE subject_id = ?1",
+    [ST_IDENTITY_INSERT] = "INSERT INTO identities (" IDENTITY_COLUMNS ") VALUES (?1, ?2, ?3, ?4,"
+                           " ?5)",
+    [ST_IDENTITY_FIND] = "SELECT subject_id FROM identities WHERE type = ?1 AND hash = ?2",
+    [ST_IDENTITY_LIST] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE subject_id = ?1"
+                         " ORDER BY type, created_ms LIMIT ?2",
+    /* Inserts nothing (the caller's CONFLICT) when either side was erased meanwhile. */
+    [ST_GUARDIAN_INSERT] = "INSERT INTO guardians (" GUARDIAN_COLUMNS ") SELECT ?1, ?2, ?3, ?4"
+                           " WHERE NOT EXISTS (SELECT 1 FROM subjects WHERE id IN (?1, ?2) AND"
+                           " erased_ms <> 0)",
+    [ST_GUARDIAN_LIST] = "SELECT " GUARDIAN_COLUMNS " FROM guardians WHERE child_id = ?1"
+                         " ORDER BY guardian_id LIMIT ?2",
+    [ST_STATE_DUE] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE expires_ms > 0"
+                     " AND expires_ms <= ?1 AND status = 'given' ORDER BY expires_ms LIMIT ?2",
+    [ST_STATE_ON_NOTICE] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE purpose = ?3"
+                           " AND status = 'given' AND subject_id > ?4 AND notice = ?1"
+                           " AND notice_version < ?2 ORDER BY subject_id LIMIT ?5",
 };
 
 struct sqlite_store *cpm__sqlite_lock(struct cpm_store *store)
@@ -109,7 +134,9 @@ static const char *kind_name(enum cpm_doc_kind kind)
 /* Maps a failed sqlite3 call to a cpm_err; logs what is not the caller's conflict. */
 cpm_err cpm__sqlite_fail(struct sqlite_store *s, const char *op, int rc)
 {
-    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+    /* A trigger's refusal is a rule of the schema (an erased subject), not a failure. */
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ||
+        rc == SQLITE_CONSTRAINT_TRIGGER)
         return CPM_ERR_CONFLICT;
     cpm_log_error(MODULE, "%s failed: %s (%s)", op, sqlite3_errmsg(s->db), sqlite3_errstr(rc));
     return CPM_ERR_STORE;
@@ -702,4 +729,9 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .checkpoint_put = cpm__sqlite_checkpoint_put,
     .checkpoint_latest = cpm__sqlite_checkpoint_latest,
     .idempotency_get = cpm__sqlite_idempotency_get,
+    .identity_find = cpm__sqlite_identity_find,
+    .identity_list = cpm__sqlite_identity_list,
+    .guardian_list = cpm__sqlite_guardian_list,
+    .consent_state_due = cpm__sqlite_consent_state_due,
+    .consent_state_on_notice = cpm__sqlite_consent_state_on_notice,
 };

@@ -48,6 +48,18 @@ enum stmt {
     ST_CHECKPOINT_LATEST,
     ST_IDEM_INSERT,
     ST_IDEM_GET,
+    /* identifiers, guardians, age and erasure (sqlite_subjects.c) */
+    ST_SUBJECT_AGE_SET,
+    ST_IDENTITY_DELETE_SUBJECT,
+    ST_GUARDIAN_DELETE_SUBJECT,
+    ST_STATE_ERASE,
+    ST_IDENTITY_INSERT,
+    ST_IDENTITY_FIND,
+    ST_IDENTITY_LIST,
+    ST_GUARDIAN_INSERT,
+    ST_GUARDIAN_LIST,
+    ST_STATE_DUE,
+    ST_STATE_ON_NOTICE,
     ST__COUNT
 };
 
@@ -105,5 +117,27 @@ cpm_err cpm__sqlite_checkpoint_put(struct cpm_store *store, const struct cpm_che
 cpm_err cpm__sqlite_checkpoint_latest(struct cpm_store *store, struct cpm_checkpoint *out);
 cpm_err cpm__sqlite_idempotency_get(struct cpm_store *store, const char *scope, const char *key,
                                     struct cpm_idempotency *out);
+
+/*
+ * The subject parts of a batch (sqlite_subjects.c), inside batch_write's
+ * transaction: erasures before the events are written, the rest after.
+ */
+cpm_err cpm__sqlite_batch_erasures(struct sqlite_store *s, const struct cpm_write_batch *b);
+cpm_err cpm__sqlite_batch_subject_changes(struct sqlite_store *s, const struct cpm_write_batch *b);
+/* The version 3 operations (sqlite_subjects.c), as in struct cpm_store_ops. */
+cpm_err cpm__sqlite_identity_find(struct cpm_store *store, const char *type,
+                                  const uint8_t hash[CPM_HASH_BYTES],
+                                  char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1]);
+cpm_err cpm__sqlite_identity_list(struct cpm_store *store, const char *subject_id, int limit,
+                                  cpm_identity_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_guardian_list(struct cpm_store *store, const char *child_id, int limit,
+                                  cpm_guardian_link_visit_fn visit, void *ctx);
+
+cpm_err cpm__sqlite_consent_state_due(struct cpm_store *store, int64_t now_ms, int limit,
+                                      cpm_consent_state_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_consent_state_on_notice(struct cpm_store *store, const char *notice,
+                                            int64_t version, const char *purpose,
+                                            const char *after_subject, int limit,
+                                            cpm_consent_state_visit_fn visit, void *ctx);
 
 #endif /* CPM_STORE_SQLITE_INTERNAL_H */

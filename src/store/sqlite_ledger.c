@@ -36,7 +36,11 @@ static cpm_err put_subject(struct sqlite_store *s, const struct cpm_subject *sub
            : bind_blob(st, 3, sub->wrapped_key_len ? sub->wrapped_key : NULL, sub->wrapped_key_len);
     rc = rc ? rc : cpm__sqlite_bind_text(st, 4, sub->age_status[0] ? sub->age_status : "unknown");
     rc = rc ? rc : sqlite3_bind_int64(st, 5, sub->created_ms);
-    return cpm__sqlite_run(s, ST_SUBJECT_INSERT, rc, "batch_write subject");
+    cpm_err err = cpm__sqlite_run(s, ST_SUBJECT_INSERT, rc, "batch_write subject");
+    /* Created by another request since it was read: this one's data key would be lost. */
+    if (err == CPM_OK && sqlite3_changes(s->db) == 0)
+        err = CPM_ERR_CONFLICT;
+    return err;
 }
 
 static cpm_err put_event(struct sqlite_store *s, const struct cpm_event *e)
@@ -95,6 +99,8 @@ static cpm_err write_batch(struct sqlite_store *s, const struct cpm_write_batch 
     cpm_err err = CPM_OK;
     for (size_t i = 0; err == CPM_OK && i < b->subject_count; i++)
         err = put_subject(s, &b->subjects[i]);
+    if (err == CPM_OK)
+        err = cpm__sqlite_batch_erasures(s, b);
     for (size_t i = 0; err == CPM_OK && i < b->event_count; i++)
         err = put_event(s, &b->events[i]);
     for (size_t i = 0; err == CPM_OK && i < b->node_count; i++)
@@ -103,6 +109,8 @@ static cpm_err write_batch(struct sqlite_store *s, const struct cpm_write_batch 
         err = put_state(s, &b->states[i]);
     for (size_t i = 0; err == CPM_OK && i < b->idempotency_count; i++)
         err = put_idempotency(s, &b->idempotency[i]);
+    if (err == CPM_OK)
+        err = cpm__sqlite_batch_subject_changes(s, b);
     return err;
 }
 
@@ -256,6 +264,44 @@ cpm_err cpm__sqlite_consent_state_list(struct cpm_store *store, const char *subj
         err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
     cpm__sqlite_rows_free(&rows, NULL);
     return err;
+}
+
+/* Runs a bound state query and visits its rows after the lock is released. */
+static cpm_err visit_states(struct sqlite_store *s, enum stmt id, int rc, const char *op,
+                            cpm_consent_state_visit_fn visit, void *ctx)
+{
+    struct rows rows = {.item_bytes = sizeof(struct cpm_consent_state)};
+    cpm_err err = cpm__sqlite_collect(s, id, rc, op, read_state, &rows);
+    cpm__sqlite_unlock(s);
+    for (int i = 0; err == CPM_OK && i < rows.count; i++)
+        err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
+    cpm__sqlite_rows_free(&rows, NULL);
+    return err;
+}
+
+cpm_err cpm__sqlite_consent_state_due(struct cpm_store *store, int64_t now_ms, int limit,
+                                      cpm_consent_state_visit_fn visit, void *ctx)
+{
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    sqlite3_stmt *st = s->stmts[ST_STATE_DUE];
+    int rc = sqlite3_bind_int64(st, 1, now_ms);
+    rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
+    return visit_states(s, ST_STATE_DUE, rc, "consent_state_due", visit, ctx);
+}
+
+cpm_err cpm__sqlite_consent_state_on_notice(struct cpm_store *store, const char *notice,
+                                            int64_t version, const char *purpose,
+                                            const char *after_subject, int limit,
+                                            cpm_consent_state_visit_fn visit, void *ctx)
+{
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    sqlite3_stmt *st = s->stmts[ST_STATE_ON_NOTICE];
+    int rc = cpm__sqlite_bind_text(st, 1, notice);
+    rc = rc ? rc : sqlite3_bind_int64(st, 2, version);
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 3, purpose);
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 4, after_subject ? after_subject : "");
+    rc = rc ? rc : sqlite3_bind_int(st, 5, limit > 0 ? limit : 0);
+    return visit_states(s, ST_STATE_ON_NOTICE, rc, "consent_state_on_notice", visit, ctx);
 }
 
 cpm_err cpm__sqlite_checkpoint_put(struct cpm_store *store, const struct cpm_checkpoint *cp)

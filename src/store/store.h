@@ -23,10 +23,10 @@
 #include "core/detail.h"
 #include "domain/config.h"
 
-#define CPM_STORE_OPS_VERSION 2
+#define CPM_STORE_OPS_VERSION 4
 
 /* The schema version this binary knows; a store newer than this is refused. */
-#define CPM_SCHEMA_VERSION 2
+#define CPM_SCHEMA_VERSION 4
 
 /* A configuration document as stored. */
 struct cpm_doc {
@@ -134,6 +134,41 @@ struct cpm_idempotency {
 };
 void cpm_idempotency_release(struct cpm_idempotency *r);
 
+/* ---- subjects' identifiers, guardians, age and erasure (ops version 3) ---- */
+
+#define CPM_IDENTIFIER_TYPE_BYTES     32  /* "wecom_external_userid" and a NUL */
+#define CPM_IDENTITY_SEALED_BYTES_MAX 320 /* a sealed normalised identifier */
+#define CPM_GUARDIAN_RELATION_BYTES   24  /* parent, legal_guardian */
+
+/*
+ * An identifier (phone, e-mail, openid, …) linked to a subject: found by its
+ * keyed hash, shown by opening `sealed` (the normalised value sealed under
+ * the subject's data key, field name = type). One identifier, one subject.
+ */
+struct cpm_identity {
+    char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    char type[CPM_IDENTIFIER_TYPE_BYTES];
+    uint8_t hash[CPM_HASH_BYTES]; /* cpm_identifier_hash: HMAC of type and value */
+    uint8_t sealed[CPM_IDENTITY_SEALED_BYTES_MAX];
+    size_t sealed_len;
+    int64_t created_ms;
+};
+
+/* A guardian who may act for a subject (PIPL Art. 31): parent ↔ child. */
+struct cpm_guardian_link {
+    char child_id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    char guardian_id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    char relation[CPM_GUARDIAN_RELATION_BYTES];
+    int64_t created_ms;
+};
+
+/* A change to a stored subject, written with the batch's events. */
+struct cpm_subject_update {
+    char id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    char age_status[16]; /* the new age status; "" leaves it as it is */
+    int64_t erased_ms;   /* not 0: erase the subject (see batch_write) */
+};
+
 /* What one group commit writes, atomically. Arrays are borrowed. */
 struct cpm_write_batch {
     const struct cpm_subject *subjects; /* inserted when absent */
@@ -146,6 +181,13 @@ struct cpm_write_batch {
     size_t state_count;
     const struct cpm_idempotency *idempotency;
     size_t idempotency_count;
+    /* ops version 3 */
+    const struct cpm_subject_update *subject_updates;
+    size_t subject_update_count;
+    const struct cpm_identity *identities; /* inserted; CONFLICT when (type, hash) is taken */
+    size_t identity_count;
+    const struct cpm_guardian_link *guardian_links; /* inserted */
+    size_t guardian_link_count;
 };
 
 struct cpm_store;
@@ -156,6 +198,8 @@ typedef cpm_err (*cpm_notice_version_visit_fn)(void *ctx, const struct cpm_notic
 typedef cpm_err (*cpm_api_key_visit_fn)(void *ctx, const struct cpm_api_key *key);
 typedef cpm_err (*cpm_event_visit_fn)(void *ctx, const struct cpm_event *event);
 typedef cpm_err (*cpm_consent_state_visit_fn)(void *ctx, const struct cpm_consent_state *state);
+typedef cpm_err (*cpm_identity_visit_fn)(void *ctx, const struct cpm_identity *identity);
+typedef cpm_err (*cpm_guardian_link_visit_fn)(void *ctx, const struct cpm_guardian_link *link);
 
 struct cpm_store_ops {
     int version;      /* CPM_STORE_OPS_VERSION the backend was built for */
@@ -218,7 +262,18 @@ struct cpm_store_ops {
 
     /*
      * Writes a whole batch in one durable transaction, or nothing.
-     * CPM_ERR_CONFLICT when an event's seq or id is taken (a second writer).
+     * CPM_ERR_CONFLICT when an event's seq or id is taken (a second writer),
+     * when a subject given as new exists already (another request created
+     * it since it was read), when an identifier is taken, or when an event
+     * or guardian link names an erased subject.
+     *
+     * Version 3: subject updates set the age status; one with erased_ms
+     * erases the subject (PIPL Art. 47) before the batch's events are
+     * written: its wrapped data key is destroyed, its identifiers and
+     * guardian links (either side) deleted, and CONFLICT when it was erased
+     * already. After the events, its consent states become `erased`,
+     * decided by its last event (the `subject.erased` event). From then on
+     * the store refuses every event of the subject but `subject.erased`.
      */
     cpm_err (*batch_write)(struct cpm_store *store, const struct cpm_write_batch *batch);
     /* The number of events (the Merkle tree size). */
@@ -241,6 +296,32 @@ struct cpm_store_ops {
     /* NOT_FOUND when no answer is remembered for (scope, key). */
     cpm_err (*idempotency_get)(struct cpm_store *store, const char *scope, const char *key,
                                struct cpm_idempotency *out);
+
+    /* ---- version 3: identifiers and guardians (written by batch_write) ---- */
+
+    /* The subject an identifier belongs to (subject_id gets its id); NOT_FOUND when none. */
+    cpm_err (*identity_find)(struct cpm_store *store, const char *type,
+                             const uint8_t hash[CPM_HASH_BYTES],
+                             char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1]);
+    /* Visits up to limit identifiers of the subject, by type then link time. */
+    cpm_err (*identity_list)(struct cpm_store *store, const char *subject_id, int limit,
+                             cpm_identity_visit_fn visit, void *ctx);
+    /* Visits up to limit guardian links of the child, by guardian id. */
+    cpm_err (*guardian_list)(struct cpm_store *store, const char *child_id, int limit,
+                             cpm_guardian_link_visit_fn visit, void *ctx);
+
+    /* ---- version 4: state that moves by itself ---- */
+
+    /* Visits up to limit given consents whose expiry has come (0 < expires_ms <= now_ms). */
+    cpm_err (*consent_state_due)(struct cpm_store *store, int64_t now_ms, int limit,
+                                 cpm_consent_state_visit_fn visit, void *ctx);
+    /*
+     * Visits up to limit given consents on purpose that were agreed to under an
+     * older version (< version) of notice, for subjects after after_subject.
+     */
+    cpm_err (*consent_state_on_notice)(struct cpm_store *store, const char *notice, int64_t version,
+                                       const char *purpose, const char *after_subject, int limit,
+                                       cpm_consent_state_visit_fn visit, void *ctx);
 };
 
 /* Every backend's store begins with this. */

@@ -25,6 +25,7 @@ struct cpm_writer {
     pthread_cond_t done;   /* requesters wait for their batch */
     struct cpm_write_request *head, *tail;
     bool stopping;
+    char refusal[CPM_MESSAGE_BYTES_MAX]; /* "" while writes are accepted */
     struct cpm_merkle_frontier frontier; /* the writer thread's own */
     uint64_t head_size;                  /* committed head, under lock */
     uint8_t head_root[CPM_HASH_BYTES];
@@ -38,7 +39,11 @@ struct batch {
     struct cpm_merkle_node *nodes;
     struct cpm_consent_state *states;
     struct cpm_idempotency *idempotency;
+    struct cpm_subject_update *updates;
+    struct cpm_identity *identities;
+    struct cpm_guardian_link *guardian_links;
     size_t subject_cap, event_cap, node_cap, state_cap, idempotency_cap;
+    size_t update_cap, identity_cap, guardian_link_cap;
     cpm_err err;
 };
 
@@ -80,8 +85,14 @@ static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_wri
     cpm_err err = RESERVE(b, events, event_cap, o->event_count + req->event_count);
     if (err == CPM_OK)
         err = RESERVE(b, states, state_cap, o->state_count + req->state_count);
-    if (err == CPM_OK && req->subject)
-        err = RESERVE(b, subjects, subject_cap, o->subject_count + 1);
+    if (err == CPM_OK && (req->subject || req->guardian_subject))
+        err = RESERVE(b, subjects, subject_cap, o->subject_count + 2);
+    if (err == CPM_OK && req->update)
+        err = RESERVE(b, updates, update_cap, o->subject_update_count + 1);
+    if (err == CPM_OK && req->identity)
+        err = RESERVE(b, identities, identity_cap, o->identity_count + 1);
+    if (err == CPM_OK && req->guardian_link)
+        err = RESERVE(b, guardian_links, guardian_link_cap, o->guardian_link_count + 1);
     if (err == CPM_OK && req->idempotency)
         err = RESERVE(b, idempotency, idempotency_cap, o->idempotency_count + 1);
     if (err != CPM_OK)
@@ -104,6 +115,14 @@ static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_wri
     }
     if (req->subject)
         b->subjects[o->subject_count++] = *req->subject;
+    if (req->guardian_subject)
+        b->subjects[o->subject_count++] = *req->guardian_subject;
+    if (req->update)
+        b->updates[o->subject_update_count++] = *req->update;
+    if (req->identity)
+        b->identities[o->identity_count++] = *req->identity;
+    if (req->guardian_link)
+        b->guardian_links[o->guardian_link_count++] = *req->guardian_link;
     if (req->finish != NULL && b->err == CPM_OK)
         b->err = req->finish(req);
     if (req->idempotency)
@@ -115,6 +134,7 @@ static void batch_reset(struct batch *b)
 {
     b->out.subject_count = b->out.event_count = b->out.node_count = 0;
     b->out.state_count = b->out.idempotency_count = 0;
+    b->out.subject_update_count = b->out.identity_count = b->out.guardian_link_count = 0;
     b->err = CPM_OK;
 }
 
@@ -125,6 +145,9 @@ static void batch_free(struct batch *b)
     cpm_free(b->nodes);
     cpm_free(b->states);
     cpm_free(b->idempotency);
+    cpm_free(b->updates);
+    cpm_free(b->identities);
+    cpm_free(b->guardian_links);
 }
 
 /* Builds and writes one batch of requests [first, stop); restores the frontier on failure. */
@@ -142,6 +165,9 @@ static cpm_err commit(struct cpm_writer *w, struct batch *b, struct cpm_write_re
         b->out.nodes = b->nodes;
         b->out.states = b->states;
         b->out.idempotency = b->idempotency;
+        b->out.subject_updates = b->updates;
+        b->out.identities = b->identities;
+        b->out.guardian_links = b->guardian_links;
         err = w->store->ops->batch_write(w->store, &b->out);
     }
     if (err != CPM_OK)
@@ -256,9 +282,9 @@ cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req)
     req->next = NULL;
     req->result = CPM_ERR_INTERNAL;
     pthread_mutex_lock(&w->lock);
-    if (w->stopping) {
+    if (w->stopping || w->refusal[0]) {
         pthread_mutex_unlock(&w->lock);
-        return CPM_ERR_UNAVAILABLE;
+        return w->refusal[0] ? CPM_ERR_TAMPERED : CPM_ERR_UNAVAILABLE;
     }
     if (w->tail != NULL)
         w->tail->next = req;
@@ -278,6 +304,19 @@ void cpm_writer_head(struct cpm_writer *w, uint64_t *size, uint8_t root[CPM_HASH
     *size = w->head_size;
     memcpy(root, w->head_root, CPM_HASH_BYTES);
     pthread_mutex_unlock(&w->lock);
+}
+
+void cpm_writer_refuse(struct cpm_writer *w, const char *reason)
+{
+    pthread_mutex_lock(&w->lock);
+    cpm_strlcpy(w->refusal, reason, sizeof(w->refusal));
+    pthread_mutex_unlock(&w->lock);
+}
+
+const char *cpm_writer_refusal(struct cpm_writer *w)
+{
+    /* Set once, before the HTTP server starts; never cleared. */
+    return w->refusal[0] ? w->refusal : NULL;
 }
 
 void cpm_writer_stop(struct cpm_writer *w)

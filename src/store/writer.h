@@ -25,7 +25,7 @@ typedef cpm_err (*cpm_write_finish_fn)(struct cpm_write_request *req);
 
 struct cpm_write_request {
     /* in: borrowed until submit returns */
-    const struct cpm_subject *subject; /* inserted when absent; may be NULL */
+    const struct cpm_subject *subject; /* new: inserted (CONFLICT if it exists); may be NULL */
     struct cpm_event *events;          /* seq is set by the writer */
     size_t event_count;
     struct cpm_consent_state *states; /* seq: 1-based index into events; the writer maps it */
@@ -33,6 +33,11 @@ struct cpm_write_request {
     struct cpm_idempotency *idempotency; /* may be NULL */
     cpm_write_finish_fn finish;          /* may be NULL */
     void *ctx;
+    /* in, for subject operations; each may be NULL */
+    const struct cpm_subject *guardian_subject;    /* a second new subject (a guardian) */
+    const struct cpm_subject_update *update;       /* age status, or erasure */
+    const struct cpm_identity *identity;           /* an identifier to link */
+    const struct cpm_guardian_link *guardian_link; /* a guardian to link */
     /* out */
     cpm_err result;
     /* the writer's */
@@ -53,6 +58,14 @@ cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req) C
 
 /* The committed tree head: size and root. */
 void cpm_writer_head(struct cpm_writer *w, uint64_t *size, uint8_t root[CPM_HASH_BYTES]);
+
+/*
+ * From now on every submit fails with CPM_ERR_TAMPERED: the start-up check
+ * found the ledger altered. reason (copied) says what; reads go on.
+ */
+void cpm_writer_refuse(struct cpm_writer *w, const char *reason);
+/* Why writes are refused, or NULL while they are accepted. */
+const char *cpm_writer_refusal(struct cpm_writer *w);
 
 /* Commits what is queued, stops the thread, frees w. NULL is a no-op. */
 void cpm_writer_stop(struct cpm_writer *w);

@@ -156,3 +156,53 @@ test('subject ids are checked', async () => {
   const res = await request(server, 'GET', `/v1/subjects/${'x'.repeat(129)}/consents`, { key });
   expectProblem(assert, res, 422, 'validation_failed');
 });
+
+test('the policy sets validity and the refusal cool-down, by region', async () => {
+  const pol = (id, region, validity, cooldown) => ({
+    id, region, property: 'shop', notice: 'privacy',
+    purposes: [{ purpose: 'marketing.sms' }], consent_validity: validity, refusal_cooldown: cooldown,
+  });
+  assert.equal((await request(server, 'POST', '/v1/policies', { key, body: pol('cn', 'CN', 'P12M', 'P30D') })).status, 201);
+  assert.equal((await request(server, 'POST', '/v1/policies', { key, body: pol('hk', 'CN-HK', 'P6M', 'P7D') })).status, 201);
+  const at = (s) => Date.parse(s);
+  const month = 30 * 86400e3;
+  for (const [region, validityMonths, cooldownDays] of [['CN-GD', 12, 30], ['CN-HK', 6, 7]]) {
+    const subject = `pol-${region}`;
+    const res = await consent(subject, action([
+      { purpose: 'marketing.sms', decision: 'given' },
+      { purpose: 'health.data', decision: 'refused' },
+    ], { region }));
+    assert.equal(res.status, 201, res.text);
+    const by = Object.fromEntries((await request(server, 'GET', `/v1/subjects/${subject}/consents`, { key })).json.consents.map((c) => [c.purpose, c]));
+    const given = by['marketing.sms'];
+    const span = at(given.expires_at) - at(given.decided_at);
+    assert.ok(Math.abs(span - validityMonths * month) < 6 * 86400e3, `${region}: ${given.expires_at} vs ${given.decided_at}`);
+    const refused = by['health.data'];
+    assert.equal(at(refused.ask_again_at) - at(refused.decided_at), cooldownDays * 86400e3);
+    assert.equal(refused.expires_at, null);
+  }
+  expectProblem(assert, await consent('pol-bad', action([{ purpose: 'marketing.sms', decision: 'given' }], { region: 'china' })), 422, 'validation_failed');
+});
+
+test('a material notice change sends given consents back to re-consent; notify-only does not', async () => {
+  assert.equal((await consent('rc-1', action([{ purpose: 'marketing.sms', decision: 'given' }, { purpose: 'ads.personalised', decision: 'given', separate: true }]))).status, 201);
+  const v2 = fx.version(['marketing.sms', 'ads.personalised', 'health.data', 'service.account', 'orders']);
+  v2.purposes.find((p) => p.purpose === 'ads.personalised').change = 'notify_only';
+  const pub = await request(server, 'POST', '/v1/notices/privacy/versions', { key, body: v2 });
+  assert.equal(pub.status, 201, pub.text);
+  assert.ok(pub.json.reconsent_required >= 1, pub.text);
+  const by = Object.fromEntries((await request(server, 'GET', '/v1/subjects/rc-1/consents', { key })).json.consents.map((c) => [c.purpose, c]));
+  assert.equal(by['marketing.sms'].status, 'reconsent_required');
+  assert.equal(by['ads.personalised'].status, 'given');
+  const events = (await request(server, 'GET', '/v1/subjects/rc-1/events', { key })).json.items;
+  const last = events.at(-1).event;
+  assert.equal(last.type, 'consent.reconsent_required');
+  assert.deepEqual(last.notice, { id: 'privacy', version: pub.json.version });
+  const given = events.find((e) => e.event.type === 'consent.given' && e.event.purpose === 'marketing.sms');
+  assert.equal(last.ends, given.seq, 'names the consent it ends');
+  assert.equal(by['marketing.sms'].deciding_event, events.at(-1).seq);
+  // consents given under the new version are not swept again
+  const fresh = await request(server, 'GET', `/v1/notices/privacy/versions/${pub.json.version}`);
+  const again = await consent('rc-1', { ...action([{ purpose: 'marketing.sms', decision: 'given' }]), notice: { id: 'privacy', version: pub.json.version, sha256: fresh.json.content.en.sha256 } });
+  assert.equal(again.status, 201, again.text);
+});

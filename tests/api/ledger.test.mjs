@@ -35,7 +35,8 @@ function verifyInclusion(index, size, leaf, pathB64, rootB64) {
 
 // C2SP signed note with an Ed25519 key from a vkey line.
 function verifyNote(note, vkey) {
-  const [name, , keyB64] = vkey.trim().split('+');
+  const [name, , ...rest] = vkey.trim().split('+'); // base64 may hold '+' too
+  const keyB64 = rest.join('+');
   const raw = Buffer.from(keyB64, 'base64');
   assert.equal(raw[0], 1, 'Ed25519 key type');
   const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw.subarray(1)]);
@@ -96,8 +97,12 @@ test('checkpoints are signed within a second and proofs verify independently', a
   assert.ok(cp, 'a checkpoint covering the new events');
   assert.ok(Date.now() - t0 <= 1000, `checkpoint after ${Date.now() - t0} ms`);
 
-  const events = (await request(server, 'GET', '/v1/ledger/events?from_seq=1', { key })).json.items;
+  const all = (await request(server, 'GET', '/v1/ledger/events?from_seq=1', { key })).json.items;
+  const events = all.filter((e) => e.event.type.startsWith('consent.'));
   assert.equal(events.length, 2);
+  const config = all.filter((e) => e.event.type.startsWith('config.') || e.event.type === 'notice.published');
+  assert.equal(config.length, 5, 'each configuration change is a ledger event');
+  assert.match(config[0].event.key, /^key_[0-9a-f]{16}$/, 'naming the key that made it');
   for (const e of events) {
     const proof = (await request(server, 'GET', `/v1/ledger/proofs/inclusion?seq=${e.seq}&tree_size=${cp.size}`, { key })).json;
     assert.equal(proof.root_hash, cp.root);
@@ -105,7 +110,7 @@ test('checkpoints are signed within a second and proofs verify independently', a
     assert.ok(verifyInclusion(e.seq - 1, cp.size, leafHash(e.leaf), proof.path, cp.root), `seq ${e.seq} proof`);
     assert.ok(!verifyInclusion(e.seq - 1, cp.size, leafHash(e.leaf + ' '), proof.path, cp.root), 'a changed leaf fails');
   }
-  const cons = await request(server, 'GET', '/v1/ledger/proofs/consistency?from=1&to=2', { key });
+  const cons = await request(server, 'GET', `/v1/ledger/proofs/consistency?from=1&to=${cp.size}`, { key });
   assert.equal(cons.status, 200, cons.text);
   assert.equal(cons.json.to_root, cp.root);
   const bad = await request(server, 'GET', '/v1/ledger/proofs/inclusion?seq=99', { key });
@@ -161,13 +166,13 @@ test('cpm verify --store re-derives the tree and catches an edited event', async
   await stopServer(server);
   const ok = cpm(['verify', '--store', '--data', data.data]);
   assert.equal(ok.status, 0, ok.stderr);
-  assert.match(ok.stdout, /verified: 5 events/);
+  assert.match(ok.stdout, /verified: 10 events/);
   const db = path.join(data.data, 'cpm.db');
-  const edit = spawnSync('sqlite3', [db, "DROP TRIGGER events_no_update; UPDATE events SET leaf = CAST(replace(CAST(leaf AS TEXT), 'checkbox', 'click') AS BLOB) WHERE seq = 3;"], { encoding: 'utf8' });
+  const edit = spawnSync('sqlite3', [db, "DROP TRIGGER events_no_update; UPDATE events SET leaf = CAST(replace(CAST(leaf AS TEXT), 'checkbox', 'click') AS BLOB) WHERE seq = 8;"], { encoding: 'utf8' });
   assert.equal(edit.status, 0, edit.stderr);
   const bad = cpm(['verify', '--store', '--data', data.data]);
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /event seq 3: its stored leaf hash differs/);
+  assert.match(bad.stderr, /event seq 8: its stored leaf hash differs/);
   data.cleanup();
 });
 
@@ -201,8 +206,33 @@ test('kill -9 during concurrent writes loses nothing acknowledged', async () => 
   for (const [id, seq] of acknowledged) assert.equal(seen.get(id), seq, `acknowledged ${id} at ${seq}`);
   const seqs = [...seen.values()].sort((a, b) => a - b);
   assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'no gaps');
+  assert.ok(seqs.length >= acknowledged.size + 5, 'config events and every acknowledged consent');
   await stopServer(server);
   const v = cpm(['verify', '--store', '--data', data.data]);
   assert.equal(v.status, 0, v.stderr);
+  data.cleanup();
+});
+
+test('start-up tamper alarm: an edited ledger refuses writes, reads go on', async () => {
+  const data = freshData();
+  let server = await startServer(data.data);
+  const action = await setUp(data, server);
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await request(server, 'POST', `/v1/subjects/t-${i}/consents`, { key: data.adminKey, body: action([{ purpose: 'marketing.sms', decision: 'given' }]) })).status, 201);
+  }
+  await stopServer(server);
+  const db = path.join(data.data, 'cpm.db');
+  const edit = spawnSync('sqlite3', [db, "DROP TRIGGER events_no_update; UPDATE events SET leaf = CAST(replace(CAST(leaf AS TEXT), 'given', 'refused') AS BLOB) WHERE seq = 7;"], { encoding: 'utf8' });
+  assert.equal(edit.status, 0, edit.stderr);
+  server = await startServer(data.data);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(server.log.some((l) => l.includes('TAMPER ALARM') && l.includes('event seq 7')), server.log.join('\n'));
+  const write = await request(server, 'POST', '/v1/subjects/t-9/consents', { key: data.adminKey, body: action([{ purpose: 'marketing.sms', decision: 'given' }]) });
+  assert.equal(write.status, 503, write.text);
+  assert.equal(write.json.code, 'ledger_tampered');
+  assert.match(write.json.detail, /event seq 7/);
+  assert.equal((await request(server, 'GET', '/v1/subjects/t-1/consents', { key: data.adminKey })).status, 200);
+  assert.equal((await request(server, 'GET', '/v1/ledger/checkpoint')).status, 200);
+  await stopServer(server);
   data.cleanup();
 });

@@ -141,3 +141,39 @@ test('cpm seed loads the demo, is idempotent, and writes nothing from a bad file
   await stopServer(server);
   data.cleanup();
 });
+
+test('consents expire by themselves, also when the time passed while cpmd was down', async () => {
+  const data = freshData();
+  let server = await startServer(data.data);
+  const key = data.adminKey;
+  await fx.seedAll(request, server, key); // policy cn-shop: region CN, validity P12M
+  const v = (await request(server, 'GET', '/v1/notices/privacy/versions/1')).json;
+  const body = {
+    property: 'shop', channel: 'web', locale: 'en', method: 'click', region: 'CN',
+    notice: { id: 'privacy', version: 1, sha256: v.content.en.sha256 },
+    decisions: [{ purpose: 'marketing.sms', decision: 'given' }],
+  };
+  assert.equal((await request(server, 'POST', '/v1/subjects/x-1/consents', { key, body })).status, 201);
+  const before = (await request(server, 'GET', '/v1/subjects/x-1/consents', { key })).json.consents[0];
+  assert.equal(before.status, 'given');
+  assert.ok(before.expires_at);
+  await stopServer(server);
+  // Thirteen months later (the clock is moved for this test only).
+  server = await startServer(data.data, { env: { CPM_TEST_CLOCK_OFFSET_MS: String(396 * 86400e3) } });
+  const after = await (async () => {
+    for (let i = 0; i < 40; i++) {
+      const c = (await request(server, 'GET', '/v1/subjects/x-1/consents', { key })).json.consents[0];
+      if (c.status === 'expired') return c;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return null;
+  })();
+  assert.ok(after, 'expired within a few seconds of start');
+  const events = (await request(server, 'GET', '/v1/subjects/x-1/events', { key })).json.items;
+  assert.equal(events.at(-1).event.type, 'consent.expired');
+  assert.equal(events.at(-1).event.ends, before.deciding_event);
+  assert.ok(server.log.some((l) => l.includes('TEST CLOCK')));
+  await stopServer(server);
+  assert.equal(cpm(['verify', '--store', '--data', data.data]).status, 0);
+  data.cleanup();
+});

@@ -112,6 +112,39 @@ static const struct migration migrations[] = {
      "  created_ms INTEGER NOT NULL,"
      "  PRIMARY KEY (scope, key)"
      ") STRICT, WITHOUT ROWID;"},
+    /*
+     * Identifiers are stored as a keyed hash (lookup) and sealed under the
+     * subject's data key (display); one identifier belongs to one subject.
+     * Erasure deletes them. The trigger makes an erased subject final:
+     * nothing but its erasure event is recorded for it any more, even by a
+     * request that read the subject before the erasure committed.
+     */
+    {3, "identifiers and guardians",
+     "CREATE TABLE identities ("
+     "  subject_id TEXT NOT NULL REFERENCES subjects (id),"
+     "  type TEXT NOT NULL,"
+     "  hash BLOB NOT NULL CHECK (length(hash) = 32),"
+     "  sealed BLOB NOT NULL,"
+     "  created_ms INTEGER NOT NULL,"
+     "  PRIMARY KEY (type, hash)"
+     ") STRICT, WITHOUT ROWID;"
+     "CREATE INDEX identities_by_subject ON identities (subject_id, type);"
+     "CREATE TABLE guardians ("
+     "  child_id TEXT NOT NULL REFERENCES subjects (id),"
+     "  guardian_id TEXT NOT NULL REFERENCES subjects (id),"
+     "  relation TEXT NOT NULL,"
+     "  created_ms INTEGER NOT NULL,"
+     "  PRIMARY KEY (child_id, guardian_id),"
+     "  CHECK (child_id <> guardian_id)"
+     ") STRICT, WITHOUT ROWID;"
+     "CREATE INDEX guardians_by_guardian ON guardians (guardian_id);"
+     "CREATE TRIGGER events_of_erased_subject BEFORE INSERT ON events"
+     " WHEN NEW.subject_id IS NOT NULL AND NEW.type <> 'subject.erased'"
+     " BEGIN SELECT RAISE(ABORT, 'the subject was erased')"
+     " WHERE EXISTS (SELECT 1 FROM subjects WHERE id = NEW.subject_id AND erased_ms <> 0); END;"},
+    {4, "consents by purpose",
+     /* the scheduler's re-consent sweep: given consents on a purpose, by subject */
+     "CREATE INDEX consent_state_by_purpose ON consent_state (purpose, status, subject_id);"},
 };
 
 _Static_assert(CPM_ARRAY_LEN(migrations) == CPM_SCHEMA_VERSION,

@@ -82,6 +82,25 @@ static void test_time_round_trip(void **state)
     assert_false(cpm_time_parse("2026-11-29T07:04:44Zjunk", &ms));
 }
 
+static void test_calendar_add(void **state)
+{
+    (void)state;
+    int64_t jan31, out;
+    char text[CPM_TIME_TEXT_BYTES];
+    assert_true(cpm_time_parse("2027-01-31T10:00:00Z", &jan31));
+    cpm_time_format(cpm_time_add_calendar(jan31, 1, 0, 0), text, sizeof(text));
+    assert_string_equal(text, "2027-02-28T10:00:00.000Z");
+    cpm_time_format(cpm_time_add_calendar(jan31, 13, 0, 0), text, sizeof(text));
+    assert_string_equal(text, "2028-02-29T10:00:00.000Z"); /* leap year */
+    cpm_time_format(cpm_time_add_calendar(jan31, 12, 0, 0), text, sizeof(text));
+    assert_string_equal(text, "2028-01-31T10:00:00.000Z");
+    cpm_time_format(cpm_time_add_calendar(jan31, 0, 30, 3600), text, sizeof(text));
+    assert_string_equal(text, "2027-03-02T11:00:00.000Z");
+    assert_true(cpm_time_parse("2026-12-15T00:00:00Z", &out));
+    cpm_time_format(cpm_time_add_calendar(out, 1, 0, 0), text, sizeof(text));
+    assert_string_equal(text, "2027-01-15T00:00:00.000Z");
+}
+
 static void test_fixed_clock(void **state)
 {
     (void)state;
@@ -192,15 +211,11 @@ static void test_merge_patch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_err_table),
-        cmocka_unit_test(test_parse_int64),
-        cmocka_unit_test(test_strlcpy),
-        cmocka_unit_test(test_time_round_trip),
-        cmocka_unit_test(test_fixed_clock),
-        cmocka_unit_test(test_arena),
-        cmocka_unit_test(test_alloc_counting_and_faults),
-        cmocka_unit_test(test_json_limits),
-        cmocka_unit_test(test_merge_patch),
+        cmocka_unit_test(test_err_table),   cmocka_unit_test(test_parse_int64),
+        cmocka_unit_test(test_strlcpy),     cmocka_unit_test(test_time_round_trip),
+        cmocka_unit_test(test_fixed_clock), cmocka_unit_test(test_calendar_add),
+        cmocka_unit_test(test_arena),       cmocka_unit_test(test_alloc_counting_and_faults),
+        cmocka_unit_test(test_json_limits), cmocka_unit_test(test_merge_patch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

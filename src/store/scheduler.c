@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * scheduler.c — expiry and re-consent: events the system records on a
+ * person's consent by itself, through the same single writer as every
+ * other event.
+ */
+#include "core/common.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "crypto/random_id.h"
+#include "domain/consent.h"
+#include "store/scheduler.h"
+
+/* Up to CPM_SCHEDULER_BATCH system events and the states they set. */
+struct sweep {
+    const struct cpm_keyring *keyring;
+    const char *type;   /* consent.expired, consent.reconsent_required */
+    const char *status; /* expired, reconsent_required */
+    const char *notice; /* the changed notice, or NULL */
+    int64_t notice_version;
+    int64_t now_ms;
+    size_t count;
+    struct cpm_event events[CPM_SCHEDULER_BATCH];
+    struct cpm_consent_state states[CPM_SCHEDULER_BATCH];
+    char last_subject[CPM_SUBJECT_ID_BYTES_MAX + 1];
+};
+
+static void sweep_clear(struct sweep *w)
+{
+    for (size_t i = 0; i < w->count; i++)
+        cpm_free(w->events[i].leaf);
+    w->count = 0;
+}
+
+static cpm_err add_state(void *ctx, const struct cpm_consent_state *state)
+{
+    struct sweep *w = ctx;
+    CPM_ASSERT(w->count < CPM_SCHEDULER_BATCH);
+    struct cpm_event *e = &w->events[w->count];
+    memset(e, 0, sizeof(*e));
+    cpm_random_id(e->id, sizeof(e->id), "evt_");
+    cpm_strlcpy(e->type, w->type, sizeof(e->type));
+    cpm_strlcpy(e->subject_id, state->subject_id, sizeof(e->subject_id));
+    cpm_strlcpy(e->purpose, state->purpose, sizeof(e->purpose));
+    e->time_ms = w->now_ms;
+    char pseudonym[CPM_PSEUDONYM_BYTES];
+    cpm_subject_pseudonym(w->keyring, state->subject_id, pseudonym);
+    e->leaf = cpm_consent_system_leaf(e->id, w->type, pseudonym, state->purpose, w->now_ms,
+                                      state->seq, w->notice, w->notice_version, &e->leaf_len);
+    if (e->leaf == NULL)
+        return CPM_ERR_NOMEM;
+    struct cpm_consent_state *s = &w->states[w->count];
+    *s = *state;
+    cpm_strlcpy(s->status, w->status, sizeof(s->status));
+    s->decided_ms = w->now_ms;
+    s->expires_ms = 0;
+    s->seq = (int64_t)w->count + 1; /* this event, within the request */
+    cpm_strlcpy(w->last_subject, state->subject_id, sizeof(w->last_subject));
+    w->count++;
+    return CPM_OK;
+}
+
+static cpm_err submit(struct cpm_writer *writer, struct sweep *w)
+{
+    struct cpm_write_request wr = {
+        .events = w->events,
+        .event_count = w->count,
+        .states = w->states,
+        .state_count = w->count,
+    };
+    return w->count ? cpm_writer_submit(writer, &wr) : CPM_OK;
+}
+
+/* Expires what is due, batch by batch; *count gets how many. */
+static cpm_err expire_due(struct cpm_store *store, struct cpm_writer *writer,
+                          const struct cpm_keyring *keyring, int64_t *count)
+{
+    struct sweep *w = cpm_calloc(1, sizeof(*w));
+    if (w == NULL)
+        return CPM_ERR_NOMEM;
+    w->keyring = keyring;
+    w->type = "consent.expired";
+    w->status = "expired";
+    cpm_err err = CPM_OK;
+    *count = 0;
+    do {
+        sweep_clear(w);
+        w->now_ms = cpm_clock_now_ms();
+        err = store->ops->consent_state_due(store, w->now_ms, CPM_SCHEDULER_BATCH, add_state, w);
+        if (err == CPM_OK)
+            err = submit(writer, w);
+        *count += err == CPM_OK ? (int64_t)w->count : 0;
+    } while (err == CPM_OK && w->count == CPM_SCHEDULER_BATCH);
+    sweep_clear(w);
+    cpm_free(w);
+    return err;
+}
+
+cpm_err cpm_reconsent_sweep(struct cpm_store *store, struct cpm_writer *writer,
+                            const struct cpm_keyring *keyring, const char *notice, int64_t version,
+                            const char *purpose, int64_t *count)
+{
+    struct sweep *w = cpm_calloc(1, sizeof(*w));
+    if (w == NULL)
+        return CPM_ERR_NOMEM;
+    *w = (struct sweep){.keyring = keyring,
+                        .type = "consent.reconsent_required",
+                        .status = "reconsent_required",
+                        .notice = notice,
+                        .notice_version = version};
+    cpm_err err = CPM_OK;
+    *count = 0;
+    do {
+        char after[CPM_SUBJECT_ID_BYTES_MAX + 1];
+        cpm_strlcpy(after, w->last_subject, sizeof(after));
+        sweep_clear(w);
+        w->now_ms = cpm_clock_now_ms();
+        err = store->ops->consent_state_on_notice(store, notice, version, purpose, after,
+                                                  CPM_SCHEDULER_BATCH, add_state, w);
+        if (err == CPM_OK)
+            err = submit(writer, w);
+        *count += err == CPM_OK ? (int64_t)w->count : 0;
+    } while (err == CPM_OK && w->count == CPM_SCHEDULER_BATCH);
+    sweep_clear(w);
+    cpm_free(w);
+    return err;
+}
+
+struct cpm_scheduler {
+    struct cpm_store *store;
+    struct cpm_writer *writer;
+    const struct cpm_keyring *keyring;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping;
+};
+
+static void tick(struct cpm_scheduler *s)
+{
+    int64_t count = 0;
+    cpm_err err = expire_due(s->store, s->writer, s->keyring, &count);
+    if (count > 0)
+        cpm_log_info("scheduler", "%lld consents expired", (long long)count);
+    if (err != CPM_OK && err != CPM_ERR_TAMPERED)
+        cpm_log_error("scheduler", "expiry failed: %s; retrying", cpm_err_message(err));
+}
+
+static void *run(void *arg)
+{
+    struct cpm_scheduler *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        pthread_mutex_unlock(&s->lock);
+        tick(s);
+        pthread_mutex_lock(&s->lock);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += CPM_SCHEDULER_INTERVAL_MS / 1000;
+        while (!s->stopping && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+cpm_err cpm_scheduler_start(struct cpm_store *store, struct cpm_writer *writer,
+                            const struct cpm_keyring *keyring, struct cpm_scheduler **out)
+{
+    struct cpm_scheduler *s = cpm_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return CPM_ERR_NOMEM;
+    s->store = store;
+    s->writer = writer;
+    s->keyring = keyring;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    if (pthread_create(&s->thread, NULL, run, s) != 0) {
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->lock);
+        cpm_free(s);
+        return CPM_ERR_INTERNAL;
+    }
+    *out = s;
+    return CPM_OK;
+}
+
+void cpm_scheduler_stop(struct cpm_scheduler *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->lock);
+    cpm_free(s);
+}
