@@ -30,6 +30,8 @@ format:
 bench: build
 	@scripts/deps.sh bench
 	@bench/healthz.sh $(BUILD)
+	@bench/writes.sh $(BUILD)
+	@bench/proofs.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

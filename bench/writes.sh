@@ -160,6 +160,20 @@ notice_sha256() {
     grep -o '"en": *{[^}]*}' | grep -o '"sha256": *"[0-9a-f]\{64\}"' | grep -o '[0-9a-f]\{64\}' || true
 }
 
+# The size of the latest signed checkpoint, once it has stopped growing
+# (the checkpointer signs within a second of a write); empty if unreadable.
+ledger_size() {
+  local i size last=
+  for ((i = 0; i < 10; i++)); do
+    size=$(http "$cpmd_port" GET /v1/ledger/checkpoint | sed -n 3p | tr -d '\r')
+    [[ $size =~ ^[0-9]+$ ]] || return 0
+    [[ $size == "$last" ]] && break
+    last=$size
+    sleep 1.2
+  done
+  echo "$last"
+}
+
 # Runs wrk: prints "OK NON201 SOCKET_ERRORS SECONDS P99_MS"; the first non-201
 # answer, if any, goes to $tmp/error-TAG.
 measure() {
@@ -199,6 +213,8 @@ measure 64 1 "$WARMUP_SECONDS" w0 >/dev/null
 configs=("1 1" "1 4" "64 1" "64 4")
 declare -A eps rps p99 errs
 round=0
+counted=0
+size_before=$(ledger_size)
 for cfg in "${configs[@]}"; do
   read -r c d <<<"$cfg"
   round=$((round + 1))
@@ -207,12 +223,14 @@ for cfg in "${configs[@]}"; do
   eps[$cfg]=$(awk -v n="$ok" -v d="$d" -v s="$secs" 'BEGIN { printf "%.0f", n * d / s }')
   p99[$cfg]=$lat
   errs[$cfg]=$((bad + sock))
+  counted=$((counted + ok * d))
   printf '  %2d connections, %d decision(s): %8s events/s %7s req/s  p99 %7s ms%s\n' "$c" "$d" \
     "${eps[$cfg]}" "${rps[$cfg]}" "$lat" "$( ((bad + sock > 0)) && echo "  ($bad non-201, $sock socket errors)")" >&2
   if ((bad > 0)); then
     echo "    first non-201 answer: $(cat "$tmp/error-r$round")" >&2
   fi
 done
+size_after=$(ledger_size)
 stop "$cpmd_pid"
 cpmd_pid=
 logged_errors=$(grep -c 'level=error' "$tmp/cpmd.log" || true)
@@ -252,5 +270,14 @@ printf '%-34s %10s %9s %9s %7s %8s  %s\n' "SQLite, 1 row per commit" "$base1" "-
 printf '%-34s %10s %9s %9s %7s %8s  %s\n' "SQLite, 100 rows per commit" "$base100" "-" \
   "$(awk -v u="$base100_p99" 'BEGIN { printf "%.3f", u / 1000 }')" 0 "$(ratio "$base100")" \
   "(best of 2; the ceiling)"
+if [[ -n $size_before && -n $size_after ]]; then
+  # wrk stops counting at its deadline; requests then in flight still commit.
+  printf 'ledger check: the signed tree grew by %d events; wrk counted %d answered 201 (%s)\n' \
+    $((size_after - size_before)) "$counted" \
+    "$( ((size_after - size_before >= counted)) && echo "the rest were in flight at each run's end" ||
+      echo "FEWER than answered: acknowledged writes are missing")"
+else
+  echo "ledger check: could not read /v1/ledger/checkpoint"
+fi
 ((logged_errors > 0)) && echo "note: cpmd logged $logged_errors error line(s) during the runs"
 exit 0

@@ -58,6 +58,9 @@ void cpm_api_subject_guardians_link(struct cpm_request *req);
 void cpm_api_subject_events(struct cpm_request *req);
 void cpm_api_ledger_events(struct cpm_request *req);
 
+/* receipts.c: one consent event as an ISO/IEC TS 27560-style receipt */
+void cpm_api_subject_receipt(struct cpm_request *req);
+
 /* evidence.c: a subject's offline-verifiable proof bundle */
 void cpm_api_subject_evidence(struct cpm_request *req);
 

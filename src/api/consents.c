@@ -20,12 +20,11 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "crypto/keyring.h"
+#include "crypto/random_id.h"
 #include "domain/consent.h"
 #include "http/app.h"
 #include "store/config_writer.h"
 #include "store/writer.h"
-
-#define EVENT_ID_RANDOM_BYTES 16
 
 /* Everything one consent request builds, freed at once. */
 struct consent_write {
@@ -46,22 +45,24 @@ struct consent_write {
     char *answer; /* the response text, also what a retry gets back */
 };
 
-static void consent_write_release(struct consent_write *w)
+/* Drops what one attempt built from the subject, keeping the parsed action. */
+static void consent_write_reset(struct consent_write *w)
 {
-    for (size_t i = 0; i < w->action.count; i++)
+    for (size_t i = 0; i < w->action.count; i++) {
         cpm_free(w->events[i].leaf);
+        w->events[i].leaf = NULL;
+    }
     cpm_free(w->sealed);
-    cpm_free(w->answer);
+    w->sealed = NULL;
+    w->sealed_len = 0;
+    w->guardian_pseudonym[0] = '\0';
     sodium_memzero(w->data_key, sizeof(w->data_key));
 }
 
-static void random_id(char *out, size_t size, const char *prefix)
+static void consent_write_release(struct consent_write *w)
 {
-    uint8_t raw[EVENT_ID_RANDOM_BYTES];
-    char hex[2 * EVENT_ID_RANDOM_BYTES + 1];
-    randombytes_buf(raw, sizeof(raw));
-    sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
-    snprintf(out, size, "%s%s", prefix, hex);
+    consent_write_reset(w);
+    cpm_free(w->answer);
 }
 
 /* Loads the subject, or prepares a new one with a fresh data key. */
@@ -155,10 +156,10 @@ static cpm_err apply_policy(struct cpm_request *req, struct consent_write *w)
 static cpm_err build_events(struct consent_write *w)
 {
     const struct cpm_consent_action *a = &w->action;
-    random_id(w->action_id, sizeof(w->action_id), "act_");
+    cpm_random_id(w->action_id, sizeof(w->action_id), "act_");
     for (size_t i = 0; i < a->count; i++) {
         struct cpm_event *e = &w->events[i];
-        random_id(e->id, sizeof(e->id), "evt_");
+        cpm_random_id(e->id, sizeof(e->id), "evt_");
         cpm_strlcpy(e->type, cpm_consent_event_type(a->decisions[i].decision), sizeof(e->type));
         cpm_strlcpy(e->subject_id, w->subject.id, sizeof(e->subject_id));
         cpm_strlcpy(e->purpose, a->decisions[i].purpose, sizeof(e->purpose));
@@ -288,15 +289,20 @@ static bool read_idempotency(struct cpm_request *req, const char *subject_id,
     return true;
 }
 
-static void record(struct cpm_request *req, const char *id, struct consent_write *w)
+/* One attempt: builds and submits; *answered when it answered a refusal itself. */
+static cpm_err record_once(struct cpm_request *req, const char *id, struct consent_write *w,
+                           bool *answered)
 {
     cpm_err err = load_subject(req, id, w);
     if (err == CPM_ERR_CONFLICT) {
         cpm_respond_error(req, err, NULL, "subject '%s' was erased", id);
-        return;
+        *answered = true;
+        return err;
     }
-    if (err == CPM_OK && !admit(req, w))
-        return;
+    if (err == CPM_OK && !admit(req, w)) {
+        *answered = true;
+        return CPM_ERR_VALIDATION;
+    }
     if (err == CPM_OK)
         err = seal_context(w);
     if (err == CPM_OK)
@@ -315,6 +321,20 @@ static void record(struct cpm_request *req, const char *id, struct consent_write
     };
     if (err == CPM_OK)
         err = cpm_writer_submit(req->app->writer, &wr);
+    return err;
+}
+
+static void record(struct cpm_request *req, const char *id, struct consent_write *w)
+{
+    bool answered = false;
+    cpm_err err = record_once(req, id, w, &answered);
+    /* Another request created the subject meanwhile: once more, with the stored one. */
+    if (!answered && err == CPM_ERR_CONFLICT && w->subject_is_new) {
+        consent_write_reset(w);
+        err = record_once(req, id, w, &answered);
+    }
+    if (answered)
+        return;
     if (err == CPM_ERR_CONFLICT && w->with_idempotency)
         cpm_respond_error(req, err, "Idempotency-Key",
                           "a request with this key is being recorded; retry to get its answer");

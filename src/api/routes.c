@@ -61,6 +61,8 @@ const struct cpm_route cpm_routes[] = {
 
     {CPM_GET, "/v1/subjects/{id}/evidence", SCOPE(CPM_SCOPE_LEDGER_READ), false,
      cpm_api_subject_evidence},
+    {CPM_GET, "/v1/subjects/{id}/receipts/{event}", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+     cpm_api_subject_receipt},
 
     {CPM_GET, "/v1/ledger/checkpoint", PUBLIC, false, cpm_api_ledger_checkpoint},
     {CPM_GET, "/v1/ledger/key", PUBLIC, false, cpm_api_ledger_key},

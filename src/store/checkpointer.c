@@ -7,15 +7,14 @@
  */
 #include "core/common.h"
 
-#include <pthread.h>
 #include <sodium.h>
-#include <time.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "ledger/note.h"
 #include "store/checkpointer.h"
+#include "store/ticker.h"
 
 #define NOTE_BYTES_MAX 1024
 
@@ -25,10 +24,7 @@ struct cpm_checkpointer {
     char origin[CPM_ORIGIN_BYTES_MAX];
     uint8_t seed[32];
     uint64_t signed_size; /* the largest size stored, or UINT64_MAX before any */
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stopping;
+    struct cpm_ticker *ticker;
 };
 
 void cpm_checkpoint_origin(const uint8_t public_key[32], char out[CPM_ORIGIN_BYTES_MAX])
@@ -64,23 +60,9 @@ static cpm_err sign_head(struct cpm_checkpointer *c)
     return err == CPM_ERR_CONFLICT ? CPM_OK : err;
 }
 
-static void *run(void *arg)
+static void tick(void *ctx)
 {
-    struct cpm_checkpointer *c = arg;
-    pthread_mutex_lock(&c->lock);
-    while (!c->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (long)CPM_CHECKPOINT_INTERVAL_MS * 1000000;
-        until.tv_sec += until.tv_nsec / 1000000000;
-        until.tv_nsec %= 1000000000;
-        pthread_cond_timedwait(&c->wake, &c->lock, &until);
-        pthread_mutex_unlock(&c->lock);
-        (void)sign_head(c); /* failures are logged; the next round retries */
-        pthread_mutex_lock(&c->lock);
-    }
-    pthread_mutex_unlock(&c->lock);
-    return NULL;
+    (void)sign_head(ctx); /* failures are logged; the next tick retries */
 }
 
 static uint64_t latest_size(struct cpm_store *store)
@@ -104,12 +86,8 @@ cpm_err cpm_checkpointer_start(struct cpm_store *store, struct cpm_writer *write
     memcpy(c->seed, seed, sizeof(c->seed));
     c->signed_size = latest_size(store);
     cpm_err err = sign_head(c);
-    if (err == CPM_OK) {
-        pthread_mutex_init(&c->lock, NULL);
-        pthread_cond_init(&c->wake, NULL);
-        if (pthread_create(&c->thread, NULL, run, c) != 0)
-            err = CPM_ERR_INTERNAL;
-    }
+    if (err == CPM_OK)
+        err = cpm_ticker_start(CPM_CHECKPOINT_INTERVAL_MS, tick, c, &c->ticker);
     if (err != CPM_OK) {
         sodium_memzero(c->seed, sizeof(c->seed));
         cpm_free(c);
@@ -123,14 +101,8 @@ void cpm_checkpointer_stop(struct cpm_checkpointer *c)
 {
     if (c == NULL)
         return;
-    pthread_mutex_lock(&c->lock);
-    c->stopping = true;
-    pthread_cond_signal(&c->wake);
-    pthread_mutex_unlock(&c->lock);
-    pthread_join(c->thread, NULL);
+    cpm_ticker_stop(c->ticker);
     (void)sign_head(c);
-    pthread_cond_destroy(&c->wake);
-    pthread_mutex_destroy(&c->lock);
     sodium_memzero(c->seed, sizeof(c->seed));
     cpm_free(c);
 }

@@ -6,15 +6,13 @@
  */
 #include "core/common.h"
 
-#include <pthread.h>
-#include <time.h>
-
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "crypto/random_id.h"
 #include "domain/consent.h"
 #include "store/scheduler.h"
+#include "store/ticker.h"
 
 /* Up to CPM_SCHEDULER_BATCH system events and the states they set. */
 struct sweep {
@@ -76,27 +74,54 @@ static cpm_err submit(struct cpm_writer *writer, struct sweep *w)
     return w->count ? cpm_writer_submit(writer, &wr) : CPM_OK;
 }
 
-/* Expires what is due, batch by batch; *count gets how many. */
-static cpm_err expire_due(struct cpm_store *store, struct cpm_writer *writer,
-                          const struct cpm_keyring *keyring, int64_t *count)
+/* Fetches the next batch of states into w through add_state. */
+typedef cpm_err (*fetch_fn)(struct cpm_store *store, struct sweep *w, const char *after,
+                            const char *purpose);
+
+static cpm_err fetch_due(struct cpm_store *store, struct sweep *w, const char *after,
+                         const char *purpose)
 {
-    struct sweep *w = cpm_calloc(1, sizeof(*w));
-    if (w == NULL)
-        return CPM_ERR_NOMEM;
-    w->keyring = keyring;
-    w->type = "consent.expired";
-    w->status = "expired";
+    CPM_UNUSED(after);
+    CPM_UNUSED(purpose);
+    return store->ops->consent_state_due(store, w->now_ms, CPM_SCHEDULER_BATCH, add_state, w);
+}
+
+static cpm_err fetch_on_notice(struct cpm_store *store, struct sweep *w, const char *after,
+                               const char *purpose)
+{
+    return store->ops->consent_state_on_notice(store, w->notice, w->notice_version, purpose, after,
+                                               CPM_SCHEDULER_BATCH, add_state, w);
+}
+
+/* Fetches and records batch after batch until one comes back short. */
+static cpm_err sweep_all(struct cpm_store *store, struct cpm_writer *writer, struct sweep *w,
+                         fetch_fn fetch, const char *purpose, int64_t *count)
+{
     cpm_err err = CPM_OK;
     *count = 0;
     do {
+        char after[CPM_SUBJECT_ID_BYTES_MAX + 1];
+        cpm_strlcpy(after, w->last_subject, sizeof(after));
         sweep_clear(w);
         w->now_ms = cpm_clock_now_ms();
-        err = store->ops->consent_state_due(store, w->now_ms, CPM_SCHEDULER_BATCH, add_state, w);
+        err = fetch(store, w, after, purpose);
         if (err == CPM_OK)
             err = submit(writer, w);
         *count += err == CPM_OK ? (int64_t)w->count : 0;
     } while (err == CPM_OK && w->count == CPM_SCHEDULER_BATCH);
     sweep_clear(w);
+    return err;
+}
+
+static cpm_err run_sweep(struct cpm_store *store, struct cpm_writer *writer,
+                         const struct sweep *setup, fetch_fn fetch, const char *purpose,
+                         int64_t *count)
+{
+    struct sweep *w = cpm_malloc(sizeof(*w));
+    if (w == NULL)
+        return CPM_ERR_NOMEM;
+    *w = *setup;
+    cpm_err err = sweep_all(store, writer, w, fetch, purpose, count);
     cpm_free(w);
     return err;
 }
@@ -105,68 +130,37 @@ cpm_err cpm_reconsent_sweep(struct cpm_store *store, struct cpm_writer *writer,
                             const struct cpm_keyring *keyring, const char *notice, int64_t version,
                             const char *purpose, int64_t *count)
 {
-    struct sweep *w = cpm_calloc(1, sizeof(*w));
-    if (w == NULL)
-        return CPM_ERR_NOMEM;
-    *w = (struct sweep){.keyring = keyring,
-                        .type = "consent.reconsent_required",
-                        .status = "reconsent_required",
-                        .notice = notice,
-                        .notice_version = version};
-    cpm_err err = CPM_OK;
-    *count = 0;
-    do {
-        char after[CPM_SUBJECT_ID_BYTES_MAX + 1];
-        cpm_strlcpy(after, w->last_subject, sizeof(after));
-        sweep_clear(w);
-        w->now_ms = cpm_clock_now_ms();
-        err = store->ops->consent_state_on_notice(store, notice, version, purpose, after,
-                                                  CPM_SCHEDULER_BATCH, add_state, w);
-        if (err == CPM_OK)
-            err = submit(writer, w);
-        *count += err == CPM_OK ? (int64_t)w->count : 0;
-    } while (err == CPM_OK && w->count == CPM_SCHEDULER_BATCH);
-    sweep_clear(w);
-    cpm_free(w);
-    return err;
+    static const struct sweep empty;
+    struct sweep setup = empty;
+    setup.keyring = keyring;
+    setup.type = "consent.reconsent_required";
+    setup.status = "reconsent_required";
+    setup.notice = notice;
+    setup.notice_version = version;
+    return run_sweep(store, writer, &setup, fetch_on_notice, purpose, count);
 }
 
 struct cpm_scheduler {
     struct cpm_store *store;
     struct cpm_writer *writer;
     const struct cpm_keyring *keyring;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stopping;
+    struct cpm_ticker *ticker;
 };
 
-static void tick(struct cpm_scheduler *s)
+static void tick(void *ctx)
 {
+    struct cpm_scheduler *s = ctx;
+    static const struct sweep empty;
+    struct sweep setup = empty;
+    setup.keyring = s->keyring;
+    setup.type = "consent.expired";
+    setup.status = "expired";
     int64_t count = 0;
-    cpm_err err = expire_due(s->store, s->writer, s->keyring, &count);
+    cpm_err err = run_sweep(s->store, s->writer, &setup, fetch_due, NULL, &count);
     if (count > 0)
         cpm_log_info("scheduler", "%lld consents expired", (long long)count);
     if (err != CPM_OK && err != CPM_ERR_TAMPERED)
         cpm_log_error("scheduler", "expiry failed: %s; retrying", cpm_err_message(err));
-}
-
-static void *run(void *arg)
-{
-    struct cpm_scheduler *s = arg;
-    pthread_mutex_lock(&s->lock);
-    while (!s->stopping) {
-        pthread_mutex_unlock(&s->lock);
-        tick(s);
-        pthread_mutex_lock(&s->lock);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += CPM_SCHEDULER_INTERVAL_MS / 1000;
-        while (!s->stopping && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return NULL;
 }
 
 cpm_err cpm_scheduler_start(struct cpm_store *store, struct cpm_writer *writer,
@@ -178,13 +172,11 @@ cpm_err cpm_scheduler_start(struct cpm_store *store, struct cpm_writer *writer,
     s->store = store;
     s->writer = writer;
     s->keyring = keyring;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
-    if (pthread_create(&s->thread, NULL, run, s) != 0) {
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->lock);
+    tick(s); /* what expired while cpmd was down, before the first request */
+    cpm_err err = cpm_ticker_start(CPM_SCHEDULER_INTERVAL_MS, tick, s, &s->ticker);
+    if (err != CPM_OK) {
         cpm_free(s);
-        return CPM_ERR_INTERNAL;
+        return err;
     }
     *out = s;
     return CPM_OK;
@@ -194,12 +186,6 @@ void cpm_scheduler_stop(struct cpm_scheduler *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_lock(&s->lock);
-    s->stopping = true;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->lock);
+    cpm_ticker_stop(s->ticker);
     cpm_free(s);
 }

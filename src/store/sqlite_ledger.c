@@ -251,21 +251,6 @@ static cpm_err read_state(sqlite3_stmt *st, void *item)
     return CPM_OK;
 }
 
-cpm_err cpm__sqlite_consent_state_list(struct cpm_store *store, const char *subject_id,
-                                       cpm_consent_state_visit_fn visit, void *ctx)
-{
-    struct rows rows = {.item_bytes = sizeof(struct cpm_consent_state)};
-    struct sqlite_store *s = cpm__sqlite_lock(store);
-    sqlite3_stmt *st = s->stmts[ST_STATE_LIST];
-    cpm_err err = cpm__sqlite_collect(s, ST_STATE_LIST, cpm__sqlite_bind_text(st, 1, subject_id),
-                                      "consent_state_list", read_state, &rows);
-    cpm__sqlite_unlock(s);
-    for (int i = 0; err == CPM_OK && i < rows.count; i++)
-        err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
-    cpm__sqlite_rows_free(&rows, NULL);
-    return err;
-}
-
 /* Runs a bound state query and visits its rows after the lock is released. */
 static cpm_err visit_states(struct sqlite_store *s, enum stmt id, int rc, const char *op,
                             cpm_consent_state_visit_fn visit, void *ctx)
@@ -277,6 +262,14 @@ static cpm_err visit_states(struct sqlite_store *s, enum stmt id, int rc, const 
         err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
     cpm__sqlite_rows_free(&rows, NULL);
     return err;
+}
+
+cpm_err cpm__sqlite_consent_state_list(struct cpm_store *store, const char *subject_id,
+                                       cpm_consent_state_visit_fn visit, void *ctx)
+{
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    int rc = cpm__sqlite_bind_text(s->stmts[ST_STATE_LIST], 1, subject_id);
+    return visit_states(s, ST_STATE_LIST, rc, "consent_state_list", visit, ctx);
 }
 
 cpm_err cpm__sqlite_consent_state_due(struct cpm_store *store, int64_t now_ms, int limit,

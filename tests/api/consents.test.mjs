@@ -2,6 +2,7 @@
 // Consent actions: one event per purpose, the PIPL rules with their 422s,
 // withdrawal in one call, idempotent retries, current state and history.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import * as fx from './fixtures.mjs';
 import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
@@ -205,4 +206,28 @@ test('a material notice change sends given consents back to re-consent; notify-o
   const fresh = await request(server, 'GET', `/v1/notices/privacy/versions/${pub.json.version}`);
   const again = await consent('rc-1', { ...action([{ purpose: 'marketing.sms', decision: 'given' }]), notice: { id: 'privacy', version: pub.json.version, sha256: fresh.json.content.en.sha256 } });
   assert.equal(again.status, 201, again.text);
+});
+
+test('each event has a receipt with ISO/IEC TS 27560 field names', async () => {
+  const events = (await request(server, 'GET', '/v1/subjects/u-1/events', { key })).json.items;
+  const given = events.find((e) => e.event.type === 'consent.given' && e.event.purpose === 'ads.personalised');
+  for (const ref of [given.event.id, String(given.seq)]) {
+    const r = await request(server, 'GET', `/v1/subjects/u-1/receipts/${ref}`, { key });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.record_id, given.event.id);
+    assert.equal(r.json.pii_principal_id, given.event.subject);
+    assert.equal(r.json.consent_status, 'given');
+    assert.equal(r.json.purpose.purpose_id, 'ads.personalised');
+    assert.equal(r.json.purpose.lawful_basis, 'consent');
+    assert.equal(r.json.purpose.consent_type, 'separate');
+    assert.equal(r.json.separate_consent, true);
+    assert.equal(r.json.event.collection_method, 'click');
+    assert.deepEqual(r.json.privacy_notice, given.event.notice);
+    const leafHash = createHash('sha256').update(Buffer.concat([Buffer.from([0]), Buffer.from(given.leaf, 'utf8')])).digest('hex');
+    assert.equal(r.json.evidence.leaf_sha256, leafHash);
+    assert.equal(r.json.evidence.ledger_seq, given.seq);
+  }
+  expectProblem(assert, await request(server, 'GET', '/v1/subjects/u-1/receipts/evt_nope', { key }), 404, 'not_found');
+  const other = (await request(server, 'GET', '/v1/subjects/u-3/events', { key })).json.items[0];
+  expectProblem(assert, await request(server, 'GET', `/v1/subjects/u-1/receipts/${other.event.id}`, { key }), 404, 'not_found');
 });

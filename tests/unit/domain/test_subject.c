@@ -211,9 +211,12 @@ static void test_guardian_rule(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_subject_ids_and_ages), cmocka_unit_test(test_age_body),
-        cmocka_unit_test(test_identity_body),        cmocka_unit_test(test_guardian_body),
-        cmocka_unit_test(test_leaves),               cmocka_unit_test(test_guardian_rule),
+        cmocka_unit_test(test_subject_ids_and_ages),
+        cmocka_unit_test(test_age_body),
+        cmocka_unit_test(test_identity_body),
+        cmocka_unit_test(test_guardian_body),
+        cmocka_unit_test(test_leaves),
+        cmocka_unit_test(test_guardian_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
