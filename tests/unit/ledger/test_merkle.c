@@ -155,7 +155,7 @@ static json_t *load_vectors(void)
     if (root == NULL)
         fail_msg("CPM_SOURCE_DIR is not set (ctest sets it to the repository root)");
     char path[4096];
-    assert_true((size_t)snprintf(path, sizeof(path), "%s/../shared/vectors/rfc6962_vectors.json",
+    assert_true((size_t)snprintf(path, sizeof(path), "%s/tests/vectors/rfc6962_vectors.json",
                                  root) < sizeof(path));
     json_error_t error;
     json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &error);

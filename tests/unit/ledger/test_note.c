@@ -30,7 +30,7 @@ static void read_vector(const char *name, char *out, size_t cap, size_t *len)
     if (root == NULL)
         fail_msg("CPM_SOURCE_DIR is not set (ctest sets it to the repository root)");
     char path[4096];
-    assert_true((size_t)snprintf(path, sizeof(path), "%s/../shared/vectors/%s", root, name) <
+    assert_true((size_t)snprintf(path, sizeof(path), "%s/tests/vectors/%s", root, name) <
                 sizeof(path));
     FILE *f = fopen(path, "rb");
     if (f == NULL)
