@@ -43,6 +43,11 @@ struct consent_write {
     struct cpm_idempotency idempotency;
     bool with_idempotency;
     char *answer; /* the response text, also what a retry gets back */
+    /* across the suspension while the writer commits */
+    json_t *body; /* the parsed request: action's strings point into it */
+    struct cpm_request *req;
+    struct cpm_write_request write;
+    bool retried;
 };
 
 /* Drops what one attempt built from the subject, keeping the parsed action. */
@@ -59,10 +64,15 @@ static void consent_write_reset(struct consent_write *w)
     sodium_memzero(w->data_key, sizeof(w->data_key));
 }
 
-static void consent_write_release(struct consent_write *w)
+static void consent_write_free(void *pending)
 {
+    struct consent_write *w = pending;
+    if (w == NULL)
+        return;
     consent_write_reset(w);
     cpm_free(w->answer);
+    json_decref(w->body);
+    cpm_free(w);
 }
 
 /* Loads the subject, or prepares a new one with a fresh data key. */
@@ -289,52 +299,9 @@ static bool read_idempotency(struct cpm_request *req, const char *subject_id,
     return true;
 }
 
-/* One attempt: builds and submits; *answered when it answered a refusal itself. */
-static cpm_err record_once(struct cpm_request *req, const char *id, struct consent_write *w,
-                           bool *answered)
+/* Answers the outcome of a commit (or of a failure before it). */
+static void answer(struct cpm_request *req, const char *id, struct consent_write *w, cpm_err err)
 {
-    cpm_err err = load_subject(req, id, w);
-    if (err == CPM_ERR_CONFLICT) {
-        cpm_respond_error(req, err, NULL, "subject '%s' was erased", id);
-        *answered = true;
-        return err;
-    }
-    if (err == CPM_OK && !admit(req, w)) {
-        *answered = true;
-        return CPM_ERR_VALIDATION;
-    }
-    if (err == CPM_OK)
-        err = seal_context(w);
-    if (err == CPM_OK)
-        err = build_events(w);
-    if (err == CPM_OK)
-        err = apply_policy(req, w);
-    struct cpm_write_request wr = {
-        .subject = w->subject_is_new ? &w->subject : NULL,
-        .events = w->events,
-        .event_count = w->action.count,
-        .states = w->states,
-        .state_count = w->action.count,
-        .idempotency = w->with_idempotency ? &w->idempotency : NULL,
-        .finish = finish,
-        .ctx = w,
-    };
-    if (err == CPM_OK)
-        err = cpm_writer_submit(req->app->writer, &wr);
-    return err;
-}
-
-static void record(struct cpm_request *req, const char *id, struct consent_write *w)
-{
-    bool answered = false;
-    cpm_err err = record_once(req, id, w, &answered);
-    /* Another request created the subject meanwhile: once more, with the stored one. */
-    if (!answered && err == CPM_ERR_CONFLICT && w->subject_is_new) {
-        consent_write_reset(w);
-        err = record_once(req, id, w, &answered);
-    }
-    if (answered)
-        return;
     if (err == CPM_ERR_CONFLICT && w->with_idempotency)
         cpm_respond_error(req, err, "Idempotency-Key",
                           "a request with this key is being recorded; retry to get its answer");
@@ -353,35 +320,102 @@ static void record(struct cpm_request *req, const char *id, struct consent_write
     }
 }
 
-void cpm_api_consents_record(struct cpm_request *req)
+/*
+ * On the writer thread, once the batch holding this action committed or
+ * failed. A new subject that another request created meanwhile conflicts:
+ * the handler runs once more, with the stored subject.
+ */
+static void committed(struct cpm_write_request *wr)
 {
-    const char *id = cpm_request_param(req, 0);
-    if (!cpm_api_subject_id_checked(req, id))
-        return;
-    struct consent_write *w = cpm_calloc(1, sizeof(*w));
-    json_t *body = NULL;
-    if (w == NULL) {
-        cpm_respond_error(req, CPM_ERR_NOMEM, NULL, "out of memory");
+    struct consent_write *w = wr->ctx;
+    struct cpm_request *req = w->req;
+    if (wr->result == CPM_ERR_CONFLICT && w->subject_is_new && !w->retried) {
+        w->retried = true;
+        cpm_request_resume(req); /* without an answer: the handler retries */
         return;
     }
+    answer(req, cpm_request_param(req, 0), w, wr->result);
+    cpm_request_resume(req);
+}
+
+/* Builds the events and hands them to the writer; the answer comes in committed(). */
+static void record(struct cpm_request *req, const char *id, struct consent_write *w)
+{
+    cpm_err err = load_subject(req, id, w);
+    if (err == CPM_ERR_CONFLICT) {
+        cpm_respond_error(req, err, NULL, "subject '%s' was erased", id);
+        return;
+    }
+    if (err == CPM_OK && !admit(req, w))
+        return;
+    if (err == CPM_OK)
+        err = seal_context(w);
+    if (err == CPM_OK)
+        err = build_events(w);
+    if (err == CPM_OK)
+        err = apply_policy(req, w);
+    if (err != CPM_OK) {
+        answer(req, id, w, err);
+        return;
+    }
+    w->write = (struct cpm_write_request){
+        .subject = w->subject_is_new ? &w->subject : NULL,
+        .events = w->events,
+        .event_count = w->action.count,
+        .states = w->states,
+        .state_count = w->action.count,
+        .idempotency = w->with_idempotency ? &w->idempotency : NULL,
+        .finish = finish,
+        .on_done = committed,
+        .ctx = w,
+    };
+    w->req = req;
+    cpm_request_suspend(req);
+    err = cpm_writer_submit_async(req->app->writer, &w->write);
+    if (err != CPM_OK) {
+        answer(req, id, w, err);
+        cpm_request_resume(req);
+    }
+}
+
+/* The first call: checks, parses, and keeps the state in req->pending. */
+static struct consent_write *start(struct cpm_request *req, const char *id)
+{
+    struct consent_write *w = cpm_calloc(1, sizeof(*w));
+    if (w == NULL) {
+        cpm_respond_error(req, CPM_ERR_NOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    req->pending = w;
+    req->pending_free = consent_write_free;
     w->now_ms = cpm_clock_now_ms();
     bool answered = false;
     if (!read_idempotency(req, id, w) || (w->with_idempotency && replayed(req, w, &answered)))
-        goto out;
-    body = cpm_request_json_object(req);
-    if (body == NULL)
-        goto out;
+        return NULL;
+    w->body = cpm_request_json_object(req);
+    if (w->body == NULL)
+        return NULL;
     struct cpm_detail detail;
     cpm_detail_init(&detail);
-    cpm_err err = cpm_consent_parse(body, &w->action, &detail);
-    if (err != CPM_OK)
+    cpm_err err = cpm_consent_parse(w->body, &w->action, &detail);
+    if (err != CPM_OK) {
         cpm_respond_problem(req, err, &detail);
-    else
+        return NULL;
+    }
+    return w;
+}
+
+void cpm_api_consents_record(struct cpm_request *req)
+{
+    const char *id = cpm_request_param(req, 0);
+    struct consent_write *w = req->pending;
+    if (w != NULL) { /* resumed to retry with the subject another request created */
+        consent_write_reset(w);
         record(req, id, w);
-out:
-    consent_write_release(w);
-    cpm_free(w);
-    json_decref(body);
+        return;
+    }
+    if (cpm_api_subject_id_checked(req, id) && (w = start(req, id)) != NULL)
+        record(req, id, w);
 }
 
 static cpm_err state_visit(void *ctx, const struct cpm_consent_state *s)

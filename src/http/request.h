@@ -48,9 +48,26 @@ struct cpm_request {
     size_t body_discarded; /* bytes dropped after an early answer */
     cpm_err early_err;     /* decided from headers: 404, 405, 401, 403, 413, 415 */
     int64_t start_ns;
-    int status;                    /* the status answered, for logs and metrics */
-    struct MHD_Response *response; /* queued at the end of the request */
+    bool async;                          /* the handler will answer later (cpm_request_suspend) */
+    void *pending;                       /* the handler's state across a suspension */
+    void (*pending_free)(void *pending); /* called when the request completes */
+    int status;                          /* the status answered, for logs and metrics */
+    struct MHD_Response *response;       /* queued at the end of the request */
 };
+
+/*
+ * For a handler whose answer waits on other work (a ledger commit): call
+ * before starting that work, then return. The connection sleeps (no worker
+ * thread waits) until cpm_request_resume. Keep the handler's state in
+ * req->pending, freed through req->pending_free when the request ends.
+ */
+void cpm_request_suspend(struct cpm_request *req);
+/*
+ * From any thread, once the answer is given with cpm_respond_*: wakes the
+ * connection to send it. Resumed without an answer, the route's handler is
+ * called again (to retry), and finds its req->pending.
+ */
+void cpm_request_resume(struct cpm_request *req);
 
 /* The n-th path capture ("{id}"); never NULL for a matched route. */
 const char *cpm_request_param(const struct cpm_request *req, size_t n);

@@ -12,6 +12,17 @@
 #include "core/json.h"
 #include "http/request.h"
 
+void cpm_request_suspend(struct cpm_request *req)
+{
+    req->async = true;
+    MHD_suspend_connection(req->conn);
+}
+
+void cpm_request_resume(struct cpm_request *req)
+{
+    MHD_resume_connection(req->conn);
+}
+
 const char *cpm_request_param(const struct cpm_request *req, size_t n)
 {
     CPM_ASSERT(n < CPM_PATH_PARAMS_MAX && req->params[n] != NULL);

@@ -264,8 +264,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    if (req->response == NULL)
+    if (req->response == NULL) {
+        req->async = false;
         req->route->handler(req);
+        if (req->async)
+            return MHD_YES; /* answered on a later call, after cpm_request_resume */
+    }
     return queue(req);
 }
 
@@ -307,6 +311,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     log_request(req, duration_ns);
     if (req->response != NULL)
         MHD_destroy_response(req->response);
+    if (req->pending_free != NULL)
+        req->pending_free(req->pending);
     cpm_free(req->body);
     cpm_arena_release(&req->arena);
     cpm_free(req);
@@ -362,7 +368,7 @@ cpm_err cpm_http_start(struct cpm_app *app, const struct cpm_http_options *opt,
     if (http == NULL)
         return CPM_ERR_NOMEM;
     http->app = app;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     /* The logger goes first, so MHD reports nothing through its own. */
     http->daemon = MHD_start_daemon(

@@ -185,13 +185,26 @@ static void publish_head(struct cpm_writer *w)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* Wakes the waiting requesters, then calls the asynchronous ones back. */
 static void finish_all(struct cpm_writer *w, struct cpm_write_request *list)
 {
+    struct cpm_write_request *callbacks = NULL;
     pthread_mutex_lock(&w->lock);
-    for (struct cpm_write_request *r = list; r != NULL; r = r->next)
-        r->done = true;
+    for (struct cpm_write_request *r = list, *next; r != NULL; r = next) {
+        next = r->next;
+        if (r->on_done != NULL) {
+            r->next = callbacks;
+            callbacks = r;
+        } else {
+            r->done = true; /* a waiting requester may free r from here on */
+        }
+    }
     pthread_cond_broadcast(&w->done);
     pthread_mutex_unlock(&w->lock);
+    for (struct cpm_write_request *r = callbacks, *next; r != NULL; r = next) {
+        next = r->next;
+        r->on_done(r); /* may free r */
+    }
 }
 
 /* Commits a taken list: together, or, when that fails, one by one. */
@@ -275,7 +288,8 @@ cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_writer **out)
     return CPM_OK;
 }
 
-cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req)
+/* Queues req under the lock (held on return when queued). */
+static cpm_err enqueue(struct cpm_writer *w, struct cpm_write_request *req)
 {
     CPM_ASSERT(req->event_count > 0);
     req->done = false;
@@ -283,8 +297,9 @@ cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req)
     req->result = CPM_ERR_INTERNAL;
     pthread_mutex_lock(&w->lock);
     if (w->stopping || w->refusal[0]) {
+        cpm_err err = w->refusal[0] ? CPM_ERR_TAMPERED : CPM_ERR_UNAVAILABLE;
         pthread_mutex_unlock(&w->lock);
-        return w->refusal[0] ? CPM_ERR_TAMPERED : CPM_ERR_UNAVAILABLE;
+        return err;
     }
     if (w->tail != NULL)
         w->tail->next = req;
@@ -292,10 +307,28 @@ cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req)
         w->head = req;
     w->tail = req;
     pthread_cond_signal(&w->queued);
+    return CPM_OK;
+}
+
+cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req)
+{
+    req->on_done = NULL;
+    cpm_err err = enqueue(w, req);
+    if (err != CPM_OK)
+        return err;
     while (!req->done)
         pthread_cond_wait(&w->done, &w->lock);
     pthread_mutex_unlock(&w->lock);
     return req->result;
+}
+
+cpm_err cpm_writer_submit_async(struct cpm_writer *w, struct cpm_write_request *req)
+{
+    CPM_ASSERT(req->on_done != NULL);
+    cpm_err err = enqueue(w, req);
+    if (err == CPM_OK)
+        pthread_mutex_unlock(&w->lock);
+    return err;
 }
 
 void cpm_writer_head(struct cpm_writer *w, uint64_t *size, uint8_t root[CPM_HASH_BYTES])

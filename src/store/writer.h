@@ -32,6 +32,8 @@ struct cpm_write_request {
     size_t state_count;
     struct cpm_idempotency *idempotency; /* may be NULL */
     cpm_write_finish_fn finish;          /* may be NULL */
+    /* cpm_writer_submit_async only: called on the writer thread once committed or failed */
+    void (*on_done)(struct cpm_write_request *req);
     void *ctx;
     /* in, for subject operations; each may be NULL */
     const struct cpm_subject *guardian_subject;    /* a second new subject (a guardian) */
@@ -55,6 +57,14 @@ cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_writer **out) CPM_M
  * nothing of it is written). CPM_ERR_UNAVAILABLE once stopping.
  */
 cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req) CPM_MUST_CHECK;
+
+/*
+ * Queues req and returns at once; req->on_done(req) runs on the writer
+ * thread when it is committed or failed (req->result), and req must live
+ * until then. Returns an error (and on_done is never called) when the
+ * writer is stopping or refusing writes.
+ */
+cpm_err cpm_writer_submit_async(struct cpm_writer *w, struct cpm_write_request *req) CPM_MUST_CHECK;
 
 /* The committed tree head: size and root. */
 void cpm_writer_head(struct cpm_writer *w, uint64_t *size, uint8_t root[CPM_HASH_BYTES]);
