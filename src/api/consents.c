@@ -148,7 +148,7 @@ static int64_t policy_after(const json_t *policy, const char *field, int64_t ms)
 static cpm_err apply_policy(struct cpm_request *req, struct consent_write *w)
 {
     json_t *policies;
-    cpm_err err = cpm_config_policies(req->app->store, &policies);
+    cpm_err err = cpm_config_policies_cached(req->app->store, &policies);
     if (err != CPM_OK)
         return err;
     const json_t *policy = cpm_policy_select(policies, w->action.region, w->action.property);
@@ -230,15 +230,11 @@ static bool admit(struct cpm_request *req, struct consent_write *w)
     cpm_detail_init(&detail);
     struct cpm_store *store = req->app->store;
     const struct cpm_consent_action *a = &w->action;
-    json_t *version = NULL;
-    struct cpm_notice_version stored = {0};
+    const json_t *version = NULL;
     struct cpm_consent_subject facts = {.age_status = w->subject.age_status};
     cpm_err err = find_guardian(req, w, &facts.guardian_linked);
-    if (err == CPM_OK && a->notice_id && cpm_config_id_valid(a->notice_id))
-        err = store->ops->notice_version_get(store, a->notice_id, a->notice_version, &stored);
-    if (err == CPM_OK && stored.body)
-        version = json_loads(stored.body, 0, NULL);
-    cpm_notice_version_release(&stored);
+    if (err == CPM_OK && a->notice_id)
+        err = cpm_config_notice_version_cached(store, a->notice_id, a->notice_version, &version);
     if (err == CPM_OK || err == CPM_ERR_NOT_FOUND) {
         struct cpm_config_lookup lookup;
         struct cpm_config_cache cache;
@@ -246,7 +242,6 @@ static bool admit(struct cpm_request *req, struct consent_write *w)
         err = cpm_consent_check(a, &lookup, version, &facts, &detail);
         cpm_config_cache_release(&cache);
     }
-    json_decref(version);
     if (err != CPM_OK)
         cpm_respond_problem(req, err, &detail);
     return err == CPM_OK;

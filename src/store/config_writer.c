@@ -5,9 +5,15 @@
  */
 #include "core/common.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "store/config_writer.h"
+
+/* Bumped on every configuration write in this process: caches compare it. */
+static atomic_uint_least64_t config_generation;
 
 json_t *cpm_config_doc_json(const struct cpm_doc *doc)
 {
@@ -134,6 +140,7 @@ static cpm_err write_doc(struct cpm_store *store, enum cpm_doc_kind kind, json_t
                                  : store->ops->doc_update(store, kind, id, unique_key, body,
                                                           expected_revision, now, &revision);
     cpm_free(body);
+    atomic_fetch_add(&config_generation, 1);
     if (err == CPM_ERR_CONFLICT)
         explain_conflict(store, kind, id, expected_revision == 0, detail);
     return err;
@@ -195,4 +202,71 @@ cpm_err cpm_config_policies(struct cpm_store *store, json_t **out)
         *out = NULL;
     }
     return err;
+}
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *policies_cached;      /* under cache_lock */
+static int64_t policies_loaded_ms;   /* under cache_lock */
+static uint64_t policies_generation; /* under cache_lock */
+/* "notice@version" → body, under cache_lock; never evicted: operators publish few versions */
+static json_t *versions_cached;
+
+cpm_err cpm_config_policies_cached(struct cpm_store *store, json_t **out)
+{
+    uint64_t generation = atomic_load(&config_generation);
+    int64_t now = cpm_clock_now_ms();
+    pthread_mutex_lock(&cache_lock);
+    bool fresh = policies_cached != NULL && policies_generation == generation &&
+                 now - policies_loaded_ms < CPM_POLICY_CACHE_MS && now >= policies_loaded_ms;
+    *out = fresh ? json_incref(policies_cached) : NULL;
+    pthread_mutex_unlock(&cache_lock);
+    if (fresh)
+        return CPM_OK;
+    json_t *loaded;
+    cpm_err err = cpm_config_policies(store, &loaded);
+    if (err != CPM_OK)
+        return err;
+    pthread_mutex_lock(&cache_lock);
+    json_decref(policies_cached);
+    policies_cached = json_incref(loaded);
+    policies_loaded_ms = now;
+    policies_generation = generation;
+    pthread_mutex_unlock(&cache_lock);
+    *out = loaded;
+    return CPM_OK;
+}
+
+cpm_err cpm_config_notice_version_cached(struct cpm_store *store, const char *notice,
+                                         int64_t version, const json_t **out)
+{
+    char key[CPM_ID_BYTES_MAX + 24];
+    snprintf(key, sizeof(key), "%s@%lld", notice, (long long)version);
+    pthread_mutex_lock(&cache_lock);
+    if (versions_cached == NULL)
+        versions_cached = json_object();
+    *out = json_object_get(versions_cached, key);
+    pthread_mutex_unlock(&cache_lock);
+    if (*out != NULL)
+        return CPM_OK;
+    struct cpm_notice_version v = {0};
+    cpm_err err = cpm_config_id_valid(notice)
+                      ? store->ops->notice_version_get(store, notice, version, &v)
+                      : CPM_ERR_NOT_FOUND;
+    json_t *body = err == CPM_OK ? json_loads(v.body, 0, NULL) : NULL;
+    cpm_notice_version_release(&v);
+    if (err != CPM_OK || body == NULL)
+        return err != CPM_OK ? err : CPM_ERR_STORE;
+    pthread_mutex_lock(&cache_lock);
+    json_t *raced = json_object_get(versions_cached, key);
+    if (raced == NULL && json_object_set(versions_cached, key, body) == 0)
+        raced = body;
+    pthread_mutex_unlock(&cache_lock);
+    if (raced != body) {
+        json_decref(body);
+        body = raced;
+    } else {
+        json_decref(body); /* the cache holds it */
+    }
+    *out = body;
+    return body != NULL ? CPM_OK : CPM_ERR_NOMEM;
 }

@@ -59,6 +59,23 @@ void cpm_config_cache_release(struct cpm_config_cache *cache);
 /* Every policy document (with id) into *out, an owned array. STORE, NOMEM. */
 cpm_err cpm_config_policies(struct cpm_store *store, json_t **out) CPM_MUST_CHECK;
 
+/*
+ * The same, from a process-wide cache refreshed when this process changed
+ * a policy or after CPM_POLICY_CACHE_MS (changes by `cpm seed` in another
+ * process). *out is a new reference (json_decref). Thread safe.
+ */
+#define CPM_POLICY_CACHE_MS 1000
+cpm_err cpm_config_policies_cached(struct cpm_store *store, json_t **out) CPM_MUST_CHECK;
+
+/*
+ * A published notice version's body, parsed once and kept: versions are
+ * immutable, so the cache never goes stale. *out is borrowed for the life
+ * of the process; read it, never change its reference count. NOT_FOUND,
+ * STORE, NOMEM. Thread safe.
+ */
+cpm_err cpm_config_notice_version_cached(struct cpm_store *store, const char *notice,
+                                         int64_t version, const json_t **out) CPM_MUST_CHECK;
+
 /* Parses a stored document body and puts `id` first; NULL on OOM or a corrupt body. */
 json_t *cpm_config_doc_json(const struct cpm_doc *doc);
 

@@ -119,6 +119,13 @@ struct sqlite_store *cpm__sqlite_lock(struct cpm_store *store)
     return s;
 }
 
+struct sqlite_store *cpm__sqlite_lock_read(struct cpm_store *store)
+{
+    CPM_ASSERT(store != NULL && store->ops == &cpm_store_sqlite_ops);
+    struct sqlite_store *s = (struct sqlite_store *)store;
+    return cpm__sqlite_lock(s->reader != NULL ? &s->reader->base : store);
+}
+
 void cpm__sqlite_unlock(struct sqlite_store *s)
 {
     int rc = pthread_mutex_unlock(&s->lock);
@@ -354,6 +361,8 @@ static cpm_err prepare_all(struct sqlite_store *s)
 
 static void destroy(struct sqlite_store *s, bool checkpoint)
 {
+    if (s->reader != NULL)
+        destroy(s->reader, false);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->stmts[i]);
     if (checkpoint) {
@@ -367,26 +376,32 @@ static void destroy(struct sqlite_store *s, bool checkpoint)
     cpm_free(s);
 }
 
-static cpm_err sqlite_open(const char *location, struct cpm_store **out, struct cpm_detail *detail)
+/* Opens one connection to location, configured, not yet migrated or prepared. */
+static cpm_err connect(const char *location, struct sqlite_store **out, struct cpm_detail *detail)
 {
     struct sqlite_store *s = cpm_calloc(1, sizeof(*s));
-    cpm_err err = CPM_ERR_NOMEM;
     if (s == NULL)
-        return err;
+        return CPM_ERR_NOMEM;
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
         cpm_free(s);
         return CPM_ERR_INTERNAL;
     }
     s->base.ops = &cpm_store_sqlite_ops;
+    *out = s;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
     int rc = sqlite3_open_v2(location, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         cpm_detail_add(detail, "", "cannot open the store at %s: %s", location,
                        s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-        err = cpm__sqlite_fail(s, "open", rc);
-        goto out;
+        return cpm__sqlite_fail(s, "open", rc);
     }
-    err = configure(s, location, detail);
+    return configure(s, location, detail);
+}
+
+static cpm_err sqlite_open(const char *location, struct cpm_store **out, struct cpm_detail *detail)
+{
+    struct sqlite_store *s = NULL;
+    cpm_err err = connect(location, &s, detail);
     if (err == CPM_OK)
         err = cpm__sqlite_migrate(s->db, location, detail);
     /* After the schema check: journal_mode=WAL is the one setting written to the file. */
@@ -394,9 +409,13 @@ static cpm_err sqlite_open(const char *location, struct cpm_store **out, struct 
         err = pragma(s, "PRAGMA journal_mode = WAL", "wal", location, detail);
     if (err == CPM_OK)
         err = prepare_all(s);
-out:
+    if (err == CPM_OK)
+        err = connect(location, &s->reader, detail);
+    if (err == CPM_OK)
+        err = prepare_all(s->reader);
     if (err != CPM_OK) {
-        destroy(s, false);
+        if (s != NULL)
+            destroy(s, false);
         return err;
     }
     *out = &s->base;
@@ -420,7 +439,7 @@ sqlite3 *cpm__sqlite_db(struct cpm_store *store)
 
 static cpm_err sqlite_ping(struct cpm_store *store)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     cpm_err err = cpm__sqlite_run(s, ST_PING, SQLITE_OK, "ping");
     cpm__sqlite_unlock(s);
     return err;
@@ -428,7 +447,7 @@ static cpm_err sqlite_ping(struct cpm_store *store)
 
 static cpm_err sqlite_schema_version(struct cpm_store *store, int *out)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     cpm_err err = cpm__sqlite_step_row(s, ST_USER_VERSION, SQLITE_OK, "schema_version");
     if (err == CPM_OK)
         *out = sqlite3_column_int(s->stmts[ST_USER_VERSION], 0);
@@ -517,7 +536,7 @@ static cpm_err sqlite_doc_update(struct cpm_store *store, enum cpm_doc_kind kind
 static cpm_err sqlite_doc_get(struct cpm_store *store, enum cpm_doc_kind kind, const char *id,
                               struct cpm_doc *out)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_DOC_GET];
     int rc = cpm__sqlite_bind_text(st, 1, kind_name(kind));
     rc = rc ? rc : cpm__sqlite_bind_text(st, 2, id);
@@ -533,7 +552,7 @@ static cpm_err sqlite_doc_list(struct cpm_store *store, enum cpm_doc_kind kind,
                                const char *after_id, int limit, cpm_doc_visit_fn visit, void *ctx)
 {
     struct rows rows = {.item_bytes = sizeof(struct cpm_doc)};
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_DOC_LIST];
     int rc = cpm__sqlite_bind_text(st, 1, kind_name(kind));
     rc = rc ? rc : cpm__sqlite_bind_text(st, 2, after_id != NULL ? after_id : "");
@@ -590,7 +609,7 @@ static cpm_err sqlite_notice_version_publish(struct cpm_store *store, const char
 static cpm_err sqlite_notice_version_get(struct cpm_store *store, const char *notice_id,
                                          int64_t version, struct cpm_notice_version *out)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     enum stmt id = version == 0 ? ST_NV_LATEST : ST_NV_GET;
     sqlite3_stmt *st = s->stmts[id];
     int rc = cpm__sqlite_bind_text(st, 1, notice_id);
@@ -609,7 +628,7 @@ static cpm_err sqlite_notice_version_list(struct cpm_store *store, const char *n
                                           cpm_notice_version_visit_fn visit, void *ctx)
 {
     struct rows rows = {.item_bytes = sizeof(struct cpm_notice_version)};
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_NV_LIST];
     int rc = cpm__sqlite_bind_text(st, 1, notice_id);
     rc = rc ? rc : sqlite3_bind_int64(st, 2, after_version);
@@ -654,7 +673,7 @@ static cpm_err sqlite_api_key_find(struct cpm_store *store,
                                    const uint8_t hash[CPM_API_KEY_HASH_BYTES],
                                    struct cpm_api_key *out)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_KEY_FIND];
     int rc = sqlite3_bind_blob(st, 1, hash, CPM_API_KEY_HASH_BYTES, SQLITE_STATIC);
     cpm_err err = cpm__sqlite_step_row(s, ST_KEY_FIND, rc, "api_key_find");
@@ -669,7 +688,7 @@ static cpm_err sqlite_api_key_list(struct cpm_store *store, const char *after_id
                                    cpm_api_key_visit_fn visit, void *ctx)
 {
     struct rows rows = {.item_bytes = sizeof(struct cpm_api_key)};
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_KEY_LIST];
     int rc = cpm__sqlite_bind_text(st, 1, after_id != NULL ? after_id : "");
     rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);

@@ -68,6 +68,11 @@ struct sqlite_store {
     sqlite3 *db;
     pthread_mutex_t lock;
     sqlite3_stmt *stmts[ST__COUNT];
+    /*
+     * A second connection for reads (NULL on the reader itself): in WAL mode
+     * readers never wait for the writer's commit and fsync.
+     */
+    struct sqlite_store *reader;
 };
 
 /* Rows copied out of a list query, visited after the lock is released. */
@@ -82,6 +87,8 @@ typedef cpm_err (*read_row_fn)(sqlite3_stmt *st, void *item);
 
 /* Takes the store's lock; every op holds it for its whole duration. */
 struct sqlite_store *cpm__sqlite_lock(struct cpm_store *store);
+/* Takes the read connection's lock and returns it: for operations that only read. */
+struct sqlite_store *cpm__sqlite_lock_read(struct cpm_store *store);
 void cpm__sqlite_unlock(struct sqlite_store *s);
 /* Maps a failed sqlite3 call to a cpm_err; logs what is not the caller's conflict. */
 cpm_err cpm__sqlite_fail(struct sqlite_store *s, const char *op, int rc);

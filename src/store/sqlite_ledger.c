@@ -126,7 +126,7 @@ cpm_err cpm__sqlite_batch_write(struct cpm_store *store, const struct cpm_write_
 
 cpm_err cpm__sqlite_ledger_size(struct cpm_store *store, uint64_t *out)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     cpm_err err = cpm__sqlite_step_row(s, ST_EVENT_MAX_SEQ, SQLITE_OK, "ledger_size");
     if (err == CPM_OK)
         *out = (uint64_t)sqlite3_column_int64(s->stmts[ST_EVENT_MAX_SEQ], 0);
@@ -138,7 +138,7 @@ cpm_err cpm__sqlite_ledger_size(struct cpm_store *store, uint64_t *out)
 cpm_err cpm__sqlite_merkle_node_get(struct cpm_store *store, unsigned level, uint64_t index,
                                     uint8_t out[CPM_HASH_BYTES])
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_NODE_GET];
     int rc = sqlite3_bind_int(st, 1, (int)level);
     rc = rc ? rc : sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
@@ -194,7 +194,7 @@ cpm_err cpm__sqlite_event_list(struct cpm_store *store, const char *subject_id, 
                                int limit, cpm_event_visit_fn visit, void *ctx)
 {
     struct rows rows = {.item_bytes = sizeof(struct cpm_event)};
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     enum stmt id = subject_id != NULL ? ST_EVENT_LIST_SUBJECT : ST_EVENT_LIST_ALL;
     sqlite3_stmt *st = s->stmts[id];
     int rc = sqlite3_bind_int64(st, 1, after_seq);
@@ -211,7 +211,7 @@ cpm_err cpm__sqlite_event_list(struct cpm_store *store, const char *subject_id, 
 
 cpm_err cpm__sqlite_subject_get(struct cpm_store *store, const char *id, struct cpm_subject *out)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_SUBJECT_GET];
     cpm_err err =
         cpm__sqlite_step_row(s, ST_SUBJECT_GET, cpm__sqlite_bind_text(st, 1, id), "subject_get");
@@ -267,7 +267,7 @@ static cpm_err visit_states(struct sqlite_store *s, enum stmt id, int rc, const 
 cpm_err cpm__sqlite_consent_state_list(struct cpm_store *store, const char *subject_id,
                                        cpm_consent_state_visit_fn visit, void *ctx)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     int rc = cpm__sqlite_bind_text(s->stmts[ST_STATE_LIST], 1, subject_id);
     return visit_states(s, ST_STATE_LIST, rc, "consent_state_list", visit, ctx);
 }
@@ -275,7 +275,7 @@ cpm_err cpm__sqlite_consent_state_list(struct cpm_store *store, const char *subj
 cpm_err cpm__sqlite_consent_state_due(struct cpm_store *store, int64_t now_ms, int limit,
                                       cpm_consent_state_visit_fn visit, void *ctx)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_STATE_DUE];
     int rc = sqlite3_bind_int64(st, 1, now_ms);
     rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
@@ -287,7 +287,7 @@ cpm_err cpm__sqlite_consent_state_on_notice(struct cpm_store *store, const char 
                                             const char *after_subject, int limit,
                                             cpm_consent_state_visit_fn visit, void *ctx)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_STATE_ON_NOTICE];
     int rc = cpm__sqlite_bind_text(st, 1, notice);
     rc = rc ? rc : sqlite3_bind_int64(st, 2, version);
@@ -317,7 +317,7 @@ cpm_err cpm__sqlite_checkpoint_put(struct cpm_store *store, const struct cpm_che
 
 cpm_err cpm__sqlite_checkpoint_latest(struct cpm_store *store, struct cpm_checkpoint *out)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_CHECKPOINT_LATEST];
     cpm_err err = cpm__sqlite_step_row(s, ST_CHECKPOINT_LATEST, SQLITE_OK, "checkpoint_latest");
     if (err == CPM_OK && sqlite3_column_bytes(st, 1) != CPM_HASH_BYTES)
@@ -338,7 +338,7 @@ cpm_err cpm__sqlite_checkpoint_latest(struct cpm_store *store, struct cpm_checkp
 cpm_err cpm__sqlite_idempotency_get(struct cpm_store *store, const char *scope, const char *key,
                                     struct cpm_idempotency *out)
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_IDEM_GET];
     int rc = cpm__sqlite_bind_text(st, 1, scope);
     rc = rc ? rc : cpm__sqlite_bind_text(st, 2, key);

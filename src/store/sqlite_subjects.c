@@ -106,7 +106,7 @@ cpm_err cpm__sqlite_identity_find(struct cpm_store *store, const char *type,
                                   const uint8_t hash[CPM_HASH_BYTES],
                                   char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1])
 {
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_IDENTITY_FIND];
     int rc = cpm__sqlite_bind_text(st, 1, type);
     rc = rc ? rc : sqlite3_bind_blob(st, 2, hash, CPM_HASH_BYTES, SQLITE_STATIC);
@@ -139,7 +139,7 @@ cpm_err cpm__sqlite_identity_list(struct cpm_store *store, const char *subject_i
                                   cpm_identity_visit_fn visit, void *ctx)
 {
     struct rows rows = {.item_bytes = sizeof(struct cpm_identity)};
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_IDENTITY_LIST];
     int rc = cpm__sqlite_bind_text(st, 1, subject_id);
     rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
@@ -167,7 +167,7 @@ cpm_err cpm__sqlite_guardian_list(struct cpm_store *store, const char *child_id,
                                   cpm_guardian_link_visit_fn visit, void *ctx)
 {
     struct rows rows = {.item_bytes = sizeof(struct cpm_guardian_link)};
-    struct sqlite_store *s = cpm__sqlite_lock(store);
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
     sqlite3_stmt *st = s->stmts[ST_GUARDIAN_LIST];
     int rc = cpm__sqlite_bind_text(st, 1, child_id);
     rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
