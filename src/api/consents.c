@@ -140,6 +140,19 @@ static int64_t policy_after(const json_t *policy, const char *field, int64_t ms)
     return text && cpm_duration_parse(text, &d) ? cpm_duration_after(ms, &d) : 0;
 }
 
+/* When to remind the person to renew: reminder_before the expiry, if still ahead. */
+static int64_t reminder_time(const json_t *policy, int64_t decided_ms, int64_t expires_ms)
+{
+    struct cpm_duration d;
+    const char *text = json_string_value(json_object_get(policy, "reminder_before"));
+    if (text == NULL || !cpm_duration_parse(text, &d))
+        return 0;
+    /* expires - d = the instant whose "after d" is the expiry, found by negating the parts */
+    struct cpm_duration back = {-d.years, -d.months, -d.weeks, -d.days, -d.seconds};
+    int64_t at = cpm_duration_after(expires_ms, &back);
+    return at > decided_ms ? at : 0;
+}
+
 /*
  * The policy for the action's region and property sets how long a consent
  * lasts (consent_validity) and how long a refusal holds before the person
@@ -156,6 +169,8 @@ static cpm_err apply_policy(struct cpm_request *req, struct consent_write *w)
         struct cpm_consent_state *s = &w->states[i];
         if (strcmp(s->status, "given") == 0)
             s->expires_ms = policy_after(policy, "consent_validity", s->decided_ms);
+        if (s->expires_ms)
+            s->remind_ms = reminder_time(policy, s->decided_ms, s->expires_ms);
         else if (strcmp(s->status, "refused") == 0)
             s->ask_again_ms = policy_after(policy, "refusal_cooldown", s->decided_ms);
     }

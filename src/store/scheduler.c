@@ -18,7 +18,7 @@
 struct sweep {
     const struct cpm_keyring *keyring;
     const char *type;   /* consent.expired, consent.reconsent_required */
-    const char *status; /* expired, reconsent_required */
+    const char *status; /* expired, reconsent_required; NULL: a reminder, status kept */
     const char *notice; /* the changed notice, or NULL */
     int64_t notice_version;
     int64_t now_ms;
@@ -54,10 +54,15 @@ static cpm_err add_state(void *ctx, const struct cpm_consent_state *state)
         return CPM_ERR_NOMEM;
     struct cpm_consent_state *s = &w->states[w->count];
     *s = *state;
-    cpm_strlcpy(s->status, w->status, sizeof(s->status));
-    s->decided_ms = w->now_ms;
-    s->expires_ms = 0;
-    s->seq = (int64_t)w->count + 1; /* this event, within the request */
+    s->remind_ms = 0;
+    if (w->status == NULL) {
+        s->seq_kept = true; /* a reminder changes nothing but that it was sent */
+    } else {
+        cpm_strlcpy(s->status, w->status, sizeof(s->status));
+        s->decided_ms = w->now_ms;
+        s->expires_ms = 0;
+        s->seq = (int64_t)w->count + 1; /* this event, within the request */
+    }
     cpm_strlcpy(w->last_subject, state->subject_id, sizeof(w->last_subject));
     w->count++;
     return CPM_OK;
@@ -84,6 +89,14 @@ static cpm_err fetch_due(struct cpm_store *store, struct sweep *w, const char *a
     CPM_UNUSED(after);
     CPM_UNUSED(purpose);
     return store->ops->consent_state_due(store, w->now_ms, CPM_SCHEDULER_BATCH, add_state, w);
+}
+
+static cpm_err fetch_reminders(struct cpm_store *store, struct sweep *w, const char *after,
+                               const char *purpose)
+{
+    CPM_UNUSED(after);
+    CPM_UNUSED(purpose);
+    return store->ops->consent_state_remind(store, w->now_ms, CPM_SCHEDULER_BATCH, add_state, w);
 }
 
 static cpm_err fetch_on_notice(struct cpm_store *store, struct sweep *w, const char *after,
@@ -147,20 +160,27 @@ struct cpm_scheduler {
     struct cpm_ticker *ticker;
 };
 
-static void tick(void *ctx)
+/* One kind of due event: expiries or renewal reminders. */
+static void sweep_due(struct cpm_scheduler *s, const char *type, const char *status, fetch_fn fetch)
 {
-    struct cpm_scheduler *s = ctx;
     static const struct sweep empty;
     struct sweep setup = empty;
     setup.keyring = s->keyring;
-    setup.type = "consent.expired";
-    setup.status = "expired";
+    setup.type = type;
+    setup.status = status;
     int64_t count = 0;
-    cpm_err err = run_sweep(s->store, s->writer, &setup, fetch_due, NULL, &count);
+    cpm_err err = run_sweep(s->store, s->writer, &setup, fetch, NULL, &count);
     if (count > 0)
-        cpm_log_info("scheduler", "%lld consents expired", (long long)count);
+        cpm_log_info("scheduler", "%lld %s events recorded", (long long)count, type);
     if (err != CPM_OK && err != CPM_ERR_TAMPERED)
-        cpm_log_error("scheduler", "expiry failed: %s; retrying", cpm_err_message(err));
+        cpm_log_error("scheduler", "%s failed: %s; retrying", type, cpm_err_message(err));
+}
+
+static void tick(void *ctx)
+{
+    struct cpm_scheduler *s = ctx;
+    sweep_due(s, "consent.expiring", NULL, fetch_reminders);
+    sweep_due(s, "consent.expired", "expired", fetch_due);
 }
 
 cpm_err cpm_scheduler_start(struct cpm_store *store, struct cpm_writer *writer,

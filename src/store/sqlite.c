@@ -28,7 +28,7 @@
 #define EVENT_COLUMNS   "seq, id, type, subject_id, purpose, time_ms, leaf, sealed"
 #define STATE_COLUMNS                                                                              \
     "subject_id, purpose, recipient, status, seq, notice, notice_version, decided_ms, expires_ms," \
-    " ask_again_ms"
+    " ask_again_ms, remind_ms"
 #define IDEM_COLUMNS     "scope, key, request_hash, status, response, created_ms"
 #define IDENTITY_COLUMNS "subject_id, type, hash, sealed, created_ms"
 #define GUARDIAN_COLUMNS "child_id, guardian_id, relation, created_ms"
@@ -76,7 +76,7 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_NODE_INSERT] = "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
     [ST_NODE_GET] = "SELECT hash FROM merkle_nodes WHERE level = ?1 AND idx = ?2",
     [ST_STATE_UPSERT] = "INSERT OR REPLACE INTO consent_state (" STATE_COLUMNS ") VALUES (?1,"
-                        " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_STATE_LIST] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE subject_id = ?1"
                       " ORDER BY purpose, recipient",
     [ST_CHECKPOINT_INSERT] =
@@ -105,6 +105,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                          " ORDER BY guardian_id LIMIT ?2",
     [ST_STATE_DUE] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE expires_ms > 0"
                      " AND expires_ms <= ?1 AND status = 'given' ORDER BY expires_ms LIMIT ?2",
+    [ST_STATE_REMIND] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE remind_ms > 0"
+                        " AND remind_ms <= ?1 AND status = 'given' ORDER BY remind_ms LIMIT ?2",
     [ST_STATE_ON_NOTICE] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE purpose = ?3"
                            " AND status = 'given' AND subject_id > ?4 AND notice = ?1"
                            " AND notice_version < ?2 ORDER BY subject_id LIMIT ?5",
@@ -752,5 +754,6 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .identity_list = cpm__sqlite_identity_list,
     .guardian_list = cpm__sqlite_guardian_list,
     .consent_state_due = cpm__sqlite_consent_state_due,
+    .consent_state_remind = cpm__sqlite_consent_state_remind,
     .consent_state_on_notice = cpm__sqlite_consent_state_on_notice,
 };

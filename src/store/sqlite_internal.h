@@ -59,6 +59,7 @@ enum stmt {
     ST_GUARDIAN_INSERT,
     ST_GUARDIAN_LIST,
     ST_STATE_DUE,
+    ST_STATE_REMIND,
     ST_STATE_ON_NOTICE,
     ST__COUNT
 };
@@ -142,6 +143,8 @@ cpm_err cpm__sqlite_guardian_list(struct cpm_store *store, const char *child_id,
 
 cpm_err cpm__sqlite_consent_state_due(struct cpm_store *store, int64_t now_ms, int limit,
                                       cpm_consent_state_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_consent_state_remind(struct cpm_store *store, int64_t now_ms, int limit,
+                                         cpm_consent_state_visit_fn visit, void *ctx);
 cpm_err cpm__sqlite_consent_state_on_notice(struct cpm_store *store, const char *notice,
                                             int64_t version, const char *purpose,
                                             const char *after_subject, int limit,

@@ -79,6 +79,7 @@ static cpm_err put_state(struct sqlite_store *s, const struct cpm_consent_state 
     rc = rc ? rc : sqlite3_bind_int64(st, 8, c->decided_ms);
     rc = rc ? rc : sqlite3_bind_int64(st, 9, c->expires_ms);
     rc = rc ? rc : sqlite3_bind_int64(st, 10, c->ask_again_ms);
+    rc = rc ? rc : sqlite3_bind_int64(st, 11, c->remind_ms);
     return cpm__sqlite_run(s, ST_STATE_UPSERT, rc, "batch_write consent state");
 }
 
@@ -248,6 +249,7 @@ static cpm_err read_state(sqlite3_stmt *st, void *item)
     c->decided_ms = sqlite3_column_int64(st, 7);
     c->expires_ms = sqlite3_column_int64(st, 8);
     c->ask_again_ms = sqlite3_column_int64(st, 9);
+    c->remind_ms = sqlite3_column_int64(st, 10);
     return CPM_OK;
 }
 
@@ -280,6 +282,16 @@ cpm_err cpm__sqlite_consent_state_due(struct cpm_store *store, int64_t now_ms, i
     int rc = sqlite3_bind_int64(st, 1, now_ms);
     rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
     return visit_states(s, ST_STATE_DUE, rc, "consent_state_due", visit, ctx);
+}
+
+cpm_err cpm__sqlite_consent_state_remind(struct cpm_store *store, int64_t now_ms, int limit,
+                                         cpm_consent_state_visit_fn visit, void *ctx)
+{
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    sqlite3_stmt *st = s->stmts[ST_STATE_REMIND];
+    int rc = sqlite3_bind_int64(st, 1, now_ms);
+    rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
+    return visit_states(s, ST_STATE_REMIND, rc, "consent_state_remind", visit, ctx);
 }
 
 cpm_err cpm__sqlite_consent_state_on_notice(struct cpm_store *store, const char *notice,

@@ -105,6 +105,8 @@ struct cpm_consent_state {
     int64_t decided_ms;
     int64_t expires_ms;   /* 0: no expiry */
     int64_t ask_again_ms; /* after a refusal: do not ask before; 0: any time */
+    int64_t remind_ms;    /* when to remind the person to renew (consent.expiring); 0: none */
+    bool seq_kept;        /* writer: seq is already the deciding event's, not an index */
 };
 
 /* A complete Merkle subtree: level L, index i covers leaves [i·2^L, (i+1)·2^L). */
@@ -315,6 +317,9 @@ struct cpm_store_ops {
     /* Visits up to limit given consents whose expiry has come (0 < expires_ms <= now_ms). */
     cpm_err (*consent_state_due)(struct cpm_store *store, int64_t now_ms, int limit,
                                  cpm_consent_state_visit_fn visit, void *ctx);
+    /* Visits up to limit given consents whose renewal reminder is due (0 < remind_ms <= now). */
+    cpm_err (*consent_state_remind)(struct cpm_store *store, int64_t now_ms, int limit,
+                                    cpm_consent_state_visit_fn visit, void *ctx);
     /*
      * Visits up to limit given consents on purpose that were agreed to under an
      * older version (< version) of notice, for subjects after after_subject.

@@ -108,10 +108,11 @@ static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_wri
     }
     for (size_t i = 0; i < req->state_count; i++) {
         const struct cpm_consent_state *s = &req->states[i];
-        CPM_ASSERT(s->seq >= 1 && (size_t)s->seq <= req->event_count);
+        CPM_ASSERT(s->seq_kept || (s->seq >= 1 && (size_t)s->seq <= req->event_count));
         struct cpm_consent_state *copy = &b->states[o->state_count++];
         *copy = *s;
-        copy->seq = first + s->seq - 1; /* the request keeps its index, for a retry */
+        if (!s->seq_kept)
+            copy->seq = first + s->seq - 1; /* the request keeps its index, for a retry */
     }
     if (req->subject)
         b->subjects[o->subject_count++] = *req->subject;

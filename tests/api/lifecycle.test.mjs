@@ -147,6 +147,8 @@ test('consents expire by themselves, also when the time passed while cpmd was do
   let server = await startServer(data.data);
   const key = data.adminKey;
   await fx.seedAll(request, server, key); // policy cn-shop: region CN, validity P12M
+  const patched = await request(server, 'PATCH', '/v1/policies/cn-shop', { key, body: { reminder_before: 'P30D' } });
+  assert.equal(patched.status, 200, patched.text);
   const v = (await request(server, 'GET', '/v1/notices/privacy/versions/1')).json;
   const body = {
     property: 'shop', channel: 'web', locale: 'en', method: 'click', region: 'CN',
@@ -157,6 +159,28 @@ test('consents expire by themselves, also when the time passed while cpmd was do
   const before = (await request(server, 'GET', '/v1/subjects/x-1/consents', { key })).json.consents[0];
   assert.equal(before.status, 'given');
   assert.ok(before.expires_at);
+  await stopServer(server);
+  const waitForEvent = async (type) => {
+    for (let i = 0; i < 40; i++) {
+      const items = (await request(server, 'GET', '/v1/subjects/x-1/events', { key })).json.items;
+      if (items.at(-1).event.type === type) return items.at(-1);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return null;
+  };
+  // Eleven and a half months later: the renewal reminder (提醒), the consent still holds.
+  server = await startServer(data.data, { env: { CPM_TEST_CLOCK_OFFSET_MS: String(350 * 86400e3) } });
+  const reminder = await waitForEvent('consent.expiring');
+  assert.ok(reminder, 'a consent.expiring reminder');
+  assert.equal(reminder.event.ends, before.deciding_event);
+  const still = (await request(server, 'GET', '/v1/subjects/x-1/consents', { key })).json.consents[0];
+  assert.equal(still.status, 'given');
+  assert.equal(still.deciding_event, before.deciding_event, 'a reminder decides nothing');
+  await stopServer(server);
+  server = await startServer(data.data, { env: { CPM_TEST_CLOCK_OFFSET_MS: String(355 * 86400e3) } });
+  await new Promise((r) => setTimeout(r, 300));
+  const reminders = (await request(server, 'GET', '/v1/subjects/x-1/events', { key })).json.items.filter((e) => e.event.type === 'consent.expiring');
+  assert.equal(reminders.length, 1, 'reminded once');
   await stopServer(server);
   // Thirteen months later (the clock is moved for this test only).
   server = await startServer(data.data, { env: { CPM_TEST_CLOCK_OFFSET_MS: String(396 * 86400e3) } });

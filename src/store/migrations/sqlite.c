@@ -142,9 +142,12 @@ static const struct migration migrations[] = {
      " WHEN NEW.subject_id IS NOT NULL AND NEW.type <> 'subject.erased'"
      " BEGIN SELECT RAISE(ABORT, 'the subject was erased')"
      " WHERE EXISTS (SELECT 1 FROM subjects WHERE id = NEW.subject_id AND erased_ms <> 0); END;"},
-    {4, "consents by purpose",
+    {4, "consents by purpose; renewal reminders",
      /* the scheduler's re-consent sweep: given consents on a purpose, by subject */
-     "CREATE INDEX consent_state_by_purpose ON consent_state (purpose, status, subject_id);"},
+     "CREATE INDEX consent_state_by_purpose ON consent_state (purpose, status, subject_id);"
+     /* the renewal reminder: when to send consent.expiring, 0 once sent or when none */
+     "ALTER TABLE consent_state ADD COLUMN remind_ms INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX consent_state_reminders ON consent_state (remind_ms) WHERE remind_ms > 0;"},
 };
 
 _Static_assert(CPM_ARRAY_LEN(migrations) == CPM_SCHEMA_VERSION,
