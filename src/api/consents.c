@@ -206,6 +206,8 @@ static cpm_err build_events(struct consent_write *w)
         memset(s, 0, sizeof(*s));
         cpm_strlcpy(s->subject_id, w->subject.id, sizeof(s->subject_id));
         cpm_strlcpy(s->purpose, a->decisions[i].purpose, sizeof(s->purpose));
+        cpm_strlcpy(s->recipient, a->decisions[i].recipient ? a->decisions[i].recipient : "",
+                    sizeof(s->recipient));
         cpm_strlcpy(s->status, a->decisions[i].decision, sizeof(s->status));
         cpm_strlcpy(s->notice, a->notice_id ? a->notice_id : "", sizeof(s->notice));
         s->notice_version = a->notice_id ? a->notice_version : 0;

@@ -71,6 +71,7 @@ static const struct cpm__schema_field purpose_fields[] = {
     {.name = "consent_form", .type = CPM__SCHEMA_ENUM, .values = consent_forms},
     FLAG("sensitive"),
     {.name = "pi_categories", .type = CPM__SCHEMA_ARRAY, .item = CPM__SCHEMA_SLUG, .dflt = "[]"},
+    {.name = "recipients", .type = CPM__SCHEMA_ARRAY, .item = CPM__SCHEMA_SLUG, .dflt = "[]"},
     REQUIRED("retention", CPM__SCHEMA_DURATION),
     FLAG("necessary_for_service"),
     OPTIONAL("dpv_iri", CPM__SCHEMA_HTTPS_IRI),

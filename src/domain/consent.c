@@ -51,6 +51,7 @@ static const struct cpm__schema_field decision_fields[] = {
     {.name = "purpose", .type = CPM__SCHEMA_PURPOSE_ID, .required = true},
     {.name = "decision", .type = CPM__SCHEMA_ENUM, .required = true, .values = decisions},
     {.name = "separate", .type = CPM__SCHEMA_BOOL, .dflt = "false"},
+    {.name = "recipient", .type = CPM__SCHEMA_SLUG},
 };
 static const struct cpm__schema decision_schema = CPM__SCHEMA(decision_fields, "purpose");
 
@@ -100,6 +101,7 @@ static void fill(json_t *body, struct cpm_consent_action *a)
         a->decisions[i].purpose = str(d, "purpose");
         a->decisions[i].decision = str(d, "decision");
         a->decisions[i].separate = json_is_true(json_object_get(d, "separate"));
+        a->decisions[i].recipient = str(d, "recipient");
     }
     a->count = json_array_size(json_object_get(body, "decisions"));
 }
@@ -165,6 +167,33 @@ static void check_notice(const struct cpm_consent_action *a, const json_t *versi
                        a->locale, a->notice_id, (long long)a->notice_version);
 }
 
+/*
+ * A purpose that provides data to recipients (other processors, companies
+ * abroad) is decided per recipient, each its own consent (PIPL Art. 23, 39):
+ * the decision names one of the purpose's recipients, and only then.
+ */
+static void check_recipient(const struct cpm_consent_decision *c, const json_t *purpose,
+                            const char *field, struct cpm_detail *d)
+{
+    char at[80];
+    snprintf(at, sizeof(at), "%s.recipient", field);
+    const json_t *recipients = json_object_get(purpose, "recipients");
+    bool listed = false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(recipients, i, r)
+    {
+        listed |= c->recipient && strcmp(json_string_value(r), c->recipient) == 0;
+    }
+    if (json_array_size(recipients) > 0 && c->recipient == NULL)
+        cpm_detail_add(d, at,
+                       "'%s' is decided per recipient (PIPL Art. 23, 39): name one of its "
+                       "recipients",
+                       c->purpose);
+    else if (c->recipient != NULL && !listed)
+        cpm_detail_add(d, at, "'%s' is not a recipient of '%s'", c->recipient, c->purpose);
+}
+
 static void check_decision(const struct cpm_consent_action *a, size_t i, const json_t *purpose,
                            const json_t *version, struct cpm_detail *d)
 {
@@ -195,6 +224,7 @@ static void check_decision(const struct cpm_consent_action *a, size_t i, const j
                        "'%s' needs its own explicit consent, never implied by a bundle: send "
                        "separate: true for the person's own act (PIPL Art. 23, 29, 39)",
                        c->purpose);
+    check_recipient(c, purpose, field, d);
     snprintf(at, sizeof(at), "%s.purpose", field);
     if (!withdrawing && version != NULL && !version_covers(version, c->purpose))
         cpm_detail_add(d, at, "'%s' is not covered by notice '%s' version %lld", c->purpose,
@@ -253,6 +283,8 @@ char *cpm_consent_leaf(const struct cpm_consent_action *a, size_t i,
     if (leaf == NULL)
         return NULL;
     json_object_set_new(leaf, "actor", json_string(a->actor));
+    if (c->recipient)
+        json_object_set_new(leaf, "recipient", json_string(c->recipient));
     if (info->guardian_pseudonym)
         json_object_set_new(leaf, "guardian", json_string(info->guardian_pseudonym));
     if (a->notice_id)

@@ -20,8 +20,9 @@
 /* One purpose's decision within an action (strings borrowed from the body). */
 struct cpm_consent_decision {
     const char *purpose;
-    const char *decision; /* given, refused, withdrawn */
-    bool separate;        /* the person's own explicit act for this purpose */
+    const char *decision;  /* given, refused, withdrawn */
+    bool separate;         /* the person's own explicit act for this purpose */
+    const char *recipient; /* the recipient it is given to, for per-recipient purposes */
 };
 
 /* A validated consent action; strings are borrowed from the parsed body. */

@@ -231,3 +231,23 @@ test('each event has a receipt with ISO/IEC TS 27560 field names', async () => {
   const other = (await request(server, 'GET', '/v1/subjects/u-3/events', { key })).json.items[0];
   expectProblem(assert, await request(server, 'GET', `/v1/subjects/u-1/receipts/${other.event.id}`, { key }), 404, 'not_found');
 });
+
+test('per-recipient purposes: each recipient is its own consent (PIPL Art. 23, 39)', async () => {
+  const p = await request(server, 'POST', '/v1/purposes', { key, body: fx.purpose('share.partners', { consent_form: 'separate', recipients: ['hq-eu', 'cdp-vendor'] }) });
+  assert.equal(p.status, 201, p.text);
+  const v = await request(server, 'POST', '/v1/notices/privacy/versions', { key, body: fx.version(['marketing.sms', 'share.partners']) });
+  assert.equal(v.status, 201, v.text);
+  const body = (decisions) => ({ ...action(decisions), notice: { id: 'privacy', version: v.json.version, sha256: v.json.content.en.sha256 } });
+  const missing = await consent('rp-1', body([{ purpose: 'share.partners', decision: 'given', separate: true }]));
+  assert.equal(expectProblem(assert, missing, 422, 'validation_failed').errors[0].field, 'decisions[0].recipient');
+  const unknown = await consent('rp-1', body([{ purpose: 'share.partners', decision: 'given', separate: true, recipient: 'someone' }]));
+  assert.match(expectProblem(assert, unknown, 422, 'validation_failed').errors[0].message, /not a recipient/);
+  const stray = await consent('rp-1', body([{ purpose: 'marketing.sms', decision: 'given', recipient: 'hq-eu' }]));
+  expectProblem(assert, stray, 422, 'validation_failed');
+  assert.equal((await consent('rp-1', body([{ purpose: 'share.partners', decision: 'given', separate: true, recipient: 'hq-eu' }]))).status, 201);
+  assert.equal((await consent('rp-1', body([{ purpose: 'share.partners', decision: 'refused', recipient: 'cdp-vendor' }]))).status, 201);
+  const states = (await request(server, 'GET', '/v1/subjects/rp-1/consents', { key })).json.consents.filter((c) => c.purpose === 'share.partners');
+  assert.deepEqual(states.map((c) => [c.recipient, c.status]).sort(), [['cdp-vendor', 'refused'], ['hq-eu', 'given']]);
+  const events = (await request(server, 'GET', '/v1/subjects/rp-1/events', { key })).json.items;
+  assert.deepEqual(events.map((e) => e.event.recipient), ['hq-eu', 'cdp-vendor']);
+});
