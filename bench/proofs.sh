@@ -108,6 +108,8 @@ printf '%-38s %9s %9s %9s  %s\n' "evidence read, ms (${v[evidence_events]} event
   "<= $BUDGET_EVIDENCE_MS ms: $(meets "${v[evidence_median_ms]}" "$BUDGET_EVIDENCE_MS") (median of ${v[evidence_runs]}; first ${v[evidence_first_ms]} ms)"
 printf '%-38s %9s %9s %9s  %s\n' "  of which listing the events, ms" "${v[evidence_list_only_median_ms]}" \
   "-" "-" "(median; the rest is ${v[evidence_events]} proofs)"
+printf 'upper tree levels (>= 8) loaded into memory in %s ms, as cpmd does at start\n' \
+  "${v[upper_levels_load_ms]:-?}"
 printf 'proof paths: %s hashes on average; the evidence events span %s seqs; all %s + %s proofs verified\n' \
   "${v[inclusion_avg_hashes]}" "${v[evidence_seq_span]}" "${v[inclusion_count]}" "${v[consistency_count]}"
 exit 0

@@ -16,28 +16,24 @@
 #include "api/support.h"
 #include "http/app.h"
 #include "ledger/merkle.h"
+#include "store/node_cache.h"
 
 #define EVIDENCE_PAGE 200
 
 struct bundle {
     struct cpm_store *store;
+    struct cpm_node_cache *nodes;
     uint64_t tree_size;
     json_t *events;
     json_t *notices; /* "id@version" → null, filled at the end */
     int64_t pending;
 };
 
-static cpm_err read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32])
-{
-    struct cpm_store *store = ctx;
-    return store->ops->merkle_node_get(store, level, index, out);
-}
-
-static json_t *proof_json(struct cpm_store *store, int64_t seq, uint64_t size)
+static json_t *proof_json(struct cpm_node_cache *nodes, int64_t seq, uint64_t size)
 {
     uint8_t path[CPM_MERKLE_PATH_MAX][32];
     size_t len = 0;
-    if (cpm_merkle_inclusion_proof((uint64_t)seq - 1, size, read_node, store, path,
+    if (cpm_merkle_inclusion_proof((uint64_t)seq - 1, size, cpm_node_cache_get, nodes, path,
                                    CPM_MERKLE_PATH_MAX, &len) != CPM_OK)
         return NULL;
     json_t *out = json_array();
@@ -70,7 +66,7 @@ static cpm_err event_visit(void *ctx, const struct cpm_event *e)
         b->pending++;
         return CPM_OK;
     }
-    json_t *path = proof_json(b->store, e->seq, b->tree_size);
+    json_t *path = proof_json(b->nodes, e->seq, b->tree_size);
     json_t *item = path ? json_pack("{s:I, s:s%, s:o}", "seq", (json_int_t)e->seq, "leaf", e->leaf,
                                     e->leaf_len, "inclusion_path", path)
                         : NULL;
@@ -131,7 +127,8 @@ void cpm_api_subject_evidence(struct cpm_request *req)
     struct cpm_store *store = req->app->store;
     struct cpm_subject subject;
     struct cpm_checkpoint cp = {0};
-    struct bundle b = {.store = store, .events = json_array(), .notices = json_object()};
+    struct bundle b = {
+        .store = store, .nodes = req->app->nodes, .events = json_array(), .notices = json_object()};
     json_t *notices = NULL;
     cpm_err err = store->ops->subject_get(store, id, &subject);
     if (err == CPM_OK)

@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "http/app.h"
 #include "ledger/merkle.h"
+#include "store/node_cache.h"
 #include "store/writer.h"
 
 #define B64_HASH_BYTES sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)
@@ -23,12 +24,6 @@ static json_t *b64(const uint8_t hash[32])
     char text[B64_HASH_BYTES];
     sodium_bin2base64(text, sizeof(text), hash, 32, sodium_base64_VARIANT_ORIGINAL);
     return json_string(text);
-}
-
-static cpm_err read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32])
-{
-    struct cpm_store *store = ctx;
-    return store->ops->merkle_node_get(store, level, index, out);
 }
 
 void cpm_api_ledger_checkpoint(struct cpm_request *req)
@@ -95,13 +90,12 @@ void cpm_api_ledger_inclusion(struct cpm_request *req)
         return;
     uint8_t path[CPM_MERKLE_PATH_MAX][32], leaf[32], root[32];
     size_t len = 0;
-    struct cpm_store *store = req->app->store;
-    cpm_err err = cpm_merkle_inclusion_proof(seq - 1, size, read_node, store, path,
-                                             CPM_MERKLE_PATH_MAX, &len);
+    cpm_err err = cpm_merkle_inclusion_proof(seq - 1, size, cpm_node_cache_get, req->app->nodes,
+                                             path, CPM_MERKLE_PATH_MAX, &len);
     if (err == CPM_OK)
-        err = read_node(store, 0, seq - 1, leaf);
+        err = cpm_node_cache_get(req->app->nodes, 0, seq - 1, leaf);
     if (err == CPM_OK)
-        err = cpm_merkle_root(size, read_node, store, root);
+        err = cpm_merkle_root(size, cpm_node_cache_get, req->app->nodes, root);
     if (err != CPM_OK) {
         cpm_respond_error(req, err, NULL, "cannot build the proof");
         return;
@@ -121,13 +115,12 @@ void cpm_api_ledger_consistency(struct cpm_request *req)
         return;
     uint8_t path[CPM_MERKLE_PATH_MAX][32], root1[32], root2[32];
     size_t len = 0;
-    struct cpm_store *store = req->app->store;
-    cpm_err err =
-        cpm_merkle_consistency_proof(from, to, read_node, store, path, CPM_MERKLE_PATH_MAX, &len);
+    cpm_err err = cpm_merkle_consistency_proof(from, to, cpm_node_cache_get, req->app->nodes, path,
+                                               CPM_MERKLE_PATH_MAX, &len);
     if (err == CPM_OK)
-        err = cpm_merkle_root(from, read_node, store, root1);
+        err = cpm_merkle_root(from, cpm_node_cache_get, req->app->nodes, root1);
     if (err == CPM_OK)
-        err = cpm_merkle_root(to, read_node, store, root2);
+        err = cpm_merkle_root(to, cpm_node_cache_get, req->app->nodes, root2);
     if (err != CPM_OK) {
         cpm_respond_error(req, err, NULL, "cannot build the proof");
         return;

@@ -14,11 +14,13 @@
 #include "store/store.h"
 
 struct cpm_keyring;
+struct cpm_node_cache;
 struct cpm_writer;
 
 struct cpm_app {
     struct cpm_store *store;           /* borrowed; outlives the HTTP server */
     struct cpm_writer *writer;         /* the single writer of the ledger */
+    struct cpm_node_cache *nodes;      /* the tree's upper levels, for proofs */
     const struct cpm_keyring *keyring; /* subkeys of the master key */
     const char *vkey;                  /* the checkpoint verifier key, signed-note format */
     atomic_bool draining;              /* set on SIGTERM: /readyz answers 503 */

@@ -25,6 +25,7 @@
 #include "store/writer.h"
 #include "store/checkpointer.h"
 #include "store/ledger_check.h"
+#include "store/node_cache.h"
 #include "store/scheduler.h"
 #include "ledger/note.h"
 
@@ -195,6 +196,7 @@ struct running {
     struct cpm_datadir_keys keys;
     struct cpm_keyring keyring;
     struct cpm_app app;
+    struct cpm_node_cache *nodes;
     struct cpm_writer *writer;
     struct cpm_checkpointer *checkpointer;
     struct cpm_scheduler *scheduler;
@@ -230,7 +232,9 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
     if (err == CPM_OK)
         err = cpm_store_open(settings->data_dir, &r->app.store, detail);
     if (err == CPM_OK)
-        err = cpm_writer_start(r->app.store, &r->writer);
+        err = cpm_node_cache_new(r->app.store, &r->nodes);
+    if (err == CPM_OK)
+        err = cpm_writer_start(r->app.store, r->nodes, &r->writer);
     const uint8_t *pk = cpm_keyring_signing_public_key(&r->keyring);
     cpm_checkpoint_origin(pk, r->origin);
     cpm_note_vkey(r->origin, pk, r->vkey, sizeof(r->vkey));
@@ -242,6 +246,7 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
     if (err == CPM_OK)
         err = cpm_scheduler_start(r->app.store, r->writer, &r->keyring, &r->scheduler);
     r->app.writer = r->writer;
+    r->app.nodes = r->nodes;
     r->app.keyring = &r->keyring;
     r->app.vkey = r->vkey;
     if (err == CPM_OK)
@@ -255,6 +260,7 @@ static void stop(struct running *r)
     cpm_scheduler_stop(r->scheduler);
     cpm_checkpointer_stop(r->checkpointer); /* signs the final head; nothing writes now */
     cpm_writer_stop(r->writer);
+    cpm_node_cache_free(r->nodes);
     cpm_store_close(r->app.store);
     cpm_keyring_wipe(&r->keyring);
 }

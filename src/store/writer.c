@@ -13,12 +13,14 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "ledger/merkle.h"
+#include "store/node_cache.h"
 #include "store/writer.h"
 
 #define BATCH_REQUESTS_MAX 1024
 
 struct cpm_writer {
     struct cpm_store *store;
+    struct cpm_node_cache *nodes; /* may be NULL */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t queued; /* the writer waits for work */
@@ -173,6 +175,8 @@ static cpm_err commit(struct cpm_writer *w, struct batch *b, struct cpm_write_re
     }
     if (err != CPM_OK)
         w->frontier = saved;
+    for (size_t i = 0; err == CPM_OK && w->nodes != NULL && i < b->out.node_count; i++)
+        cpm_node_cache_add(w->nodes, &b->nodes[i]);
     return err;
 }
 
@@ -261,12 +265,14 @@ static cpm_err read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[
     return store->ops->merkle_node_get(store, level, index, out);
 }
 
-cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_writer **out)
+cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_node_cache *nodes,
+                         struct cpm_writer **out)
 {
     struct cpm_writer *w = cpm_calloc(1, sizeof(*w));
     if (w == NULL)
         return CPM_ERR_NOMEM;
     w->store = store;
+    w->nodes = nodes;
     uint64_t size = 0;
     cpm_err err = store->ops->ledger_size(store, &size);
     if (err == CPM_OK)

@@ -49,8 +49,14 @@ struct cpm_write_request {
 
 struct cpm_writer;
 
-/* Loads the tree head from the store and starts the writer thread. */
-cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_writer **out) CPM_MUST_CHECK;
+struct cpm_node_cache;
+
+/*
+ * Loads the tree head from the store and starts the writer thread. After
+ * each commit the new upper tree nodes go to nodes (borrowed; may be NULL).
+ */
+cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_node_cache *nodes,
+                         struct cpm_writer **out) CPM_MUST_CHECK;
 
 /*
  * Queues req and waits until it is committed (CPM_OK) or failed (its error;
