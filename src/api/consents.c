@@ -38,8 +38,8 @@ struct consent_write {
     char context_sha256[2 * CPM_HASH_BYTES + 1];
     char action_id[CPM_EVENT_ID_BYTES];
     int64_t now_ms;
-    struct cpm_event events[CPM_DECISIONS_MAX];
-    struct cpm_consent_state states[CPM_DECISIONS_MAX];
+    struct cpm_event *events;         /* one per decision */
+    struct cpm_consent_state *states; /* one per decision */
     struct cpm_idempotency idempotency;
     bool with_idempotency;
     char *answer; /* the response text, also what a retry gets back */
@@ -53,7 +53,7 @@ struct consent_write {
 /* Drops what one attempt built from the subject, keeping the parsed action. */
 static void consent_write_reset(struct consent_write *w)
 {
-    for (size_t i = 0; i < w->action.count; i++) {
+    for (size_t i = 0; w->events != NULL && i < w->action.count; i++) {
         cpm_free(w->events[i].leaf);
         w->events[i].leaf = NULL;
     }
@@ -71,6 +71,8 @@ static void consent_write_free(void *pending)
         return;
     consent_write_reset(w);
     cpm_free(w->answer);
+    cpm_free(w->events);
+    cpm_free(w->states);
     json_decref(w->body);
     cpm_free(w);
 }
@@ -412,6 +414,12 @@ static struct consent_write *start(struct cpm_request *req, const char *id)
     cpm_err err = cpm_consent_parse(w->body, &w->action, &detail);
     if (err != CPM_OK) {
         cpm_respond_problem(req, err, &detail);
+        return NULL;
+    }
+    w->events = cpm_calloc(w->action.count, sizeof(*w->events));
+    w->states = cpm_calloc(w->action.count, sizeof(*w->states));
+    if (w->events == NULL || w->states == NULL) {
+        cpm_respond_error(req, CPM_ERR_NOMEM, NULL, "out of memory");
         return NULL;
     }
     return w;
