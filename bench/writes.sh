@@ -53,19 +53,8 @@ command -v wrk >/dev/null 2>&1 || die "wrk is not installed (scripts/deps.sh ben
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpm-bench.XXXXXX")
 cpmd_pid=
 
-# Stops one process we started: TERM, then KILL after STOP_TIMEOUT_S.
-stop() {
-  local pid=$1
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  local i
-  for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   stop "$cpmd_pid"

@@ -274,24 +274,27 @@ cpm_err cpm__sqlite_consent_state_list(struct cpm_store *store, const char *subj
     return visit_states(s, ST_STATE_LIST, rc, "consent_state_list", visit, ctx);
 }
 
+/* Given consents whose time (of expiry, or of the reminder: the statement's) has come. */
+static cpm_err states_due(struct cpm_store *store, enum stmt id, const char *op, int64_t now_ms,
+                          int limit, cpm_consent_state_visit_fn visit, void *ctx)
+{
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    sqlite3_stmt *st = s->stmts[id];
+    int rc = sqlite3_bind_int64(st, 1, now_ms);
+    rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
+    return visit_states(s, id, rc, op, visit, ctx);
+}
+
 cpm_err cpm__sqlite_consent_state_due(struct cpm_store *store, int64_t now_ms, int limit,
                                       cpm_consent_state_visit_fn visit, void *ctx)
 {
-    struct sqlite_store *s = cpm__sqlite_lock_read(store);
-    sqlite3_stmt *st = s->stmts[ST_STATE_DUE];
-    int rc = sqlite3_bind_int64(st, 1, now_ms);
-    rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
-    return visit_states(s, ST_STATE_DUE, rc, "consent_state_due", visit, ctx);
+    return states_due(store, ST_STATE_DUE, "consent_state_due", now_ms, limit, visit, ctx);
 }
 
 cpm_err cpm__sqlite_consent_state_remind(struct cpm_store *store, int64_t now_ms, int limit,
                                          cpm_consent_state_visit_fn visit, void *ctx)
 {
-    struct sqlite_store *s = cpm__sqlite_lock_read(store);
-    sqlite3_stmt *st = s->stmts[ST_STATE_REMIND];
-    int rc = sqlite3_bind_int64(st, 1, now_ms);
-    rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
-    return visit_states(s, ST_STATE_REMIND, rc, "consent_state_remind", visit, ctx);
+    return states_due(store, ST_STATE_REMIND, "consent_state_remind", now_ms, limit, visit, ctx);
 }
 
 cpm_err cpm__sqlite_consent_state_on_notice(struct cpm_store *store, const char *notice,
