@@ -14,6 +14,8 @@
 # A measurement, not a test: it exits 0 whatever the ratio, and non-zero only
 # when it could not measure. Everything it starts is stopped on exit.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly WRK_THREADS=2 WRK_CONNECTIONS=64 WRK_SECONDS=10 WARMUP_SECONDS=3
 readonly TARGET_PERCENT=85
@@ -23,10 +25,6 @@ readonly HOST=127.0.0.1
 usage() {
   echo "usage: bench/healthz.sh BUILD_DIR   (BUILD_DIR holds cpm and cpmd; see \`make bench\`)" >&2
   exit 2
-}
-die() {
-  echo "healthz.sh: $*" >&2
-  exit 1
 }
 
 (($# == 1)) || usage
@@ -43,8 +41,6 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpm-bench.XXXXXX")
 nginx_pid=
 cpmd_pid=
 
-# shellcheck source=bench/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   stop "$cpmd_pid"

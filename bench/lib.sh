@@ -2,6 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # What the bench/ scripts share; sourced, never run. Callers set STOP_TIMEOUT_S.
 
+# Prints why the measurement cannot go on, as "SCRIPT: message", and exits 1.
+die() {
+  echo "$(basename "$0"): $*" >&2
+  exit 1
+}
+
 # Stops one process we started: TERM, then KILL after STOP_TIMEOUT_S.
 stop() {
   local pid=$1

@@ -16,6 +16,8 @@
 # A measurement, not a test: it exits 0 whatever the figures, and non-zero
 # only when it could not measure. The temporary store is removed on exit.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly EVENTS_DEFAULT=1000000 BUDGET_EVENTS=10000000
 readonly BUDGET_INCLUSION_P99_US=1000 BUDGET_EVIDENCE_MS=50
@@ -24,10 +26,6 @@ readonly BYTES_PER_EVENT=1500 # disk needed, with room (≈ 1 KB an event measur
 usage() {
   echo "usage: bench/proofs.sh BUILD_DIR [EVENTS]   (BUILD_DIR holds cpm-bench-proofs; EVENTS defaults to $EVENTS_DEFAULT)" >&2
   exit 2
-}
-die() {
-  echo "proofs.sh: $*" >&2
-  exit 1
 }
 
 (($# == 1 || $# == 2)) || usage

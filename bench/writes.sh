@@ -20,6 +20,8 @@
 # A measurement, not a test: it exits 0 whatever the figures, and non-zero
 # only when it could not measure. Everything it starts is stopped on exit.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly RUN_SECONDS=8 WARMUP_SECONDS=2 SQLITE_SECONDS=4
 readonly TARGET_EVENTS_1=20000 TARGET_EVENTS_4=40000 TARGET_RATIO=5
@@ -29,10 +31,6 @@ readonly HOST=127.0.0.1
 usage() {
   echo "usage: bench/writes.sh BUILD_DIR   (BUILD_DIR holds cpm, cpmd and cpm-bench-sqlite; see \`make bench\`)" >&2
   exit 2
-}
-die() {
-  echo "writes.sh: $*" >&2
-  exit 1
 }
 
 (($# == 1)) || usage
@@ -53,8 +51,6 @@ command -v wrk >/dev/null 2>&1 || die "wrk is not installed (scripts/deps.sh ben
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpm-bench.XXXXXX")
 cpmd_pid=
 
-# shellcheck source=bench/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   stop "$cpmd_pid"

@@ -90,6 +90,30 @@ static void respond_write_failed(struct cpm_request *req, cpm_err err, const cha
         cpm_respond_error(req, err, NULL, "the change to subject '%s' could not be recorded", id);
 }
 
+/* One attempt at a subject write; ctx is the handler's own state. */
+typedef cpm_err (*write_once_fn)(struct cpm_request *req, const char *id, void *ctx,
+                                 struct change *c, bool *answered);
+
+/*
+ * Runs once, and once more when another request changed the subject
+ * meanwhile. True when the write went through; otherwise the request has
+ * been answered (by the attempt itself or with the failure).
+ */
+static bool write_with_retry(struct cpm_request *req, const char *id, write_once_fn once, void *ctx,
+                             struct change *c, cpm_err *err)
+{
+    bool answered = false;
+    for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+        change_reset(c);
+        *err = once(req, id, ctx, c, &answered);
+        if (answered || *err != CPM_ERR_CONFLICT)
+            break;
+    }
+    if (!answered && *err != CPM_OK)
+        respond_write_failed(req, *err, id);
+    return !answered && *err == CPM_OK;
+}
+
 /* Loads the subject of c (or prepares it); answers 409 when it was erased. */
 static cpm_err load(struct cpm_request *req, const char *id, struct change *c, bool *answered)
 {
@@ -265,9 +289,10 @@ void cpm_api_subjects_find(struct cpm_request *req)
 /* ---- PUT: age status ---- */
 
 /* One attempt; *answered when it answered itself. */
-static cpm_err set_age(struct cpm_request *req, const char *id, const char *age_status,
-                       struct change *c, bool *answered)
+static cpm_err set_age(struct cpm_request *req, const char *id, void *ctx, struct change *c,
+                       bool *answered)
 {
+    const char *age_status = ctx;
     cpm_err err = load(req, id, c, answered);
     if (err != CPM_OK)
         return err;
@@ -300,23 +325,12 @@ void cpm_api_subjects_put(struct cpm_request *req)
     cpm_detail_init(&detail);
     const char *age_status = NULL;
     struct change c = {0};
-    bool answered = false;
     cpm_err err = cpm_subject_age_parse(body, &age_status, &detail);
     if (err != CPM_OK) {
         cpm_respond_problem(req, err, &detail);
         goto out;
     }
-    for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-        change_reset(&c);
-        err = set_age(req, id, age_status, &c, &answered);
-        if (answered || err != CPM_ERR_CONFLICT)
-            break;
-    }
-    if (answered)
-        goto out;
-    if (err != CPM_OK)
-        respond_write_failed(req, err, id);
-    else
+    if (write_with_retry(req, id, set_age, (void *)age_status, &c, &err))
         respond_view(req, id, 200);
 out:
     change_reset(&c);
@@ -361,9 +375,10 @@ static cpm_err check_taken(struct cpm_request *req, const char *id, struct link_
     return CPM_ERR_CONFLICT;
 }
 
-static cpm_err link_identity_once(struct cpm_request *req, const char *id, struct link_identity *l,
+static cpm_err link_identity_once(struct cpm_request *req, const char *id, void *ctx,
                                   struct change *c, bool *answered)
 {
+    struct link_identity *l = ctx;
     cpm_err err = check_taken(req, id, l, answered);
     if (err == CPM_OK)
         err = load(req, id, c, answered);
@@ -413,7 +428,6 @@ void cpm_api_subject_identities_link(struct cpm_request *req)
     struct cpm_identity_input in;
     struct link_identity l = {0};
     struct change c = {0};
-    bool answered = false;
     cpm_err err = cpm_identity_parse(body, &in, &detail);
     if (err == CPM_OK)
         err = cpm_identifier_normalise(in.type, in.value, l.normalised, sizeof(l.normalised),
@@ -425,17 +439,7 @@ void cpm_api_subject_identities_link(struct cpm_request *req)
     l.type = in.type;
     cpm_identifier_hash(req->app->keyring, l.type, l.normalised, l.hash);
     sodium_bin2hex(l.hash_hex, sizeof(l.hash_hex), l.hash, sizeof(l.hash));
-    for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-        change_reset(&c);
-        err = link_identity_once(req, id, &l, &c, &answered);
-        if (answered || err != CPM_ERR_CONFLICT)
-            break;
-    }
-    if (answered)
-        goto out;
-    if (err != CPM_OK)
-        respond_write_failed(req, err, id);
-    else
+    if (write_with_retry(req, id, link_identity_once, &l, &c, &err))
         cpm_respond_json(req, 201,
                          json_pack("{s:s, s:s, s:o}", "subject", id, "type", l.type, "event",
                                    event_json(&c.event)));
@@ -487,9 +491,11 @@ static cpm_err check_linked(struct cpm_request *req, const char *id, struct link
     return CPM_ERR_CONFLICT;
 }
 
-static cpm_err link_guardian_once(struct cpm_request *req, const char *id, struct link_guardian *g,
+static cpm_err link_guardian_once(struct cpm_request *req, const char *id, void *ctx,
                                   struct change *c, bool *answered)
 {
+    struct link_guardian *g = ctx;
+    change_reset(&g->guardian);
     const char *guardian_id = g->in.guardian_id;
     cpm_err err = load(req, id, c, answered);
     if (err == CPM_OK && !c->is_new)
@@ -535,24 +541,12 @@ void cpm_api_subject_guardians_link(struct cpm_request *req)
     cpm_detail_init(&detail);
     struct link_guardian g = {0};
     struct change c = {0};
-    bool answered = false;
     cpm_err err = cpm_guardian_parse(body, id, &g.in, &detail);
     if (err != CPM_OK) {
         cpm_respond_problem(req, err, &detail);
         goto out;
     }
-    for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-        change_reset(&c);
-        change_reset(&g.guardian);
-        err = link_guardian_once(req, id, &g, &c, &answered);
-        if (answered || err != CPM_ERR_CONFLICT)
-            break;
-    }
-    if (answered)
-        goto out;
-    if (err != CPM_OK)
-        respond_write_failed(req, err, id);
-    else
+    if (write_with_retry(req, id, link_guardian_once, &g, &c, &err))
         cpm_respond_json(req, 201,
                          json_pack("{s:s, s:s, s:s, s:o}", "subject", id, "guardian_id",
                                    g.in.guardian_id, "relation", g.in.relation, "event",

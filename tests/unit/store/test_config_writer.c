@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "support/fixture.h"
+#include "support/store_fixture.h"
 
 #include <ftw.h>
 #include <sys/stat.h>
@@ -23,7 +24,7 @@
 
 #define FAULT_STEPS_MAX 400 /* far more allocations than one create makes */
 
-static char dir[64];
+static char dir[FIXTURE_DIR_BYTES];
 static struct cpm_store *store;
 
 static int setup(void **state)
@@ -31,8 +32,7 @@ static int setup(void **state)
     CPM_UNUSED(state);
     struct cpm_detail d;
     cpm_detail_init(&d);
-    cpm_strlcpy(dir, "/tmp/cpm-writer-XXXXXX", sizeof(dir));
-    if (mkdtemp(dir) == NULL || cpm_store_open(dir, &store, &d) != CPM_OK)
+    if ((store = fixture_store_open(dir, "/tmp/cpm-writer")) == NULL)
         return -1;
     json_t *property =
         J("{'id':'shop','name':'Shop','kind':'web','locales':['en'],'default_locale':'en'}");

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "support/fixture.h"
+#include "support/store_fixture.h"
 
 #include "core/alloc.h"
 #include "ledger/merkle.h"
@@ -41,12 +42,9 @@ static void fill(struct cpm_store *store, struct cpm_node_cache *nodes)
 static void test_cache_equals_store(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/cpm-nodes-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    struct cpm_detail d;
-    cpm_detail_init(&d);
-    struct cpm_store *store = NULL;
-    assert_int_equal(cpm_store_open(dir, &store, &d), CPM_OK);
+    char dir[FIXTURE_DIR_BYTES];
+    struct cpm_store *store = fixture_store_open(dir, "/tmp/cpm-nodes");
+    assert_non_null(store);
     struct cpm_node_cache *live = NULL, *loaded = NULL;
     assert_int_equal(cpm_node_cache_new(store, &live), CPM_OK); /* empty store */
     fill(store, live);
@@ -77,9 +75,7 @@ static void test_cache_equals_store(void **state)
     assert_int_equal(cpm_node_cache_get(live, 8, 9, absent), CPM_ERR_NOT_FOUND);
     cpm_node_cache_free(live);
     cpm_node_cache_free(loaded);
-    cpm_store_close(store);
-    fixture_rm_tree(dir);
-    assert_int_equal(cpm_alloc_bytes_in_use(), 0);
+    assert_int_equal(fixture_store_close(store, dir), 0);
 }
 
 int main(void)

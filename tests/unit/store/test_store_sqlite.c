@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "support/fixture.h"
+#include "support/store_fixture.h"
 
 #include "core/common.h"
 
@@ -28,7 +29,7 @@
 #include "store/store.h"
 
 struct fixture {
-    char dir[64];
+    char dir[FIXTURE_DIR_BYTES];
     char db_path[128];
     struct cpm_store *store;
 };
@@ -36,35 +37,17 @@ struct fixture {
 static int setup(void **state)
 {
     static struct fixture f;
-    struct cpm_detail detail;
     memset(&f, 0, sizeof(f));
-    cpm_strlcpy(f.dir, "/tmp/cpm-store-XXXXXX", sizeof(f.dir));
-    if (mkdtemp(f.dir) == NULL)
-        return -1;
+    f.store = fixture_store_open(f.dir, "/tmp/cpm-store");
     snprintf(f.db_path, sizeof(f.db_path), "%s/%s", f.dir, CPM_STORE_SQLITE_FILE);
-    cpm_detail_init(&detail);
-    if (cpm_store_open(f.dir, &f.store, &detail) != CPM_OK)
-        return -1;
     *state = &f;
-    return 0;
+    return f.store != NULL ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    cpm_store_close(f->store);
-    fixture_rm_tree(f->dir);
-    return cpm_alloc_bytes_in_use() == 0 ? 0 : -1;
-}
-
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return fixture_store_close(f->store, f->dir);
 }
 
 /* Runs sql on the file with a separate connection; returns the sqlite3 result code. */
@@ -127,11 +110,13 @@ static void test_open_creates_schema(void **state)
     assert_int_equal(ops->schema_version(f->store, &version), CPM_OK);
     assert_int_equal(version, CPM_SCHEMA_VERSION);
     sqlite3 *db = cpm__sqlite_db(f->store);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
-                                   " name IN ('config_docs', 'notice_versions', 'api_keys')"),
+    assert_int_equal(fixture_query_int(db,
+                                       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
+                                       " name IN ('config_docs', 'notice_versions', 'api_keys')"),
                      3);
     /* notice versions ×2, events ×2, events of an erased subject */
-    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 5);
+    assert_int_equal(
+        fixture_query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 5);
 }
 
 static void test_pragmas(void **state)
@@ -143,9 +128,9 @@ static void test_pragmas(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
-    assert_int_equal(query_int(db, "PRAGMA synchronous"), 2);
-    assert_int_equal(query_int(db, "PRAGMA foreign_keys"), 1);
-    assert_int_equal(query_int(db, "PRAGMA busy_timeout"), CPM_STORE_BUSY_TIMEOUT_MS);
+    assert_int_equal(fixture_query_int(db, "PRAGMA synchronous"), 2);
+    assert_int_equal(fixture_query_int(db, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(fixture_query_int(db, "PRAGMA busy_timeout"), CPM_STORE_BUSY_TIMEOUT_MS);
 }
 
 static void test_reopen_keeps_data(void **state)

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "support/fixture.h"
+#include "support/store_fixture.h"
 
 #include <unistd.h>
 
@@ -29,35 +30,22 @@ struct fixture {
 static int setup(void **state)
 {
     static struct fixture f;
-    struct cpm_detail detail;
     memset(&f, 0, sizeof(f));
-    cpm_strlcpy(f.dir, "/tmp/cpm-subjects-XXXXXX", sizeof(f.dir));
-    if (mkdtemp(f.dir) == NULL)
-        return -1;
-    cpm_detail_init(&detail);
-    if (cpm_store_open(f.dir, &f.store, &detail) != CPM_OK)
-        return -1;
+    f.store = fixture_store_open(f.dir, "/tmp/cpm-subjects");
     f.next_seq = 1;
     *state = &f;
-    return 0;
+    return f.store != NULL ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    cpm_store_close(f->store);
-    fixture_rm_tree(f->dir);
-    return cpm_alloc_bytes_in_use() == 0 ? 0 : -1;
+    return fixture_store_close(f->store, f->dir);
 }
 
 static int64_t query_int(struct fixture *f, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(cpm__sqlite_db(f->store), sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return fixture_query_int(cpm__sqlite_db(f->store), sql);
 }
 
 static struct cpm_subject subject(const char *id)
