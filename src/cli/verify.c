@@ -8,7 +8,7 @@
  *                                  notice text's SHA-256
  *   cpm verify --store [--data D]  the whole store: re-derives the tree from the
  *                                  stored events, compares every stored node and
- *                                  the latest signed checkpoint
+ *                                  every signed checkpoint
  *
  * Exit status 0 when everything verifies, 1 naming the first failure, 2 on
  * a usage error.
@@ -264,6 +264,30 @@ static int check_checkpoint(struct replay *r, const struct cpm_checkpoint *cp, c
     return CPM_EXIT_OK;
 }
 
+/*
+ * Replays the events checkpoint by checkpoint, smallest first, and compares
+ * the tree at each size with the root that checkpoint signed.
+ */
+static cpm_err check_checkpoints(struct replay *r, const char *vkey, uint64_t *checked,
+                                 uint64_t *latest, int *status)
+{
+    struct cpm_checkpoint cp;
+    cpm_err err;
+    while (*status == CPM_EXIT_OK && r->problem == NULL &&
+           (err = r->store->ops->checkpoint_after(r->store, *checked ? (int64_t)*latest : -1,
+                                                  &cp)) == CPM_OK) {
+        err = replay_until(r, cp.size);
+        if (err == CPM_OK && r->problem == NULL)
+            *status = check_checkpoint(r, &cp, vkey);
+        *latest = cp.size;
+        cpm_checkpoint_release(&cp);
+        if (err != CPM_OK)
+            return err;
+        ++*checked;
+    }
+    return *status != CPM_EXIT_OK || r->problem != NULL || err == CPM_ERR_NOT_FOUND ? CPM_OK : err;
+}
+
 static int verify_store(const char *data)
 {
     struct cpm_detail detail;
@@ -286,14 +310,9 @@ static int verify_store(const char *data)
     if (r.store == NULL)
         return CPM_EXIT_FAILURE;
     cpm_merkle_frontier_init(&r.frontier);
-    struct cpm_checkpoint cp = {0};
-    uint64_t size = 0;
+    uint64_t size = 0, checked = 0, latest = 0;
     int status = CPM_EXIT_OK;
-    err = r.store->ops->checkpoint_latest(r.store, &cp);
-    if (err == CPM_OK || err == CPM_ERR_NOT_FOUND)
-        err = replay_until(&r, cp.note ? cp.size : 0);
-    if (err == CPM_OK && r.problem == NULL && cp.note)
-        status = check_checkpoint(&r, &cp, vkey);
+    err = check_checkpoints(&r, vkey, &checked, &latest, &status);
     if (err == CPM_OK && r.problem == NULL && status == CPM_EXIT_OK)
         err = r.store->ops->ledger_size(r.store, &size);
     if (err == CPM_OK && r.problem == NULL && status == CPM_EXIT_OK)
@@ -303,10 +322,10 @@ static int verify_store(const char *data)
     else if (r.problem != NULL)
         status = failed("event seq %lld: %s", (long long)r.problem_seq, r.problem);
     else if (status == CPM_EXIT_OK)
-        printf("verified: %llu events re-derive the stored tree; the checkpoint of size %llu "
-               "(log %s) matches\n",
-               (unsigned long long)r.frontier.size, (unsigned long long)cp.size, origin);
-    cpm_checkpoint_release(&cp);
+        printf("verified: %llu events re-derive the stored tree; all %llu signed checkpoints "
+               "match (the latest of size %llu, log %s)\n",
+               (unsigned long long)r.frontier.size, (unsigned long long)checked,
+               (unsigned long long)latest, origin);
     cpm_store_close(r.store);
     return status;
 }

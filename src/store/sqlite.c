@@ -83,6 +83,8 @@ static const char *const stmt_sql[ST__COUNT] = {
         "INSERT INTO checkpoints (size, root, note, signed_ms) VALUES (?1, ?2, ?3, ?4)",
     [ST_CHECKPOINT_LATEST] =
         "SELECT size, root, note, signed_ms FROM checkpoints ORDER BY size DESC LIMIT 1",
+    [ST_CHECKPOINT_AFTER] = "SELECT size, root, note, signed_ms FROM checkpoints WHERE size > ?1"
+                            " ORDER BY size LIMIT 1",
     [ST_IDEM_INSERT] = "INSERT INTO idempotency (" IDEM_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5,"
                        " ?6)",
     [ST_IDEM_GET] = "SELECT " IDEM_COLUMNS " FROM idempotency WHERE scope = ?1 AND key = ?2",
@@ -749,6 +751,7 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .consent_state_list = cpm__sqlite_consent_state_list,
     .checkpoint_put = cpm__sqlite_checkpoint_put,
     .checkpoint_latest = cpm__sqlite_checkpoint_latest,
+    .checkpoint_after = cpm__sqlite_checkpoint_after,
     .idempotency_get = cpm__sqlite_idempotency_get,
     .identity_find = cpm__sqlite_identity_find,
     .identity_list = cpm__sqlite_identity_list,

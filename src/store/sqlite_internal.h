@@ -46,6 +46,7 @@ enum stmt {
     ST_STATE_LIST,
     ST_CHECKPOINT_INSERT,
     ST_CHECKPOINT_LATEST,
+    ST_CHECKPOINT_AFTER,
     ST_IDEM_INSERT,
     ST_IDEM_GET,
     /* identifiers, guardians, age and erasure (sqlite_subjects.c) */
@@ -123,6 +124,8 @@ cpm_err cpm__sqlite_consent_state_list(struct cpm_store *store, const char *subj
                                        cpm_consent_state_visit_fn visit, void *ctx);
 cpm_err cpm__sqlite_checkpoint_put(struct cpm_store *store, const struct cpm_checkpoint *cp);
 cpm_err cpm__sqlite_checkpoint_latest(struct cpm_store *store, struct cpm_checkpoint *out);
+cpm_err cpm__sqlite_checkpoint_after(struct cpm_store *store, int64_t after_size,
+                                     struct cpm_checkpoint *out);
 cpm_err cpm__sqlite_idempotency_get(struct cpm_store *store, const char *scope, const char *key,
                                     struct cpm_idempotency *out);
 

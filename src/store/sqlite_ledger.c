@@ -330,11 +330,12 @@ cpm_err cpm__sqlite_checkpoint_put(struct cpm_store *store, const struct cpm_che
     return err;
 }
 
-cpm_err cpm__sqlite_checkpoint_latest(struct cpm_store *store, struct cpm_checkpoint *out)
+/* Reads the one checkpoint row statement id gives (NOT_FOUND when none). */
+static cpm_err read_checkpoint(struct sqlite_store *s, enum stmt id, int rc, const char *op,
+                               struct cpm_checkpoint *out)
 {
-    struct sqlite_store *s = cpm__sqlite_lock_read(store);
-    sqlite3_stmt *st = s->stmts[ST_CHECKPOINT_LATEST];
-    cpm_err err = cpm__sqlite_step_row(s, ST_CHECKPOINT_LATEST, SQLITE_OK, "checkpoint_latest");
+    sqlite3_stmt *st = s->stmts[id];
+    cpm_err err = cpm__sqlite_step_row(s, id, rc, op);
     if (err == CPM_OK && sqlite3_column_bytes(st, 1) != CPM_HASH_BYTES)
         err = CPM_ERR_STORE;
     if (err == CPM_OK) {
@@ -348,6 +349,20 @@ cpm_err cpm__sqlite_checkpoint_latest(struct cpm_store *store, struct cpm_checkp
     cpm__sqlite_done(st);
     cpm__sqlite_unlock(s);
     return err;
+}
+
+cpm_err cpm__sqlite_checkpoint_latest(struct cpm_store *store, struct cpm_checkpoint *out)
+{
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    return read_checkpoint(s, ST_CHECKPOINT_LATEST, SQLITE_OK, "checkpoint_latest", out);
+}
+
+cpm_err cpm__sqlite_checkpoint_after(struct cpm_store *store, int64_t after_size,
+                                     struct cpm_checkpoint *out)
+{
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    int rc = sqlite3_bind_int64(s->stmts[ST_CHECKPOINT_AFTER], 1, after_size);
+    return read_checkpoint(s, ST_CHECKPOINT_AFTER, rc, "checkpoint_after", out);
 }
 
 cpm_err cpm__sqlite_idempotency_get(struct cpm_store *store, const char *scope, const char *key,

@@ -23,10 +23,10 @@
 #include "core/detail.h"
 #include "domain/config.h"
 
-#define CPM_STORE_OPS_VERSION 4
+#define CPM_STORE_OPS_VERSION 5
 
 /* The schema version this binary knows; a store newer than this is refused. */
-#define CPM_SCHEMA_VERSION 4
+#define CPM_SCHEMA_VERSION 5
 
 /* A configuration document as stored. */
 struct cpm_doc {
@@ -295,6 +295,10 @@ struct cpm_store_ops {
     cpm_err (*checkpoint_put)(struct cpm_store *store, const struct cpm_checkpoint *cp);
     /* The checkpoint of the largest tree; NOT_FOUND before the first. */
     cpm_err (*checkpoint_latest)(struct cpm_store *store, struct cpm_checkpoint *out);
+    /* The smallest checkpoint larger than after_size (-1: from the empty tree's); NOT_FOUND when
+     * none. */
+    cpm_err (*checkpoint_after)(struct cpm_store *store, int64_t after_size,
+                                struct cpm_checkpoint *out);
     /* NOT_FOUND when no answer is remembered for (scope, key). */
     cpm_err (*idempotency_get)(struct cpm_store *store, const char *scope, const char *key,
                                struct cpm_idempotency *out);

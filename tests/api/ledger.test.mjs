@@ -176,6 +176,32 @@ test('cpm verify --store re-derives the tree and catches an edited event', async
   data.cleanup();
 });
 
+test('cpm verify --store checks every signed checkpoint, not just the latest', async () => {
+  const data = freshData();
+  const server = await startServer(data.data);
+  const action = await setUp(data, server);
+  for (let i = 0; i < 3; i++) {
+    await request(server, 'POST', `/v1/subjects/c-${i}/consents`, { key: data.adminKey, body: action([{ purpose: 'marketing.sms', decision: 'given' }]) });
+    await new Promise((r) => setTimeout(r, 1200)); // a checkpoint for each size
+  }
+  await stopServer(server);
+  const db = path.join(data.data, 'cpm.db');
+  const sizes = spawnSync('sqlite3', [db, 'SELECT size FROM checkpoints ORDER BY size'], { encoding: 'utf8' }).stdout.trim().split('\n');
+  assert.ok(sizes.length >= 3, `checkpoints: ${sizes}`);
+  const ok = cpm(['verify', '--store', '--data', data.data]);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, new RegExp(`all ${sizes.length} signed checkpoints match \\(the latest of size ${sizes.at(-1)}`));
+  const noUpdate = spawnSync('sqlite3', [db, 'DELETE FROM checkpoints'], { encoding: 'utf8' });
+  assert.match(noUpdate.stderr, /checkpoints are append-only/);
+  // Someone with write access rewrites an older checkpoint: its signature no longer holds.
+  const edit = spawnSync('sqlite3', [db, `DROP TRIGGER checkpoints_no_update; UPDATE checkpoints SET note = replace(note, '\n${sizes[1]}\n', '\n${sizes[1]}\n ') WHERE size = ${sizes[1]};`], { encoding: 'utf8' });
+  assert.equal(edit.status, 0, edit.stderr);
+  const bad = cpm(['verify', '--store', '--data', data.data]);
+  assert.equal(bad.status, 1, bad.stdout);
+  assert.match(bad.stderr, new RegExp(`the stored checkpoint of size ${sizes[1]} is not validly signed`));
+  data.cleanup();
+});
+
 test('kill -9 during concurrent writes loses nothing acknowledged', async () => {
   const data = freshData();
   let server = await startServer(data.data);

@@ -148,6 +148,11 @@ static const struct migration migrations[] = {
      /* the renewal reminder: when to send consent.expiring, 0 once sent or when none */
      "ALTER TABLE consent_state ADD COLUMN remind_ms INTEGER NOT NULL DEFAULT 0;"
      "CREATE INDEX consent_state_reminders ON consent_state (remind_ms) WHERE remind_ms > 0;"},
+    {5, "signed checkpoints are append-only",
+     "CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints"
+     " BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
+     "CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints"
+     " BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"},
 };
 
 _Static_assert(CPM_ARRAY_LEN(migrations) == CPM_SCHEMA_VERSION,
