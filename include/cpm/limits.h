@@ -50,6 +50,8 @@
 
 /* Store */
 #define CPM_STORE_BUSY_TIMEOUT_MS 5000 /* SQLite busy timeout, set explicitly */
+/* SQLite page cache per connection, KiB: the hot index pages stay in memory (default 2 MiB) */
+#define CPM_STORE_CACHE_KIB 65536
 
 /* API keys */
 #define CPM_API_KEY_SECRET_BYTES 32    /* random bytes in a key */

@@ -35,6 +35,8 @@ _Noreturn void cpm__assert_fail(const char *expr, const char *file, int line);
 
 #define CPM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define CPM_UNUSED(x)    ((void)(x))
+#define CPM_STR_(x)      #x
+#define CPM_STRINGIFY(x) CPM_STR_(x) /* a macro's value as a string literal */
 
 #if defined(__GNUC__)
 #define CPM_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))

@@ -349,6 +349,9 @@ static cpm_err configure(struct sqlite_store *s, const char *location, struct cp
         err = pragma(s, "PRAGMA synchronous = FULL", NULL, location, detail);
     if (err == CPM_OK)
         err = pragma(s, "PRAGMA foreign_keys = ON", NULL, location, detail);
+    if (err == CPM_OK)
+        err = pragma(s, "PRAGMA cache_size = -" CPM_STRINGIFY(CPM_STORE_CACHE_KIB), NULL, location,
+                     detail);
     return err;
 }
 
