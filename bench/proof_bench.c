@@ -184,7 +184,7 @@ static cpm_err fill_store(struct cpm_store *store, uint64_t total, uint64_t *siz
                           uint8_t root[CPM_HASH_BYTES])
 {
     struct cpm_writer *w = NULL;
-    cpm_err err = cpm_writer_start(store, NULL, &w);
+    cpm_err err = cpm_writer_start(store, NULL, NULL, &w);
     if (err != CPM_OK)
         return err;
     struct fill f = {.writer = w, .total = total, .start_ns = cpm_clock_monotonic_ns()};

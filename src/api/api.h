@@ -31,6 +31,14 @@ void cpm_api_policies_list(struct cpm_request *req);
 void cpm_api_policies_create(struct cpm_request *req);
 void cpm_api_policies_get(struct cpm_request *req);
 void cpm_api_policies_patch(struct cpm_request *req);
+void cpm_api_topics_list(struct cpm_request *req);
+void cpm_api_topics_create(struct cpm_request *req);
+void cpm_api_topics_get(struct cpm_request *req);
+void cpm_api_topics_patch(struct cpm_request *req);
+void cpm_api_channels_list(struct cpm_request *req);
+void cpm_api_channels_create(struct cpm_request *req);
+void cpm_api_channels_get(struct cpm_request *req);
+void cpm_api_channels_patch(struct cpm_request *req);
 
 /* notice_versions.c: publishing and reading immutable versions */
 void cpm_api_notice_versions_publish(struct cpm_request *req);
@@ -45,6 +53,12 @@ void cpm_api_keys_revoke(struct cpm_request *req);
 /* consents.c: consent actions and current consents */
 void cpm_api_consents_record(struct cpm_request *req);
 void cpm_api_consents_list(struct cpm_request *req);
+void cpm_api_preferences_get(struct cpm_request *req);
+void cpm_api_preferences_put(struct cpm_request *req);
+void cpm_api_preferences_patch(struct cpm_request *req);
+void cpm_api_contacts_record(struct cpm_request *req);
+void cpm_api_decide_get(struct cpm_request *req);
+void cpm_api_decide_post(struct cpm_request *req);
 
 /* subjects.c: age status, identifiers, guardians, lookup, erasure */
 void cpm_api_subjects_find(struct cpm_request *req);

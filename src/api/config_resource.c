@@ -16,10 +16,9 @@
 #include "store/config_writer.h"
 
 static const char *const collection[CPM_DOC__COUNT] = {
-    [CPM_DOC_PROPERTY] = "properties",
-    [CPM_DOC_PURPOSE] = "purposes",
-    [CPM_DOC_NOTICE] = "notices",
-    [CPM_DOC_POLICY] = "policies",
+    [CPM_DOC_PROPERTY] = "properties", [CPM_DOC_PURPOSE] = "purposes",
+    [CPM_DOC_NOTICE] = "notices",      [CPM_DOC_POLICY] = "policies",
+    [CPM_DOC_TOPIC] = "topics",        [CPM_DOC_CHANNEL] = "channels",
 };
 
 static const char *const read_only[] = {"revision", "created_at", "updated_at"};
@@ -223,3 +222,5 @@ CONFIG_HANDLERS(properties, CPM_DOC_PROPERTY)
 CONFIG_HANDLERS(purposes, CPM_DOC_PURPOSE)
 CONFIG_HANDLERS(notices, CPM_DOC_NOTICE)
 CONFIG_HANDLERS(policies, CPM_DOC_POLICY)
+CONFIG_HANDLERS(topics, CPM_DOC_TOPIC)
+CONFIG_HANDLERS(channels, CPM_DOC_CHANNEL)

@@ -214,6 +214,7 @@ static cpm_err build_events(struct consent_write *w)
         cpm_strlcpy(s->notice, a->notice_id ? a->notice_id : "", sizeof(s->notice));
         s->notice_version = a->notice_id ? a->notice_version : 0;
         s->decided_ms = w->now_ms;
+        s->by_guardian = a->actor != NULL && strcmp(a->actor, "guardian") == 0;
         s->seq = (int64_t)i + 1;
     }
     return CPM_OK;

@@ -43,6 +43,16 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/v1/policies/{id}", CONFIG, false, cpm_api_policies_get},
     {CPM_PATCH, "/v1/policies/{id}", CONFIG, true, cpm_api_policies_patch},
 
+    {CPM_GET, "/v1/topics", CONFIG, false, cpm_api_topics_list},
+    {CPM_POST, "/v1/topics", CONFIG, true, cpm_api_topics_create},
+    {CPM_GET, "/v1/topics/{id}", CONFIG, false, cpm_api_topics_get},
+    {CPM_PATCH, "/v1/topics/{id}", CONFIG, true, cpm_api_topics_patch},
+
+    {CPM_GET, "/v1/channels", CONFIG, false, cpm_api_channels_list},
+    {CPM_POST, "/v1/channels", CONFIG, true, cpm_api_channels_create},
+    {CPM_GET, "/v1/channels/{id}", CONFIG, false, cpm_api_channels_get},
+    {CPM_PATCH, "/v1/channels/{id}", CONFIG, true, cpm_api_channels_patch},
+
     {CPM_GET, "/v1/subjects", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_subjects_find},
     {CPM_GET, "/v1/subjects/{id}", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_subjects_get},
     {CPM_PUT, "/v1/subjects/{id}", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true, cpm_api_subjects_put},
@@ -56,6 +66,18 @@ const struct cpm_route cpm_routes[] = {
      cpm_api_consents_record},
     {CPM_GET, "/v1/subjects/{id}/consents", SCOPE(CPM_SCOPE_DECISIONS_READ), false,
      cpm_api_consents_list},
+    {CPM_GET, "/v1/subjects/{id}/preferences", SCOPE(CPM_SCOPE_DECISIONS_READ), false,
+     cpm_api_preferences_get},
+    {CPM_PUT, "/v1/subjects/{id}/preferences", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
+     cpm_api_preferences_put},
+    {CPM_PATCH, "/v1/subjects/{id}/preferences", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
+     cpm_api_preferences_patch},
+    {CPM_POST, "/v1/subjects/{id}/contacts", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
+     cpm_api_contacts_record},
+
+    {CPM_GET, "/v1/decide", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_decide_get},
+    {CPM_POST, "/v1/decide", SCOPE(CPM_SCOPE_DECISIONS_READ), true, cpm_api_decide_post},
+
     {CPM_GET, "/v1/subjects/{id}/events", SCOPE(CPM_SCOPE_LEDGER_READ), false,
      cpm_api_subject_events},
 

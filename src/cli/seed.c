@@ -27,6 +27,8 @@ static const struct {
     {"purposes", CPM_DOC_PURPOSE},
     {"notices", CPM_DOC_NOTICE},
     {"policies", CPM_DOC_POLICY},
+    {"topics", CPM_DOC_TOPIC},
+    {"channels", CPM_DOC_CHANNEL},
 };
 
 struct seed {

@@ -13,11 +13,15 @@
 
 #include "core/clock.h"
 #include "domain/config.h"
+#include "domain/decide.h"
+#include "domain/tz.h"
+#include "domain/window.h"
 #include "domain/schema.h"
 
 #define SHA256_HEX_BYTES (crypto_hash_sha256_BYTES * 2 + 1)
 
-static const char *const kind_names[] = {"property", "purpose", "notice", "policy"};
+static const char *const kind_names[] = {"property", "purpose", "notice",
+                                         "policy",   "topic",   "channel"};
 _Static_assert(CPM_ARRAY_LEN(kind_names) == CPM_DOC__COUNT, "kind names out of sync");
 
 static const char *const property_kinds[] = {"web", "h5",          "mini_program", "app", "wecom",
@@ -74,6 +78,7 @@ static const struct cpm__schema_field purpose_fields[] = {
     {.name = "recipients", .type = CPM__SCHEMA_ARRAY, .item = CPM__SCHEMA_SLUG, .dflt = "[]"},
     REQUIRED("retention", CPM__SCHEMA_DURATION),
     FLAG("necessary_for_service"),
+    FLAG("personalised"),
     OPTIONAL("dpv_iri", CPM__SCHEMA_HTTPS_IRI),
     STORED_READ_ONLY,
 };
@@ -128,6 +133,41 @@ static const struct cpm__schema_field policy_fields[] = {
      .values = gpc_modes,
      .dflt = "\"refuse_sale_and_ads\""},
     {.name = "ui", .type = CPM__SCHEMA_OBJECT, .nested = &ui_schema},
+    STORED_READ_ONLY,
+};
+
+#define PURPOSE_IDS(req)                                                                           \
+    {                                                                                              \
+        .name = "purposes", .type = CPM__SCHEMA_ARRAY, .required = (req), .min = (req),            \
+        .item = CPM__SCHEMA_PURPOSE_ID, .dflt = (req) ? NULL : "[]"                                \
+    }
+
+static const struct cpm__schema_field topic_fields[] = {
+    REQUIRED("id", CPM__SCHEMA_SLUG),
+    TEXT("name", true, 1, CPM_NAME_BYTES_MAX),
+    PURPOSE_IDS(true),
+    STORED_READ_ONLY,
+};
+
+static const char *const weekdays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
+
+static const struct cpm__schema_field hours_fields[] = {
+    {.name = "time_zone", .type = CPM__SCHEMA_STRING, .required = true, .check = cpm__tz_check},
+    {.name = "from", .type = CPM__SCHEMA_STRING, .required = true, .check = cpm__clock_check},
+    {.name = "to", .type = CPM__SCHEMA_STRING, .required = true, .check = cpm__clock_check},
+    {.name = "days",
+     .type = CPM__SCHEMA_ARRAY,
+     .item = CPM__SCHEMA_ENUM,
+     .values = weekdays,
+     .min = 1,
+     .dflt = "[\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]"},
+};
+static const struct cpm__schema hours_schema = CPM__SCHEMA(hours_fields, NULL);
+
+static const struct cpm__schema_field channel_fields[] = {
+    {.name = "id", .type = CPM__SCHEMA_ENUM, .required = true, .values = cpm__channel_names},
+    PURPOSE_IDS(false),
+    {.name = "allowed_hours", .type = CPM__SCHEMA_OBJECT, .nested = &hours_schema},
     STORED_READ_ONLY,
 };
 
@@ -188,6 +228,17 @@ const char *cpm__region_check(const char *s)
     if (is(s, "*") || (alpha2 && s[2] == '\0') || (n >= 1 && n <= 3 && s[3 + n] == '\0'))
         return NULL;
     return "must be '*', an ISO 3166-1 alpha-2 code (CN) or an ISO 3166-2 code (CN-HK)";
+}
+
+const char *cpm__tz_check(const char *s)
+{
+    return cpm_tz_get(s) != NULL ? NULL : "must be an IANA time zone such as Asia/Shanghai";
+}
+
+const char *cpm__clock_check(const char *s)
+{
+    uint16_t minutes;
+    return cpm_window_parse_time(s, &minutes) ? NULL : "must be a local time HH:MM (00:00-24:00)";
 }
 
 /* Looks up id of kind; adds "unknown <kind> 'id'" at path when absent. *out may be NULL. */
@@ -295,6 +346,32 @@ out:
     return err;
 }
 
+/* Each purposes[i] names a purpose that exists. */
+static cpm_err purpose_list_rules(const json_t *doc, const struct cpm_config_lookup *lookup,
+                                  struct cpm_detail *d)
+{
+    char path[CPM_FIELD_PATH_BYTES_MAX];
+    const json_t *purposes = json_object_get(doc, "purposes");
+    cpm_err err = CPM_OK;
+    for (size_t i = 0; i < json_array_size(purposes) && i < CPM_ARRAY_ITEMS_MAX && !err; i++) {
+        cpm__schema_path_index(path, sizeof(path), "purposes", i);
+        err = resolve(lookup, CPM_DOC_PURPOSE, json_string_value(json_array_get(purposes, i)), path,
+                      d, NULL);
+    }
+    return err;
+}
+
+static cpm_err channel_rules(const json_t *doc, const struct cpm_config_lookup *lookup,
+                             struct cpm_detail *d)
+{
+    const json_t *hours = json_object_get(doc, "allowed_hours");
+    uint16_t from, to;
+    if (cpm_window_parse_time(str(hours, "from"), &from) &&
+        cpm_window_parse_time(str(hours, "to"), &to) && from == to)
+        cpm_detail_add(d, "allowed_hours.to", "must differ from allowed_hours.from");
+    return purpose_list_rules(doc, lookup, d);
+}
+
 static const struct {
     const struct cpm__schema schema;
     rules_fn rules;
@@ -303,6 +380,8 @@ static const struct {
     [CPM_DOC_PURPOSE] = {CPM__SCHEMA(purpose_fields, NULL), purpose_rules},
     [CPM_DOC_NOTICE] = {CPM__SCHEMA(notice_fields, NULL), NULL},
     [CPM_DOC_POLICY] = {CPM__SCHEMA(policy_fields, NULL), policy_rules},
+    [CPM_DOC_TOPIC] = {CPM__SCHEMA(topic_fields, NULL), purpose_list_rules},
+    [CPM_DOC_CHANNEL] = {CPM__SCHEMA(channel_fields, NULL), channel_rules},
 };
 _Static_assert(CPM_ARRAY_LEN(kinds) == CPM_DOC__COUNT, "kinds out of sync");
 

@@ -24,10 +24,12 @@ enum cpm_doc_kind {
     CPM_DOC_PURPOSE,
     CPM_DOC_NOTICE,
     CPM_DOC_POLICY,
+    CPM_DOC_TOPIC,   /* a subject matter people may opt out of (coupons, new_arrivals) */
+    CPM_DOC_CHANNEL, /* a contact channel's rules: its purposes and allowed hours */
     CPM_DOC__COUNT
 };
 
-/* "property", "purpose", "notice", "policy". */
+/* "property", "purpose", "notice", "policy", "topic", "channel". */
 const char *cpm_doc_kind_name(enum cpm_doc_kind kind);
 
 /*

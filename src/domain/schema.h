@@ -87,6 +87,12 @@ int cpm__detail_total(const struct cpm_detail *d);
 /* NULL when s is a region ("*", "CN", "CN-HK"), else the message saying so. */
 const char *cpm__region_check(const char *s);
 
+/* NULL when s names an IANA time zone this system has, else the message saying so. */
+const char *cpm__tz_check(const char *s);
+
+/* NULL when s is a local time "HH:MM" (00:00–24:00), else the message saying so. */
+const char *cpm__clock_check(const char *s);
+
 /* True when s is a purpose id: a slug whose dotted segments are not empty. */
 bool cpm__purpose_id_valid(const char *s);
 

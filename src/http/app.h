@@ -16,11 +16,15 @@
 struct cpm_keyring;
 struct cpm_node_cache;
 struct cpm_writer;
+struct cpm_index;
+struct cpm_decider;
 
 struct cpm_app {
     struct cpm_store *store;           /* borrowed; outlives the HTTP server */
     struct cpm_writer *writer;         /* the single writer of the ledger */
     struct cpm_node_cache *nodes;      /* the tree's upper levels, for proofs */
+    struct cpm_index *index;           /* every subject's state, for decisions */
+    struct cpm_decider *decider;       /* questions checked and answered from the index */
     const struct cpm_keyring *keyring; /* subkeys of the master key */
     const char *vkey;                  /* the checkpoint verifier key, signed-note format */
     atomic_bool draining;              /* set on SIGTERM: /readyz answers 503 */

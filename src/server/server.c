@@ -23,6 +23,8 @@
 #include "store/datadir.h"
 #include "store/store.h"
 #include "store/writer.h"
+#include "index/index.h"
+#include "cpm/decide.h"
 #include "store/checkpointer.h"
 #include "store/ledger_check.h"
 #include "store/node_cache.h"
@@ -198,6 +200,8 @@ struct running {
     struct cpm_app app;
     struct cpm_node_cache *nodes;
     struct cpm_writer *writer;
+    struct cpm_index *index;
+    struct cpm_decider *decider;
     struct cpm_checkpointer *checkpointer;
     struct cpm_scheduler *scheduler;
     struct cpm_http *http;
@@ -234,7 +238,13 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
     if (err == CPM_OK)
         err = cpm_node_cache_new(r->app.store, &r->nodes);
     if (err == CPM_OK)
-        err = cpm_writer_start(r->app.store, r->nodes, &r->writer);
+        err = cpm_index_new(&r->index);
+    if (err == CPM_OK)
+        err = cpm_index_load(r->index, r->app.store);
+    if (err == CPM_OK)
+        err = cpm_decider_new(r->app.store, r->index, &r->decider);
+    if (err == CPM_OK)
+        err = cpm_writer_start(r->app.store, r->nodes, r->index, &r->writer);
     const uint8_t *pk = cpm_keyring_signing_public_key(&r->keyring);
     cpm_checkpoint_origin(pk, r->origin);
     cpm_note_vkey(r->origin, pk, r->vkey, sizeof(r->vkey));
@@ -247,6 +257,8 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
         err = cpm_scheduler_start(r->app.store, r->writer, &r->keyring, &r->scheduler);
     r->app.writer = r->writer;
     r->app.nodes = r->nodes;
+    r->app.index = r->index;
+    r->app.decider = r->decider;
     r->app.keyring = &r->keyring;
     r->app.vkey = r->vkey;
     if (err == CPM_OK)
@@ -260,6 +272,8 @@ static void stop(struct running *r)
     cpm_scheduler_stop(r->scheduler);
     cpm_checkpointer_stop(r->checkpointer); /* signs the final head; nothing writes now */
     cpm_writer_stop(r->writer);
+    cpm_decider_free(r->decider);
+    cpm_index_free(r->index);
     cpm_node_cache_free(r->nodes);
     cpm_store_close(r->app.store);
     cpm_keyring_wipe(&r->keyring);

@@ -178,21 +178,26 @@ cpm_err cpm_config_publish(struct cpm_store *store, const char *notice_id, json_
     return err;
 }
 
-static cpm_err collect_policy(void *ctx, const struct cpm_doc *doc)
+static cpm_err collect_doc(void *ctx, const struct cpm_doc *doc)
 {
-    json_t *policy = cpm_config_doc_json(doc);
-    return policy && json_array_append_new(ctx, policy) == 0 ? CPM_OK : CPM_ERR_NOMEM;
+    json_t *parsed = cpm_config_doc_json(doc);
+    return parsed && json_array_append_new(ctx, parsed) == 0 ? CPM_OK : CPM_ERR_NOMEM;
 }
 
-cpm_err cpm_config_policies(struct cpm_store *store, json_t **out)
+uint64_t cpm_config_generation(void)
+{
+    return atomic_load(&config_generation);
+}
+
+cpm_err cpm_config_all(struct cpm_store *store, enum cpm_doc_kind kind, json_t **out)
 {
     *out = json_array();
     cpm_err err = *out ? CPM_OK : CPM_ERR_NOMEM;
     char after[CPM_ID_BYTES_MAX + 1] = "";
     for (size_t seen = (size_t)-1; err == CPM_OK && seen != json_array_size(*out);) {
         seen = json_array_size(*out);
-        err = store->ops->doc_list(store, CPM_DOC_POLICY, after[0] ? after : NULL,
-                                   CPM_PAGE_LIMIT_MAX, collect_policy, *out);
+        err = store->ops->doc_list(store, kind, after[0] ? after : NULL, CPM_PAGE_LIMIT_MAX,
+                                   collect_doc, *out);
         const json_t *last = json_array_get(*out, json_array_size(*out) - 1);
         if (last != NULL)
             cpm_strlcpy(after, json_string_value(json_object_get(last, "id")), sizeof(after));
@@ -223,7 +228,7 @@ cpm_err cpm_config_policies_cached(struct cpm_store *store, json_t **out)
     if (fresh)
         return CPM_OK;
     json_t *loaded;
-    cpm_err err = cpm_config_policies(store, &loaded);
+    cpm_err err = cpm_config_all(store, CPM_DOC_POLICY, &loaded);
     if (err != CPM_OK)
         return err;
     pthread_mutex_lock(&cache_lock);

@@ -56,11 +56,15 @@ void cpm_config_cache_init(struct cpm_config_cache *cache, struct cpm_store *sto
                            struct cpm_config_lookup *out);
 void cpm_config_cache_release(struct cpm_config_cache *cache);
 
-/* Every policy document (with id) into *out, an owned array. STORE, NOMEM. */
-cpm_err cpm_config_policies(struct cpm_store *store, json_t **out) CPM_MUST_CHECK;
+/* Every document of kind (with id) into *out, an owned array. STORE, NOMEM. */
+cpm_err cpm_config_all(struct cpm_store *store, enum cpm_doc_kind kind,
+                       json_t **out) CPM_MUST_CHECK;
+
+/* Goes up on every configuration change this process makes. */
+uint64_t cpm_config_generation(void);
 
 /*
- * The same, from a process-wide cache refreshed when this process changed
+ * Every policy, from a process-wide cache refreshed when this process changed
  * a policy or after CPM_POLICY_CACHE_MS (changes by `cpm seed` in another
  * process). *out is a new reference (json_decref). Thread safe.
  */

@@ -28,13 +28,14 @@
 #define EVENT_COLUMNS   "seq, id, type, subject_id, purpose, time_ms, leaf, sealed"
 #define STATE_COLUMNS                                                                              \
     "subject_id, purpose, recipient, status, seq, notice, notice_version, decided_ms, expires_ms," \
-    " ask_again_ms, remind_ms"
+    " ask_again_ms, remind_ms, by_guardian"
 #define IDEM_COLUMNS     "scope, key, request_hash, status, response, created_ms"
 #define IDENTITY_COLUMNS "subject_id, type, hash, sealed, created_ms"
 #define GUARDIAN_COLUMNS "child_id, guardian_id, relation, created_ms"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_PING] = "SELECT 1",
@@ -76,7 +77,7 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_NODE_INSERT] = "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
     [ST_NODE_GET] = "SELECT hash FROM merkle_nodes WHERE level = ?1 AND idx = ?2",
     [ST_STATE_UPSERT] = "INSERT OR REPLACE INTO consent_state (" STATE_COLUMNS ") VALUES (?1,"
-                        " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_STATE_LIST] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE subject_id = ?1"
                       " ORDER BY purpose, recipient",
     [ST_CHECKPOINT_INSERT] =
@@ -109,6 +110,20 @@ static const char *const stmt_sql[ST__COUNT] = {
                      " AND expires_ms <= ?1 AND status = 'given' ORDER BY expires_ms LIMIT ?2",
     [ST_STATE_REMIND] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE remind_ms > 0"
                         " AND remind_ms <= ?1 AND status = 'given' ORDER BY remind_ms LIMIT ?2",
+    [ST_PREFS_UPSERT] = "INSERT OR REPLACE INTO preferences (subject_id, doc, seq, updated_ms)"
+                        " VALUES (?1, ?2, ?3, ?4)",
+    [ST_PREFS_GET] = "SELECT doc, seq, updated_ms FROM preferences WHERE subject_id = ?1",
+    [ST_PREFS_ERASE] = "DELETE FROM preferences WHERE subject_id = ?1",
+    [ST_CONTACT_INSERT] = "INSERT INTO contacts (subject_id, channel, purpose, time_ms)"
+                          " VALUES (?1, ?2, ?3, ?4)",
+    [ST_CONTACT_ERASE] = "DELETE FROM contacts WHERE subject_id = ?1",
+    [ST_LOAD_SUBJECTS] = "SELECT id, age_status, erased_ms, CASE WHEN erased_ms <> 0 THEN (SELECT"
+                         " max(seq) FROM events WHERE subject_id = subjects.id AND type ="
+                         " 'subject.erased') ELSE 0 END FROM subjects",
+    [ST_LOAD_STATES] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE status <> 'erased'",
+    [ST_LOAD_PREFS] = "SELECT subject_id, doc FROM preferences",
+    [ST_LOAD_CONTACTS] = "SELECT subject_id, channel, purpose, time_ms FROM contacts"
+                         " WHERE time_ms >= ?1 ORDER BY time_ms",
     [ST_STATE_ON_NOTICE] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE purpose = ?3"
                            " AND status = 'given' AND subject_id > ?4 AND notice = ?1"
                            " AND notice_version < ?2 ORDER BY subject_id LIMIT ?5",
@@ -755,6 +770,8 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .checkpoint_put = cpm__sqlite_checkpoint_put,
     .checkpoint_latest = cpm__sqlite_checkpoint_latest,
     .checkpoint_after = cpm__sqlite_checkpoint_after,
+    .index_load = cpm__sqlite_index_load,
+    .preferences_get = cpm__sqlite_preferences_get,
     .idempotency_get = cpm__sqlite_idempotency_get,
     .identity_find = cpm__sqlite_identity_find,
     .identity_list = cpm__sqlite_identity_list,

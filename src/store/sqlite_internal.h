@@ -14,6 +14,7 @@
 
 enum stmt {
     ST_BEGIN,
+    ST_BEGIN_READ, /* a read transaction: a snapshot, no lock on writers */
     ST_COMMIT,
     ST_ROLLBACK,
     ST_PING,
@@ -62,6 +63,16 @@ enum stmt {
     ST_STATE_DUE,
     ST_STATE_REMIND,
     ST_STATE_ON_NOTICE,
+    /* preferences, sends and the index's load (sqlite_index.c) */
+    ST_PREFS_UPSERT,
+    ST_PREFS_GET,
+    ST_PREFS_ERASE,
+    ST_CONTACT_INSERT,
+    ST_CONTACT_ERASE,
+    ST_LOAD_SUBJECTS,
+    ST_LOAD_STATES,
+    ST_LOAD_PREFS,
+    ST_LOAD_CONTACTS,
     ST__COUNT
 };
 
@@ -133,6 +144,14 @@ cpm_err cpm__sqlite_idempotency_get(struct cpm_store *store, const char *scope, 
  * The subject parts of a batch (sqlite_subjects.c), inside batch_write's
  * transaction: erasures before the events are written, the rest after.
  */
+cpm_err cpm__sqlite_index_load(struct cpm_store *store, const struct cpm_index_loader *loader);
+cpm_err cpm__sqlite_preferences_get(struct cpm_store *store, const char *subject_id, char **doc,
+                                    int64_t *seq, int64_t *updated_ms);
+/* Writes the batch's preferences and sends; erase_subject_data deletes them for an erasure. */
+cpm_err cpm__sqlite_batch_preferences(struct sqlite_store *s, const struct cpm_write_batch *b);
+cpm_err cpm__sqlite_erase_preferences(struct sqlite_store *s, const char *subject_id);
+int cpm__sqlite_bind_blob(sqlite3_stmt *st, int i, const void *data, size_t len);
+void cpm__sqlite_read_state(sqlite3_stmt *st, struct cpm_consent_state *c);
 cpm_err cpm__sqlite_batch_erasures(struct sqlite_store *s, const struct cpm_write_batch *b);
 cpm_err cpm__sqlite_batch_subject_changes(struct sqlite_store *s, const struct cpm_write_batch *b);
 /* The version 3 operations (sqlite_subjects.c), as in struct cpm_store_ops. */

@@ -11,7 +11,7 @@
 #include "core/alloc.h"
 #include "store/sqlite_internal.h"
 
-static int bind_blob(sqlite3_stmt *st, int i, const void *data, size_t len)
+int cpm__sqlite_bind_blob(sqlite3_stmt *st, int i, const void *data, size_t len)
 {
     if (data == NULL)
         return sqlite3_bind_null(st, i);
@@ -31,9 +31,9 @@ static cpm_err put_subject(struct sqlite_store *s, const struct cpm_subject *sub
     sqlite3_stmt *st = s->stmts[ST_SUBJECT_INSERT];
     int rc = cpm__sqlite_bind_text(st, 1, sub->id);
     rc = rc ? rc : cpm__sqlite_bind_text(st, 2, sub->pseudonym);
-    rc =
-        rc ? rc
-           : bind_blob(st, 3, sub->wrapped_key_len ? sub->wrapped_key : NULL, sub->wrapped_key_len);
+    rc = rc ? rc
+            : cpm__sqlite_bind_blob(st, 3, sub->wrapped_key_len ? sub->wrapped_key : NULL,
+                                    sub->wrapped_key_len);
     rc = rc ? rc : cpm__sqlite_bind_text(st, 4, sub->age_status[0] ? sub->age_status : "unknown");
     rc = rc ? rc : sqlite3_bind_int64(st, 5, sub->created_ms);
     cpm_err err = cpm__sqlite_run(s, ST_SUBJECT_INSERT, rc, "batch_write subject");
@@ -52,8 +52,8 @@ static cpm_err put_event(struct sqlite_store *s, const struct cpm_event *e)
     rc = rc ? rc : bind_optional(st, 4, e->subject_id);
     rc = rc ? rc : bind_optional(st, 5, e->purpose);
     rc = rc ? rc : sqlite3_bind_int64(st, 6, e->time_ms);
-    rc = rc ? rc : bind_blob(st, 7, e->leaf, e->leaf_len);
-    rc = rc ? rc : bind_blob(st, 8, e->sealed, e->sealed_len);
+    rc = rc ? rc : cpm__sqlite_bind_blob(st, 7, e->leaf, e->leaf_len);
+    rc = rc ? rc : cpm__sqlite_bind_blob(st, 8, e->sealed, e->sealed_len);
     return cpm__sqlite_run(s, ST_EVENT_INSERT, rc, "batch_write event");
 }
 
@@ -62,7 +62,7 @@ static cpm_err put_node(struct sqlite_store *s, const struct cpm_merkle_node *n)
     sqlite3_stmt *st = s->stmts[ST_NODE_INSERT];
     int rc = sqlite3_bind_int(st, 1, (int)n->level);
     rc = rc ? rc : sqlite3_bind_int64(st, 2, (sqlite3_int64)n->index);
-    rc = rc ? rc : bind_blob(st, 3, n->hash, CPM_HASH_BYTES);
+    rc = rc ? rc : cpm__sqlite_bind_blob(st, 3, n->hash, CPM_HASH_BYTES);
     return cpm__sqlite_run(s, ST_NODE_INSERT, rc, "batch_write merkle node");
 }
 
@@ -80,6 +80,7 @@ static cpm_err put_state(struct sqlite_store *s, const struct cpm_consent_state 
     rc = rc ? rc : sqlite3_bind_int64(st, 9, c->expires_ms);
     rc = rc ? rc : sqlite3_bind_int64(st, 10, c->ask_again_ms);
     rc = rc ? rc : sqlite3_bind_int64(st, 11, c->remind_ms);
+    rc = rc ? rc : sqlite3_bind_int(st, 12, c->by_guardian);
     return cpm__sqlite_run(s, ST_STATE_UPSERT, rc, "batch_write consent state");
 }
 
@@ -88,7 +89,7 @@ static cpm_err put_idempotency(struct sqlite_store *s, const struct cpm_idempote
     sqlite3_stmt *st = s->stmts[ST_IDEM_INSERT];
     int rc = cpm__sqlite_bind_text(st, 1, r->scope);
     rc = rc ? rc : cpm__sqlite_bind_text(st, 2, r->key);
-    rc = rc ? rc : bind_blob(st, 3, r->request_hash, CPM_HASH_BYTES);
+    rc = rc ? rc : cpm__sqlite_bind_blob(st, 3, r->request_hash, CPM_HASH_BYTES);
     rc = rc ? rc : sqlite3_bind_int(st, 4, r->status);
     rc = rc ? rc : cpm__sqlite_bind_text(st, 5, r->response);
     rc = rc ? rc : sqlite3_bind_int64(st, 6, r->created_ms);
@@ -112,6 +113,8 @@ static cpm_err write_batch(struct sqlite_store *s, const struct cpm_write_batch 
         err = put_idempotency(s, &b->idempotency[i]);
     if (err == CPM_OK)
         err = cpm__sqlite_batch_subject_changes(s, b);
+    if (err == CPM_OK)
+        err = cpm__sqlite_batch_preferences(s, b);
     return err;
 }
 
@@ -235,9 +238,8 @@ cpm_err cpm__sqlite_subject_get(struct cpm_store *store, const char *id, struct 
     return err;
 }
 
-static cpm_err read_state(sqlite3_stmt *st, void *item)
+void cpm__sqlite_read_state(sqlite3_stmt *st, struct cpm_consent_state *c)
 {
-    struct cpm_consent_state *c = item;
     memset(c, 0, sizeof(*c));
     cpm__sqlite_column_copy(st, 0, c->subject_id, sizeof(c->subject_id));
     cpm__sqlite_column_copy(st, 1, c->purpose, sizeof(c->purpose));
@@ -250,6 +252,12 @@ static cpm_err read_state(sqlite3_stmt *st, void *item)
     c->expires_ms = sqlite3_column_int64(st, 8);
     c->ask_again_ms = sqlite3_column_int64(st, 9);
     c->remind_ms = sqlite3_column_int64(st, 10);
+    c->by_guardian = sqlite3_column_int(st, 11) != 0;
+}
+
+static cpm_err read_state(sqlite3_stmt *st, void *item)
+{
+    cpm__sqlite_read_state(st, item);
     return CPM_OK;
 }
 
@@ -317,7 +325,7 @@ cpm_err cpm__sqlite_checkpoint_put(struct cpm_store *store, const struct cpm_che
     struct sqlite_store *s = cpm__sqlite_lock(store);
     sqlite3_stmt *st = s->stmts[ST_CHECKPOINT_INSERT];
     int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)cp->size);
-    rc = rc ? rc : bind_blob(st, 2, cp->root, CPM_HASH_BYTES);
+    rc = rc ? rc : cpm__sqlite_bind_blob(st, 2, cp->root, CPM_HASH_BYTES);
     rc = rc ? rc : cpm__sqlite_bind_text(st, 3, cp->note);
     rc = rc ? rc : sqlite3_bind_int64(st, 4, cp->signed_ms);
     cpm_err err = cpm__sqlite_tx_begin(s, "checkpoint_put");

@@ -29,6 +29,8 @@ static cpm_err erase(struct sqlite_store *s, const struct cpm_subject_update *u)
         err = cpm__sqlite_run(s, ST_GUARDIAN_DELETE_SUBJECT,
                               cpm__sqlite_bind_text(s->stmts[ST_GUARDIAN_DELETE_SUBJECT], 1, u->id),
                               "batch_write erase guardians");
+    if (err == CPM_OK)
+        err = cpm__sqlite_erase_preferences(s, u->id);
     return err;
 }
 

@@ -26,7 +26,7 @@
 #define CPM_STORE_OPS_VERSION 5
 
 /* The schema version this binary knows; a store newer than this is refused. */
-#define CPM_SCHEMA_VERSION 5
+#define CPM_SCHEMA_VERSION 6
 
 /* A configuration document as stored. */
 struct cpm_doc {
@@ -106,6 +106,7 @@ struct cpm_consent_state {
     int64_t expires_ms;   /* 0: no expiry */
     int64_t ask_again_ms; /* after a refusal: do not ask before; 0: any time */
     int64_t remind_ms;    /* when to remind the person to renew (consent.expiring); 0: none */
+    bool by_guardian;     /* given (or refused) by a guardian for the subject */
     bool seq_kept;        /* writer: seq is already the deciding event's, not an index */
 };
 
@@ -171,6 +172,25 @@ struct cpm_subject_update {
     int64_t erased_ms;   /* not 0: erase the subject (see batch_write) */
 };
 
+struct cpm_preferences;
+
+/* A subject's preferences document (replaces the stored one). */
+struct cpm_preferences_row {
+    char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    const char *doc; /* the validated document, compact JSON */
+    int64_t seq;     /* its event: on submit a 1-based index into the request's events */
+    int64_t updated_ms;
+    const struct cpm_preferences *compiled; /* for the index; borrowed */
+};
+
+/* A recorded send to a subject (frequency caps count them). */
+struct cpm_contact {
+    char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    uint8_t channel; /* enum cpm_channel */
+    char purpose[CPM_ID_BYTES_MAX + 1];
+    int64_t time_ms;
+};
+
 /* What one group commit writes, atomically. Arrays are borrowed. */
 struct cpm_write_batch {
     const struct cpm_subject *subjects; /* inserted when absent */
@@ -190,6 +210,22 @@ struct cpm_write_batch {
     size_t identity_count;
     const struct cpm_guardian_link *guardian_links; /* inserted */
     size_t guardian_link_count;
+    /* ops version 5 */
+    const struct cpm_preferences_row *preferences;
+    size_t preference_count;
+    const struct cpm_contact *contacts; /* inserted */
+    size_t contact_count;
+};
+
+/* What cpm_index_load is shown of the store, table by table. */
+struct cpm_index_loader {
+    void *ctx;
+    int64_t contacts_since_ms; /* older sends are not shown */
+    /* erased_seq: the subject.erased event, 0 unless erased */
+    cpm_err (*subject)(void *ctx, const struct cpm_subject *s, int64_t erased_seq);
+    cpm_err (*state)(void *ctx, const struct cpm_consent_state *state);
+    cpm_err (*preferences)(void *ctx, const char *subject_id, const char *doc);
+    cpm_err (*contact)(void *ctx, const struct cpm_contact *c);
 };
 
 struct cpm_store;
@@ -295,6 +331,11 @@ struct cpm_store_ops {
     cpm_err (*checkpoint_put)(struct cpm_store *store, const struct cpm_checkpoint *cp);
     /* The checkpoint of the largest tree; NOT_FOUND before the first. */
     cpm_err (*checkpoint_latest)(struct cpm_store *store, struct cpm_checkpoint *out);
+    /* Shows every subject, consent state, preferences and recent send to loader, in that order. */
+    cpm_err (*index_load)(struct cpm_store *store, const struct cpm_index_loader *loader);
+    /* A subject's preferences document (owned: cpm_free), NOT_FOUND when none was set. */
+    cpm_err (*preferences_get)(struct cpm_store *store, const char *subject_id, char **doc,
+                               int64_t *seq, int64_t *updated_ms);
     /* The smallest checkpoint larger than after_size (-1: from the empty tree's); NOT_FOUND when
      * none. */
     cpm_err (*checkpoint_after)(struct cpm_store *store, int64_t after_size,

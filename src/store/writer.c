@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "ledger/merkle.h"
+#include "index/index.h"
 #include "store/node_cache.h"
 #include "store/writer.h"
 
@@ -21,6 +22,7 @@
 struct cpm_writer {
     struct cpm_store *store;
     struct cpm_node_cache *nodes; /* may be NULL */
+    struct cpm_index *index;      /* may be NULL */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t queued; /* the writer waits for work */
@@ -44,8 +46,10 @@ struct batch {
     struct cpm_subject_update *updates;
     struct cpm_identity *identities;
     struct cpm_guardian_link *guardian_links;
+    struct cpm_preferences_row *preferences;
+    struct cpm_contact *contacts;
     size_t subject_cap, event_cap, node_cap, state_cap, idempotency_cap;
-    size_t update_cap, identity_cap, guardian_link_cap;
+    size_t update_cap, identity_cap, guardian_link_cap, preference_cap, contact_cap;
     cpm_err err;
 };
 
@@ -84,6 +88,9 @@ static void emit_node(void *ctx, unsigned level, uint64_t index, const uint8_t h
 static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_write_request *req)
 {
     struct cpm_write_batch *o = &b->out;
+    req->admitted = req->admit == NULL || req->admit(req, b->contacts, o->contact_count);
+    if (!req->admitted)
+        return CPM_OK;
     cpm_err err = RESERVE(b, events, event_cap, o->event_count + req->event_count);
     if (err == CPM_OK)
         err = RESERVE(b, states, state_cap, o->state_count + req->state_count);
@@ -97,6 +104,10 @@ static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_wri
         err = RESERVE(b, guardian_links, guardian_link_cap, o->guardian_link_count + 1);
     if (err == CPM_OK && req->idempotency)
         err = RESERVE(b, idempotency, idempotency_cap, o->idempotency_count + 1);
+    if (err == CPM_OK && req->preferences)
+        err = RESERVE(b, preferences, preference_cap, o->preference_count + 1);
+    if (err == CPM_OK && req->contact)
+        err = RESERVE(b, contacts, contact_cap, o->contact_count + 1);
     if (err != CPM_OK)
         return err;
     int64_t first = (int64_t)w->frontier.size + 1;
@@ -126,6 +137,14 @@ static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_wri
         b->identities[o->identity_count++] = *req->identity;
     if (req->guardian_link)
         b->guardian_links[o->guardian_link_count++] = *req->guardian_link;
+    if (req->preferences) {
+        CPM_ASSERT(req->preferences->seq >= 1 && (size_t)req->preferences->seq <= req->event_count);
+        struct cpm_preferences_row *copy = &b->preferences[o->preference_count++];
+        *copy = *req->preferences;
+        copy->seq = first + req->preferences->seq - 1;
+    }
+    if (req->contact)
+        b->contacts[o->contact_count++] = *req->contact;
     if (req->finish != NULL && b->err == CPM_OK)
         b->err = req->finish(req);
     if (req->idempotency)
@@ -138,6 +157,7 @@ static void batch_reset(struct batch *b)
     b->out.subject_count = b->out.event_count = b->out.node_count = 0;
     b->out.state_count = b->out.idempotency_count = 0;
     b->out.subject_update_count = b->out.identity_count = b->out.guardian_link_count = 0;
+    b->out.preference_count = b->out.contact_count = 0;
     b->err = CPM_OK;
 }
 
@@ -151,6 +171,8 @@ static void batch_free(struct batch *b)
     cpm_free(b->updates);
     cpm_free(b->identities);
     cpm_free(b->guardian_links);
+    cpm_free(b->preferences);
+    cpm_free(b->contacts);
 }
 
 /* Builds and writes one batch of requests [first, stop); restores the frontier on failure. */
@@ -171,12 +193,16 @@ static cpm_err commit(struct cpm_writer *w, struct batch *b, struct cpm_write_re
         b->out.subject_updates = b->updates;
         b->out.identities = b->identities;
         b->out.guardian_links = b->guardian_links;
+        b->out.preferences = b->preferences;
+        b->out.contacts = b->contacts;
         err = w->store->ops->batch_write(w->store, &b->out);
     }
     if (err != CPM_OK)
         w->frontier = saved;
     for (size_t i = 0; err == CPM_OK && w->nodes != NULL && i < b->out.node_count; i++)
         cpm_node_cache_add(w->nodes, &b->nodes[i]);
+    if (err == CPM_OK && w->index != NULL)
+        cpm_index_apply(w->index, &b->out);
     return err;
 }
 
@@ -266,13 +292,14 @@ static cpm_err read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[
 }
 
 cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_node_cache *nodes,
-                         struct cpm_writer **out)
+                         struct cpm_index *index, struct cpm_writer **out)
 {
     struct cpm_writer *w = cpm_calloc(1, sizeof(*w));
     if (w == NULL)
         return CPM_ERR_NOMEM;
     w->store = store;
     w->nodes = nodes;
+    w->index = index;
     uint64_t size = 0;
     cpm_err err = store->ops->ledger_size(store, &size);
     if (err == CPM_OK)
@@ -298,7 +325,7 @@ cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_node_cache *nodes,
 /* Queues req under the lock (held on return when queued). */
 static cpm_err enqueue(struct cpm_writer *w, struct cpm_write_request *req)
 {
-    CPM_ASSERT(req->event_count > 0);
+    CPM_ASSERT(req->event_count > 0 || req->contact != NULL); /* a send is not a ledger event */
     req->done = false;
     req->next = NULL;
     req->result = CPM_ERR_INTERNAL;

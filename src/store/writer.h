@@ -40,8 +40,19 @@ struct cpm_write_request {
     const struct cpm_subject_update *update;       /* age status, or erasure */
     const struct cpm_identity *identity;           /* an identifier to link */
     const struct cpm_guardian_link *guardian_link; /* a guardian to link */
+    const struct cpm_preferences_row *preferences; /* seq: 1-based index into events */
+    const struct cpm_contact *contact;             /* a send to record */
+    /*
+     * May be NULL. Called on the writer thread just before the request
+     * joins a batch, with the sends already in it (not yet in the index):
+     * false leaves the request out (admitted stays false, result CPM_OK).
+     * Decide-and-reserve uses it so two callers cannot take one last slot.
+     */
+    bool (*admit)(struct cpm_write_request *req, const struct cpm_contact *pending,
+                  size_t pending_count);
     /* out */
     cpm_err result;
+    bool admitted; /* set by the writer: false only when admit said no */
     /* the writer's */
     bool done;
     struct cpm_write_request *next;
@@ -50,13 +61,16 @@ struct cpm_write_request {
 struct cpm_writer;
 
 struct cpm_node_cache;
+struct cpm_index;
 
 /*
  * Loads the tree head from the store and starts the writer thread. After
- * each commit the new upper tree nodes go to nodes (borrowed; may be NULL).
+ * each commit the new upper tree nodes go to nodes and the batch to index,
+ * in commit order and before any of its requesters is answered (both
+ * borrowed; either may be NULL).
  */
 cpm_err cpm_writer_start(struct cpm_store *store, struct cpm_node_cache *nodes,
-                         struct cpm_writer **out) CPM_MUST_CHECK;
+                         struct cpm_index *index, struct cpm_writer **out) CPM_MUST_CHECK;
 
 /*
  * Queues req and waits until it is committed (CPM_OK) or failed (its error;

@@ -153,6 +153,22 @@ static const struct migration migrations[] = {
      " BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
      "CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints"
      " BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"},
+    {6, "preferences, sends, guardian-given consents",
+     "ALTER TABLE consent_state ADD COLUMN by_guardian INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TABLE preferences ("
+     "  subject_id TEXT PRIMARY KEY REFERENCES subjects (id),"
+     "  doc TEXT NOT NULL CHECK (json_valid(doc)),"
+     "  seq INTEGER NOT NULL,"
+     "  updated_ms INTEGER NOT NULL"
+     ") STRICT, WITHOUT ROWID;"
+     "CREATE TABLE contacts ("
+     "  subject_id TEXT NOT NULL REFERENCES subjects (id),"
+     "  channel TEXT NOT NULL,"
+     "  purpose TEXT NOT NULL,"
+     "  time_ms INTEGER NOT NULL"
+     ") STRICT;"
+     "CREATE INDEX contacts_by_time ON contacts (time_ms);"
+     "CREATE INDEX contacts_by_subject ON contacts (subject_id, time_ms);"},
 };
 
 _Static_assert(CPM_ARRAY_LEN(migrations) == CPM_SCHEMA_VERSION,

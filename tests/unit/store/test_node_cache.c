@@ -24,7 +24,7 @@
 static void fill(struct cpm_store *store, struct cpm_node_cache *nodes)
 {
     struct cpm_writer *w = NULL;
-    assert_int_equal(cpm_writer_start(store, nodes, &w), CPM_OK);
+    assert_int_equal(cpm_writer_start(store, nodes, NULL, &w), CPM_OK);
     for (int i = 0; i < EVENTS; i++) {
         struct cpm_event e = {.time_ms = 1};
         snprintf(e.id, sizeof(e.id), "evt_%d", i);

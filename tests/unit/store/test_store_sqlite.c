@@ -114,9 +114,9 @@ static void test_open_creates_schema(void **state)
                                        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
                                        " name IN ('config_docs', 'notice_versions', 'api_keys')"),
                      3);
-    /* notice versions ×2, events ×2, events of an erased subject */
+    /* notice versions ×2, events ×2, events of an erased subject, checkpoints ×2 */
     assert_int_equal(
-        fixture_query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 5);
+        fixture_query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 7);
 }
 
 static void test_pragmas(void **state)
@@ -158,13 +158,13 @@ static void test_schema_too_new(void **state)
     struct cpm_detail detail;
     cpm_store_close(f->store);
     f->store = NULL;
-    assert_int_equal(raw_exec(f->db_path, "PRAGMA user_version = 7"), SQLITE_OK);
+    assert_int_equal(raw_exec(f->db_path, "PRAGMA user_version = 99"), SQLITE_OK);
     size_t before_bytes = read_file(f->db_path, before, sizeof(before));
     cpm_detail_init(&detail);
     assert_int_equal(cpm_store_open(f->dir, &f->store, &detail), CPM_ERR_SCHEMA_TOO_NEW);
     assert_null(f->store);
     assert_int_equal(detail.count, 1);
-    assert_non_null(strstr(detail.faults[0].message, "schema version 7"));
+    assert_non_null(strstr(detail.faults[0].message, "schema version 99"));
     char knows[32];
     snprintf(knows, sizeof(knows), "knows up to %d", CPM_SCHEMA_VERSION);
     assert_non_null(strstr(detail.faults[0].message, knows));

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * decider.c — questions checked against the configuration, answered from
+ * the index (include/cpm/decide.h).
+ *
+ * The configuration the checks need (purposes, topics, channels) is kept
+ * as a snapshot of their documents, rebuilt when this process changes the
+ * configuration or when it is older than CPM_POLICY_CACHE_MS (changes made
+ * by another process, `cpm seed`). Replaced snapshots are retired through
+ * core/epoch.h, so a prepare never waits for a rebuild by another thread.
+ */
+#include "core/common.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/detail.h"
+#include "core/epoch.h"
+#include "cpm/decide.h"
+#include "domain/decide.h"
+#include "index/index.h"
+#include "store/config_writer.h"
+#include "store/store.h"
+
+#define DEFAULT_TIME_ZONE "Asia/Shanghai"
+
+/* Marketing SMS may only go out 08:00–20:00 China time unless a channel document says otherwise. */
+static const struct cpm_window sms_default_hours = {
+    .days = CPM_WINDOW_DAYS_ALL, .from_min = 8 * 60, .to_min = 20 * 60};
+
+struct snapshot {
+    uint64_t generation;
+    int64_t built_ms;
+    json_t *purposes, *topics, *channels; /* arrays of documents */
+};
+
+struct cpm_decider {
+    struct cpm_store *store;
+    struct cpm_index *index;
+    bool owned; /* opened by cpm_decider_open: store and index are ours */
+    const struct cpm_tz *default_tz;
+    struct snapshot *_Atomic snap;
+    pthread_mutex_t rebuild_lock;
+};
+
+static void snapshot_free(void *p)
+{
+    struct snapshot *s = p;
+    if (s == NULL)
+        return;
+    json_decref(s->purposes);
+    json_decref(s->topics);
+    json_decref(s->channels);
+    cpm_free(s);
+}
+
+static cpm_err snapshot_build(struct cpm_store *store, struct snapshot **out)
+{
+    struct snapshot *s = cpm_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return CPM_ERR_NOMEM;
+    s->generation = cpm_config_generation();
+    s->built_ms = cpm_clock_now_ms();
+    cpm_err err = cpm_config_all(store, CPM_DOC_PURPOSE, &s->purposes);
+    if (err == CPM_OK)
+        err = cpm_config_all(store, CPM_DOC_TOPIC, &s->topics);
+    if (err == CPM_OK)
+        err = cpm_config_all(store, CPM_DOC_CHANNEL, &s->channels);
+    if (err != CPM_OK) {
+        snapshot_free(s);
+        return err;
+    }
+    *out = s;
+    return CPM_OK;
+}
+
+static bool stale(const struct snapshot *s)
+{
+    return s == NULL || s->generation != cpm_config_generation() ||
+           cpm_clock_now_ms() - s->built_ms >= CPM_POLICY_CACHE_MS;
+}
+
+/* The current snapshot (inside an epoch section); NULL when it cannot be built. */
+static const struct snapshot *current(struct cpm_decider *d, cpm_err *err)
+{
+    struct snapshot *s = atomic_load(&d->snap);
+    *err = CPM_OK;
+    if (!stale(s))
+        return s;
+    if (pthread_mutex_trylock(&d->rebuild_lock) != 0) {
+        if (s != NULL)
+            return s; /* another thread rebuilds it: this answer is at most a second old */
+        pthread_mutex_lock(&d->rebuild_lock);
+    }
+    struct snapshot *fresh = atomic_load(&d->snap);
+    if (stale(fresh)) {
+        *err = snapshot_build(d->store, &fresh);
+        if (*err == CPM_OK)
+            cpm_epoch_retire(atomic_exchange(&d->snap, fresh), snapshot_free);
+    }
+    pthread_mutex_unlock(&d->rebuild_lock);
+    return atomic_load(&d->snap);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+static cpm_err decider_init(struct cpm_decider *d, struct cpm_store *store, struct cpm_index *ix)
+{
+    d->store = store;
+    d->index = ix;
+    d->default_tz = cpm_tz_get(DEFAULT_TIME_ZONE);
+    pthread_mutex_init(&d->rebuild_lock, NULL);
+    return d->default_tz != NULL ? CPM_OK : CPM_ERR_INTERNAL;
+}
+
+cpm_err cpm_decider_new(struct cpm_store *store, struct cpm_index *index, struct cpm_decider **out)
+{
+    struct cpm_decider *d = cpm_calloc(1, sizeof(*d));
+    if (d == NULL)
+        return CPM_ERR_NOMEM;
+    cpm_err err = decider_init(d, store, index);
+    if (err != CPM_OK) {
+        cpm_decider_free(d);
+        return err;
+    }
+    *out = d;
+    return CPM_OK;
+}
+
+cpm_err cpm_decider_open(const char *data_dir, struct cpm_decider **out, struct cpm_detail *detail)
+{
+    struct cpm_store *store = NULL;
+    struct cpm_index *ix = NULL;
+    struct cpm_decider *d = NULL;
+    cpm_err err = cpm_store_open(data_dir, &store, detail);
+    if (err == CPM_OK)
+        err = cpm_index_new(&ix);
+    if (err == CPM_OK)
+        err = cpm_index_load(ix, store);
+    if (err == CPM_OK)
+        err = cpm_decider_new(store, ix, &d);
+    if (err != CPM_OK) {
+        cpm_index_free(ix);
+        cpm_store_close(store);
+        return err;
+    }
+    d->owned = true;
+    *out = d;
+    return CPM_OK;
+}
+
+void cpm_decider_free(struct cpm_decider *d)
+{
+    if (d == NULL)
+        return;
+    snapshot_free(atomic_load(&d->snap));
+    pthread_mutex_destroy(&d->rebuild_lock);
+    if (d->owned) {
+        cpm_index_free(d->index);
+        cpm_store_close(d->store);
+    }
+    cpm_free(d);
+}
+
+/* ---- prepare ----------------------------------------------------------------------------------
+ */
+
+static const json_t *find_doc(const json_t *docs, const char *id)
+{
+    size_t i;
+    const json_t *doc;
+    json_array_foreach(docs, i, doc)
+    {
+        if (strcmp(json_string_value(json_object_get(doc, "id")), id) == 0)
+            return doc;
+    }
+    return NULL;
+}
+
+static bool lists(const json_t *doc, const char *key, const char *value)
+{
+    size_t i;
+    const json_t *item;
+    json_array_foreach(json_object_get(doc, key), i, item)
+    {
+        if (strcmp(json_string_value(item), value) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool is(const json_t *doc, const char *key, const char *value)
+{
+    const char *s = json_string_value(json_object_get(doc, key));
+    return s != NULL && strcmp(s, value) == 0;
+}
+
+static void prepare_purpose(const json_t *p, struct cpm_prepared *out)
+{
+    out->consent_basis = is(p, "legal_basis", "consent");
+    out->separate = is(p, "consent_form", "separate") || is(p, "consent_form", "written");
+    out->necessary = json_is_true(json_object_get(p, "necessary_for_service"));
+    out->personalised = json_is_true(json_object_get(p, "personalised"));
+}
+
+static void prepare_hours(const json_t *hours, struct cpm_prepared *out)
+{
+    struct cpm_window w = {0};
+    size_t i;
+    const json_t *day;
+    json_array_foreach(json_object_get(hours, "days"), i, day)
+    {
+        int d = cpm_window_day(json_string_value(day));
+        if (d >= 0)
+            w.days |= (uint8_t)(1u << d);
+    }
+    if (!cpm_window_parse_time(json_string_value(json_object_get(hours, "from")), &w.from_min) ||
+        !cpm_window_parse_time(json_string_value(json_object_get(hours, "to")), &w.to_min))
+        return;
+    out->channel_tz = cpm_tz_get(json_string_value(json_object_get(hours, "time_zone")));
+    out->allowed[0] = w;
+    out->allowed_count = out->channel_tz != NULL;
+}
+
+static void prepare_channel(struct cpm_decider *d, const struct snapshot *s, const char *purpose,
+                            const char *channel, struct cpm_prepared *out,
+                            struct cpm_detail *detail)
+{
+    enum cpm_channel c = cpm_channel_parse(channel);
+    if (c == CPM_CHANNEL_NONE) {
+        cpm_detail_add(detail, "channel",
+                       "unknown channel; one of sms, email, app_push, wecom, "
+                       "wechat_oa, voice, mail");
+        return;
+    }
+    out->channel = c;
+    const json_t *doc = find_doc(s->channels, channel);
+    if (doc == NULL) {
+        if (c == CPM_CHANNEL_SMS) {
+            out->channel_tz = d->default_tz;
+            out->allowed[0] = sms_default_hours;
+            out->allowed_count = 1;
+        }
+        return;
+    }
+    if (json_array_size(json_object_get(doc, "purposes")) > 0 && !lists(doc, "purposes", purpose))
+        cpm_detail_add(detail, "channel", "channel '%s' is not configured for purpose '%s'",
+                       channel, purpose);
+    if (json_object_get(doc, "allowed_hours") != NULL)
+        prepare_hours(json_object_get(doc, "allowed_hours"), out);
+}
+
+static void prepare_topic(struct cpm_decider *d, const struct snapshot *s, const char *purpose,
+                          const char *topic, struct cpm_prepared *out, struct cpm_detail *detail)
+{
+    const json_t *doc = find_doc(s->topics, topic);
+    if (doc == NULL) {
+        cpm_detail_add(detail, "topic", "unknown topic");
+        return;
+    }
+    if (!lists(doc, "purposes", purpose))
+        cpm_detail_add(detail, "topic", "topic '%s' does not belong to purpose '%s'", topic,
+                       purpose);
+    out->topic = cpm_index_slot(d->index, CPM_SLOT_TOPIC, topic, true);
+}
+
+static cpm_err prepare_in(struct cpm_decider *d, const struct snapshot *s, const char *purpose,
+                          const char *channel, const char *topic, const char *recipient,
+                          struct cpm_prepared *out, struct cpm_detail *detail)
+{
+    int before = detail->count;
+    const json_t *p = purpose != NULL ? find_doc(s->purposes, purpose) : NULL;
+    if (p == NULL) {
+        cpm_detail_add(detail, "purpose", purpose ? "unknown purpose" : "is required");
+        return CPM_ERR_VALIDATION;
+    }
+    prepare_purpose(p, out);
+    out->purpose = cpm_index_slot(d->index, CPM_SLOT_PURPOSE, purpose, true);
+    if (recipient != NULL && !lists(p, "recipients", recipient))
+        cpm_detail_add(detail, "recipient", "purpose '%s' has no such recipient", purpose);
+    else if (recipient != NULL)
+        out->recipient = cpm_index_slot(d->index, CPM_SLOT_RECIPIENT, recipient, true);
+    if (channel != NULL)
+        prepare_channel(d, s, purpose, channel, out, detail);
+    if (topic != NULL)
+        prepare_topic(d, s, purpose, topic, out, detail);
+    if (out->purpose < 0)
+        return CPM_ERR_NOMEM;
+    return detail->count > before ? CPM_ERR_VALIDATION : CPM_OK;
+}
+
+cpm_err cpm_decider_prepare(struct cpm_decider *d, const char *purpose, const char *channel,
+                            const char *topic, const char *recipient, struct cpm_prepared *out,
+                            struct cpm_detail *detail)
+{
+    memset(out, 0, sizeof(*out));
+    out->purpose = out->topic = out->recipient = out->channel = -1;
+    if (!cpm_epoch_enter())
+        return CPM_ERR_UNAVAILABLE;
+    cpm_err err;
+    const struct snapshot *s = current(d, &err);
+    if (s != NULL)
+        err = prepare_in(d, s, purpose, channel, topic, recipient, out, detail);
+    cpm_epoch_exit();
+    return err;
+}
+
+/* ---- decide -----------------------------------------------------------------------------------
+ */
+
+/* a ∪ b (both ascending) into out, which has room for both. */
+static size_t merge_sends(const int64_t *a, size_t na, const int64_t *b, size_t nb, int64_t *out)
+{
+    size_t i = 0, j = 0, n = 0;
+    while (i < na || j < nb)
+        out[n++] = j >= nb || (i < na && a[i] <= b[j]) ? a[i++] : b[j++];
+    return n;
+}
+
+void cpm_decider_decide_with(struct cpm_decider *d, const struct cpm_prepared *q,
+                             const char *subject_id, int64_t at_ms, const int64_t *extra_sends,
+                             size_t extra_count, struct cpm_answer *out)
+{
+    struct cpm_index_question iq = {.subject_id = subject_id,
+                                    .purpose = q->purpose,
+                                    .recipient = q->recipient,
+                                    .topic = q->topic,
+                                    .channel = (enum cpm_channel)q->channel};
+    struct cpm_decide_purpose p = {.consent_basis = q->consent_basis,
+                                   .separate = q->separate,
+                                   .necessary = q->necessary,
+                                   .personalised = q->personalised};
+    struct cpm_decide_channel c = {
+        .tz = q->channel_tz, .allowed = q->allowed, .allowed_count = q->allowed_count};
+    struct cpm_decide_subject s;
+    struct cpm_decision decision;
+    int64_t merged[CPM_INDEX_SENDS_MERGE_MAX];
+    bool entered = cpm_epoch_enter();
+    if (entered)
+        cpm_index_view(d->index, &iq, &s);
+    else
+        memset(&s, 0, sizeof(s));
+    if (extra_count > 0 && s.send_count + extra_count <= CPM_INDEX_SENDS_MERGE_MAX) {
+        s.send_count = merge_sends(s.sends, s.send_count, extra_sends, extra_count, merged);
+        s.sends = merged;
+    }
+    cpm_decide(&s, &p, q->channel >= 0 ? &c : NULL, d->default_tz, at_ms, &decision);
+    if (entered)
+        cpm_epoch_exit();
+    *out = (struct cpm_answer){.allowed = decision.allowed,
+                               .reasons = decision.reasons,
+                               .deciding_seq = decision.deciding_seq,
+                               .next_allowed_ms = decision.next_allowed_ms};
+}
+
+void cpm_decider_decide(struct cpm_decider *d, const struct cpm_prepared *q, const char *subject_id,
+                        int64_t at_ms, struct cpm_answer *out)
+{
+    cpm_decider_decide_with(d, q, subject_id, at_ms, NULL, 0, out);
+}
+
+const char *cpm_reason_name(unsigned i)
+{
+    return i < CPM_REASON__COUNT ? cpm_reason_code((enum cpm_reason)i) : NULL;
+}

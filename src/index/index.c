@@ -1,0 +1,1042 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * index.c — the in-memory consent index (see index.h and docs/INDEX.md).
+ *
+ * Subjects are spread over SHARDS shards by their hash. A shard holds its
+ * entries in fixed chunks (entries never move, so a reader's pointer stays
+ * good), a table of 32-bit slots (entry number + 1 and a 10-bit hash tag)
+ * to find them, and a map from entry number to the subject's out-of-line
+ * part ("extra"), which only some subjects have. The writer changes a
+ * shard between two increments of its sequence counter; readers copy what
+ * they need and retry if the counter moved. Tables, chunk lists, maps and
+ * extras that are replaced are retired through core/epoch.h.
+ */
+#include "core/common.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/epoch.h"
+#include "core/log.h"
+#include "index/index.h"
+
+#define SHARDS          64
+#define CHUNK_ENTRIES   256
+#define TABLE_SLOTS_MIN 64
+#define ENTRY_BITS      22 /* entry numbers per shard: 4 M, 256 M subjects in all */
+#define TAG_SHIFT       ENTRY_BITS
+#define ENTRY_MASK      ((1u << ENTRY_BITS) - 1)
+#define DELTA_BITS      28
+#define DELTA_HALF      (1LL << (DELTA_BITS - 1))
+#define PROGRESS_EVERY  1000000
+#define RECIPIENT_NONE  (-1)
+
+/* entry.flags */
+#define F_ERASED    0x01u
+#define F_PERS_OFF  0x02u
+#define F_HAS_EXTRA 0x04u
+#define F_AGE_SHIFT 4
+#define F_AGE_MASK  0x30u
+
+/* A purpose's 32 bits: status (3), by guardian (1), seq - base (28). */
+#define P_STATUS(p)   ((p)&0x7u)
+#define P_GUARDIAN(p) (((p) >> 3) & 0x1u)
+#define P_DELTA(p)    ((p) >> 4)
+
+struct entry {
+    uint64_t key[2];
+    uint32_t purposes[CPM_INDEX_PURPOSES_INLINE];
+    uint32_t base_lo; /* the 40-bit base the purposes' seqs are counted from */
+    uint8_t base_hi;
+    uint8_t flags;
+    uint8_t channels_off;
+    uint8_t topics_off;
+};
+_Static_assert(sizeof(struct entry) == 56, "an entry is 56 bytes");
+
+/* A consent kept out of line: a purpose past the inline ones, a recipient, an expiry. */
+struct xconsent {
+    uint16_t purpose;
+    int16_t recipient; /* RECIPIENT_NONE for the purpose itself */
+    uint8_t status;
+    bool by_guardian;
+    int64_t seq, expires_ms;
+};
+
+/* A subject's out-of-line part: immutable once published. */
+struct extra {
+    int64_t erased_seq;
+    const struct cpm_tz *tz;
+    size_t window_count, cap_count, topic_off_count, consent_count, send_count;
+    struct cpm_window *windows;
+    struct cpm_cap *caps;  /* sorted by channel */
+    uint8_t *cap_channels; /* caps[i]'s channel */
+    uint16_t *topics_off;  /* topic slots past the inline ones that are off */
+    struct xconsent *consents;
+    uint8_t *send_channels; /* sends by channel, then time: */
+    int64_t *send_ms;       /* their channels and times */
+    size_t bytes;
+};
+
+struct table {
+    uint32_t mask;
+    uint32_t slots[];
+};
+
+struct chunks {
+    size_t capacity;
+    struct entry *list[];
+};
+
+struct xmap_item {
+    _Atomic uint32_t key; /* entry number + 1; 0: empty */
+    struct extra *_Atomic value;
+};
+
+struct xmap {
+    uint32_t mask, count;
+    struct xmap_item items[];
+};
+
+struct shard {
+    _Atomic uint32_t seq; /* odd while the writer changes the shard */
+    struct table *_Atomic table;
+    struct chunks *_Atomic chunks;
+    struct xmap *_Atomic extras;
+    uint32_t count;
+    char pad[64 - 4 - 3 * sizeof(void *) - 4];
+};
+
+struct slots {
+    char **names;
+    int count;
+};
+
+struct cpm_index {
+    struct shard shards[SHARDS];
+    uint8_t hash_key[crypto_shorthash_siphashx24_KEYBYTES];
+    pthread_mutex_t slot_lock;
+    struct slots slots[3];
+    _Atomic uint64_t subjects, bytes;
+    atomic_bool degraded;
+};
+
+/* ---- memory ---------------------------------------------------------------------- */
+
+static void *index_alloc(struct cpm_index *ix, size_t bytes)
+{
+    void *p = cpm_calloc(1, bytes);
+    if (p != NULL)
+        atomic_fetch_add(&ix->bytes, bytes);
+    return p;
+}
+
+static void degrade(struct cpm_index *ix, const char *what)
+{
+    if (!atomic_exchange(&ix->degraded, true))
+        cpm_log_error("index", "out of memory while %s: decisions are degraded until a restart",
+                      what);
+}
+
+static void extra_free(void *p)
+{
+    struct extra *x = p;
+    if (x == NULL)
+        return;
+    cpm_free(x->windows);
+    cpm_free(x->caps);
+    cpm_free(x->cap_channels);
+    cpm_free(x->topics_off);
+    cpm_free(x->consents);
+    cpm_free(x->send_channels);
+    cpm_free(x->send_ms);
+    cpm_free(x);
+}
+
+/* ---- lifecycle, slots -------------------------------------------------------------- */
+
+cpm_err cpm_index_new(struct cpm_index **out)
+{
+    struct cpm_index *ix = cpm_calloc(1, sizeof(*ix));
+    if (ix == NULL)
+        return CPM_ERR_NOMEM;
+    randombytes_buf(ix->hash_key, sizeof(ix->hash_key));
+    pthread_mutex_init(&ix->slot_lock, NULL);
+    atomic_store(&ix->bytes, sizeof(*ix));
+    *out = ix;
+    return CPM_OK;
+}
+
+static void free_xmap(struct xmap *m)
+{
+    for (uint32_t i = 0; m != NULL && i <= m->mask; i++)
+        extra_free(atomic_load(&m->items[i].value));
+    cpm_free(m);
+}
+
+void cpm_index_free(struct cpm_index *ix)
+{
+    if (ix == NULL)
+        return;
+    cpm_epoch_drain();
+    for (int i = 0; i < SHARDS; i++) {
+        struct shard *sh = &ix->shards[i];
+        struct chunks *c = atomic_load(&sh->chunks);
+        for (size_t k = 0; c != NULL && k < c->capacity; k++)
+            cpm_free(c->list[k]);
+        cpm_free(c);
+        cpm_free(atomic_load(&sh->table));
+        free_xmap(atomic_load(&sh->extras));
+    }
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < ix->slots[k].count; i++)
+            cpm_free(ix->slots[k].names[i]);
+        cpm_free(ix->slots[k].names);
+    }
+    pthread_mutex_destroy(&ix->slot_lock);
+    cpm_free(ix);
+}
+
+static int slot_find(const struct slots *s, const char *name)
+{
+    for (int i = 0; i < s->count; i++)
+        if (strcmp(s->names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static int slot_add(struct slots *s, const char *name)
+{
+    if (s->count >= CPM_INDEX_SLOTS_MAX)
+        return -1;
+    if ((s->count & (s->count - 1)) == 0) { /* 0, 1, 2, 4, …: grow to twice */
+        char **grown =
+            cpm_realloc(s->names, sizeof(char *) * (size_t)(s->count ? s->count * 2 : 8));
+        if (grown == NULL)
+            return -1;
+        s->names = grown;
+    }
+    char *copy = cpm_strdup(name);
+    if (copy == NULL)
+        return -1;
+    s->names[s->count] = copy;
+    return s->count++;
+}
+
+int cpm_index_slot(struct cpm_index *ix, enum cpm_index_slot_kind kind, const char *name,
+                   bool create)
+{
+    CPM_ASSERT((unsigned)kind < 3);
+    if (name == NULL || name[0] == '\0')
+        return -1;
+    pthread_mutex_lock(&ix->slot_lock);
+    int slot = slot_find(&ix->slots[kind], name);
+    if (slot < 0 && create)
+        slot = slot_add(&ix->slots[kind], name);
+    pthread_mutex_unlock(&ix->slot_lock);
+    return slot;
+}
+
+/* ---- finding entries --------------------------------------------------------------- */
+
+static void hash_id(const struct cpm_index *ix, const char *id, uint64_t key[2])
+{
+    uint8_t h[crypto_shorthash_siphashx24_BYTES];
+    crypto_shorthash_siphashx24(h, (const unsigned char *)id, strlen(id), ix->hash_key);
+    memcpy(key, h, sizeof(h));
+    if (key[0] == 0 && key[1] == 0)
+        key[0] = 1;
+}
+
+static struct shard *shard_of(struct cpm_index *ix, const uint64_t key[2])
+{
+    return &ix->shards[key[1] % SHARDS];
+}
+
+static uint32_t tag_of(const uint64_t key[2])
+{
+    return (uint32_t)(key[1] >> 54) << TAG_SHIFT;
+}
+
+static struct entry *entry_at(const struct chunks *c, uint32_t no)
+{
+    return &c->list[no / CHUNK_ENTRIES][no % CHUNK_ENTRIES];
+}
+
+/* The entry number of key, or -1. */
+static int64_t table_find(const struct table *t, const struct chunks *c, const uint64_t key[2])
+{
+    if (t == NULL)
+        return -1;
+    uint32_t tag = tag_of(key);
+    for (uint32_t i = (uint32_t)key[0] & t->mask;; i = (i + 1) & t->mask) {
+        uint32_t slot = t->slots[i];
+        if (slot == 0)
+            return -1;
+        if ((slot & ~ENTRY_MASK) == tag) {
+            const struct entry *e = entry_at(c, (slot & ENTRY_MASK) - 1);
+            if (e->key[0] == key[0] && e->key[1] == key[1])
+                return (slot & ENTRY_MASK) - 1;
+        }
+    }
+}
+
+static void table_put(struct table *t, const uint64_t key[2], uint32_t no)
+{
+    uint32_t i = (uint32_t)key[0] & t->mask;
+    while (t->slots[i] != 0)
+        i = (i + 1) & t->mask;
+    t->slots[i] = (no + 1) | tag_of(key);
+}
+
+static struct extra *xmap_get(const struct xmap *m, uint32_t no)
+{
+    if (m == NULL)
+        return NULL;
+    for (uint32_t i = (no * 2654435761u) & m->mask;; i = (i + 1) & m->mask) {
+        uint32_t k = atomic_load_explicit(&m->items[i].key, memory_order_acquire);
+        if (k == 0)
+            return NULL;
+        if (k == no + 1)
+            return atomic_load_explicit(&m->items[i].value, memory_order_acquire);
+    }
+}
+
+/* ---- the writer's side ---------------------------------------------------------------- */
+
+static void write_begin(struct shard *sh)
+{
+    atomic_fetch_add_explicit(&sh->seq, 1, memory_order_acq_rel);
+    atomic_thread_fence(memory_order_release);
+}
+
+static void write_end(struct shard *sh)
+{
+    atomic_fetch_add_explicit(&sh->seq, 1, memory_order_release);
+}
+
+static bool grow_table(struct cpm_index *ix, struct shard *sh)
+{
+    struct table *old = atomic_load(&sh->table);
+    uint32_t slots = old ? (old->mask + 1) * 2 : TABLE_SLOTS_MIN;
+    struct table *t = index_alloc(ix, sizeof(*t) + sizeof(uint32_t) * slots);
+    if (t == NULL)
+        return false;
+    t->mask = slots - 1;
+    struct chunks *c = atomic_load(&sh->chunks);
+    for (uint32_t no = 0; no < sh->count; no++)
+        table_put(t, entry_at(c, no)->key, no);
+    atomic_store(&sh->table, t);
+    if (old != NULL) {
+        atomic_fetch_sub(&ix->bytes, sizeof(*old) + sizeof(uint32_t) * (old->mask + 1));
+        cpm_epoch_retire(old, cpm_free);
+    }
+    return true;
+}
+
+static bool grow_chunks(struct cpm_index *ix, struct shard *sh)
+{
+    struct chunks *old = atomic_load(&sh->chunks);
+    size_t need = sh->count / CHUNK_ENTRIES + 1;
+    if (old != NULL && need <= old->capacity && old->list[need - 1] != NULL)
+        return true;
+    struct chunks *c = old;
+    if (old == NULL || need > old->capacity) {
+        size_t capacity = old ? old->capacity * 2 : 4;
+        c = index_alloc(ix, sizeof(*c) + sizeof(struct entry *) * capacity);
+        if (c == NULL)
+            return false;
+        c->capacity = capacity;
+        if (old != NULL)
+            memcpy(c->list, old->list, sizeof(struct entry *) * old->capacity);
+    }
+    if (c->list[need - 1] == NULL)
+        c->list[need - 1] = index_alloc(ix, sizeof(struct entry) * CHUNK_ENTRIES);
+    if (c->list[need - 1] == NULL) {
+        if (c != old)
+            cpm_free(c);
+        return false;
+    }
+    if (c != old) {
+        atomic_store(&sh->chunks, c);
+        if (old != NULL) {
+            atomic_fetch_sub(&ix->bytes, sizeof(*old) + sizeof(struct entry *) * old->capacity);
+            cpm_epoch_retire(old, cpm_free);
+        }
+    }
+    return true;
+}
+
+/* The subject's entry, added when absent (NULL on out of memory). Within write_begin/end. */
+static struct entry *entry_for(struct cpm_index *ix, const char *id, struct shard **shard,
+                               uint32_t *no_out)
+{
+    uint64_t key[2];
+    hash_id(ix, id, key);
+    struct shard *sh = shard_of(ix, key);
+    *shard = sh;
+    int64_t no = table_find(atomic_load(&sh->table), atomic_load(&sh->chunks), key);
+    if (no < 0) {
+        struct table *t = atomic_load(&sh->table);
+        if (sh->count >= ENTRY_MASK)
+            return NULL;
+        if ((t == NULL || (uint64_t)(sh->count + 1) * 20 > (uint64_t)(t->mask + 1) * 17) &&
+            !grow_table(ix, sh))
+            return NULL;
+        if (!grow_chunks(ix, sh))
+            return NULL;
+        no = sh->count;
+        struct entry *e = entry_at(atomic_load(&sh->chunks), (uint32_t)no);
+        memset(e, 0, sizeof(*e));
+        memcpy(e->key, key, sizeof(key));
+        table_put(atomic_load(&sh->table), key, (uint32_t)no);
+        sh->count++;
+        atomic_fetch_add(&ix->subjects, 1);
+    }
+    *no_out = (uint32_t)no;
+    return entry_at(atomic_load(&sh->chunks), (uint32_t)no);
+}
+
+/* A deep copy of x (or an empty extra), to change and publish. */
+#define COPY_ARRAY(dst, src, n)                                                                    \
+    ((n) == 0 || ((dst) = cpm_malloc(sizeof(*(src)) * (n))) != NULL                                \
+         ? ((n) ? memcpy((dst), (src), sizeof(*(src)) * (n)) : NULL, true)                         \
+         : false)
+
+static struct extra *extra_clone(const struct extra *x)
+{
+    struct extra *c = cpm_calloc(1, sizeof(*c));
+    if (c == NULL || x == NULL)
+        return c;
+    *c = *x;
+    c->windows = NULL;
+    c->caps = NULL;
+    c->cap_channels = NULL;
+    c->topics_off = NULL;
+    c->consents = NULL;
+    c->send_channels = NULL;
+    c->send_ms = NULL;
+    bool ok = COPY_ARRAY(c->windows, x->windows, x->window_count) &&
+              COPY_ARRAY(c->caps, x->caps, x->cap_count) &&
+              COPY_ARRAY(c->cap_channels, x->cap_channels, x->cap_count) &&
+              COPY_ARRAY(c->topics_off, x->topics_off, x->topic_off_count) &&
+              COPY_ARRAY(c->consents, x->consents, x->consent_count) &&
+              COPY_ARRAY(c->send_channels, x->send_channels, x->send_count) &&
+              COPY_ARRAY(c->send_ms, x->send_ms, x->send_count);
+    if (!ok) {
+        extra_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static size_t extra_bytes(const struct extra *x)
+{
+    return sizeof(*x) + x->window_count * sizeof(*x->windows) +
+           x->cap_count * (sizeof(*x->caps) + 1) + x->topic_off_count * sizeof(uint16_t) +
+           x->consent_count * sizeof(*x->consents) + x->send_count * (1 + sizeof(int64_t));
+}
+
+static bool xmap_grow(struct cpm_index *ix, struct shard *sh)
+{
+    struct xmap *old = atomic_load(&sh->extras);
+    uint32_t slots = old ? (old->mask + 1) * 2 : 16;
+    struct xmap *m = index_alloc(ix, sizeof(*m) + sizeof(struct xmap_item) * slots);
+    if (m == NULL)
+        return false;
+    m->mask = slots - 1;
+    for (uint32_t i = 0; old != NULL && i <= old->mask; i++) {
+        uint32_t k = atomic_load(&old->items[i].key);
+        if (k == 0)
+            continue;
+        uint32_t j = ((k - 1) * 2654435761u) & m->mask;
+        while (atomic_load(&m->items[j].key) != 0)
+            j = (j + 1) & m->mask;
+        atomic_store(&m->items[j].value, atomic_load(&old->items[i].value));
+        atomic_store(&m->items[j].key, k);
+        m->count++;
+    }
+    atomic_store(&sh->extras, m);
+    if (old != NULL) {
+        atomic_fetch_sub(&ix->bytes, sizeof(*old) + sizeof(struct xmap_item) * (old->mask + 1));
+        cpm_epoch_retire(old, cpm_free); /* its extras moved to m */
+    }
+    return true;
+}
+
+/* Publishes x as entry no's extra, retiring the one it replaces. */
+static bool extra_publish(struct cpm_index *ix, struct shard *sh, struct entry *e, uint32_t no,
+                          struct extra *x)
+{
+    struct xmap *m = atomic_load(&sh->extras);
+    if ((m == NULL || (m->count + 1) * 4 > (m->mask + 1) * 3) && !xmap_grow(ix, sh))
+        return false;
+    m = atomic_load(&sh->extras);
+    x->bytes = extra_bytes(x);
+    atomic_fetch_add(&ix->bytes, x->bytes);
+    uint32_t i = (no * 2654435761u) & m->mask;
+    while (atomic_load(&m->items[i].key) != 0 && atomic_load(&m->items[i].key) != no + 1)
+        i = (i + 1) & m->mask;
+    struct extra *old = atomic_load(&m->items[i].value);
+    atomic_store(&m->items[i].value, x);
+    if (atomic_load(&m->items[i].key) == 0) {
+        atomic_store(&m->items[i].key, no + 1);
+        m->count++;
+    }
+    e->flags |= F_HAS_EXTRA;
+    if (old != NULL) {
+        atomic_fetch_sub(&ix->bytes, old->bytes);
+        cpm_epoch_retire(old, extra_free);
+    }
+    return true;
+}
+
+static struct extra *extra_of(struct shard *sh, const struct entry *e, uint32_t no)
+{
+    return (e->flags & F_HAS_EXTRA) ? xmap_get(atomic_load(&sh->extras), no) : NULL;
+}
+
+/* ---- applying changes ------------------------------------------------------------------- */
+
+struct change {
+    struct cpm_index *ix;
+    struct shard *sh;
+    struct entry *e;
+    uint32_t no;
+};
+
+/* Opens a change of subject id (write_begin done); false on out of memory (nothing begun). */
+static bool change_begin(struct cpm_index *ix, const char *id, struct change *c)
+{
+    uint64_t key[2];
+    hash_id(ix, id, key);
+    c->ix = ix;
+    c->sh = shard_of(ix, key);
+    write_begin(c->sh);
+    c->e = entry_for(ix, id, &c->sh, &c->no);
+    if (c->e == NULL) {
+        write_end(c->sh);
+        degrade(ix, "adding a subject");
+        return false;
+    }
+    return true;
+}
+
+static void change_end(struct change *c)
+{
+    write_end(c->sh);
+}
+
+static int64_t entry_base(const struct entry *e)
+{
+    return (int64_t)e->base_lo | ((int64_t)e->base_hi << 32);
+}
+
+/* Removes an out-of-line consent of (purpose, recipient) from x; true when there was one. */
+static bool xconsent_remove(struct extra *x, int purpose, int recipient)
+{
+    for (size_t i = 0; i < x->consent_count; i++) {
+        if (x->consents[i].purpose == purpose && x->consents[i].recipient == recipient) {
+            x->consents[i] = x->consents[--x->consent_count];
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool put_xconsent(struct change *c, const struct xconsent *xc)
+{
+    struct extra *x = extra_clone(extra_of(c->sh, c->e, c->no));
+    if (x == NULL)
+        return false;
+    xconsent_remove(x, xc->purpose, xc->recipient);
+    struct xconsent *grown = cpm_realloc(x->consents, sizeof(*grown) * (x->consent_count + 1));
+    if (grown == NULL) {
+        extra_free(x);
+        return false;
+    }
+    x->consents = grown;
+    x->consents[x->consent_count++] = *xc;
+    if (!extra_publish(c->ix, c->sh, c->e, c->no, x)) {
+        extra_free(x);
+        return false;
+    }
+    return true;
+}
+
+/* Drops an out-of-line copy of an inline purpose's consent, if one is there. */
+static bool drop_xconsent(struct change *c, int purpose)
+{
+    const struct extra *old = extra_of(c->sh, c->e, c->no);
+    bool present = false;
+    for (size_t i = 0; old != NULL && i < old->consent_count; i++)
+        present |= old->consents[i].purpose == purpose && old->consents[i].recipient < 0;
+    if (!present)
+        return true;
+    struct extra *x = extra_clone(old);
+    if (x == NULL)
+        return false;
+    xconsent_remove(x, purpose, RECIPIENT_NONE);
+    if (!extra_publish(c->ix, c->sh, c->e, c->no, x)) {
+        extra_free(x);
+        return false;
+    }
+    return true;
+}
+
+static bool set_consent(struct change *c, int purpose, int recipient, const struct xconsent *xc)
+{
+    struct entry *e = c->e;
+    int64_t base = entry_base(e);
+    bool inline_ok = purpose < CPM_INDEX_PURPOSES_INLINE && recipient < 0 && xc->expires_ms == 0;
+    if (inline_ok && base == 0 && xc->seq > 0) {
+        /* centre the base on the first seq seen: later and earlier ones both fit */
+        base = xc->seq > DELTA_HALF ? xc->seq - DELTA_HALF : 0;
+        e->base_lo = (uint32_t)base;
+        e->base_hi = (uint8_t)(base >> 32);
+    }
+    int64_t delta = xc->seq - base;
+    if (inline_ok && delta >= 0 && delta < (1LL << DELTA_BITS)) {
+        e->purposes[purpose] =
+            (uint32_t)xc->status | ((uint32_t)xc->by_guardian << 3) | ((uint32_t)delta << 4);
+        return drop_xconsent(c, purpose);
+    }
+    if (purpose < CPM_INDEX_PURPOSES_INLINE && recipient < 0)
+        e->purposes[purpose] = 0;
+    return put_xconsent(c, xc);
+}
+
+static void apply_state(struct cpm_index *ix, const struct cpm_consent_state *st)
+{
+    int purpose = cpm_index_slot(ix, CPM_SLOT_PURPOSE, st->purpose, true);
+    int recipient =
+        st->recipient[0] ? cpm_index_slot(ix, CPM_SLOT_RECIPIENT, st->recipient, true) : -1;
+    enum cpm_consent_status status = cpm_consent_status_parse(st->status);
+    struct change c;
+    if (purpose < 0 || (st->recipient[0] && recipient < 0)) {
+        degrade(ix, "naming a purpose or recipient");
+        return;
+    }
+    if (status == CPM_STATUS_NONE || !change_begin(ix, st->subject_id, &c))
+        return;
+    struct xconsent xc = {.purpose = (uint16_t)purpose,
+                          .recipient = (int16_t)recipient,
+                          .status = (uint8_t)status,
+                          .by_guardian = st->by_guardian,
+                          .seq = st->seq,
+                          .expires_ms = status == CPM_STATUS_GIVEN ? st->expires_ms : 0};
+    if (!set_consent(&c, purpose, recipient, &xc))
+        degrade(ix, "recording a consent");
+    change_end(&c);
+}
+
+static void set_age(struct entry *e, const char *age_status)
+{
+    e->flags = (uint8_t)((e->flags & ~F_AGE_MASK) | (cpm_age_parse(age_status) << F_AGE_SHIFT));
+}
+
+static void apply_erasure(struct change *c, int64_t erased_seq)
+{
+    c->e->flags |= F_ERASED;
+    struct extra *x = extra_clone(extra_of(c->sh, c->e, c->no));
+    if (x != NULL)
+        x->erased_seq = erased_seq;
+    if (x == NULL || !extra_publish(c->ix, c->sh, c->e, c->no, x)) {
+        extra_free(x);
+        degrade(c->ix, "recording an erasure");
+    }
+}
+
+/* A subject seen: its age status and, when erased_seq is set, its erasure. */
+static void apply_subject(struct cpm_index *ix, const char *id, const char *age_status,
+                          int64_t erased_seq)
+{
+    struct change c;
+    if (!change_begin(ix, id, &c))
+        return;
+    if (age_status[0])
+        set_age(c.e, age_status);
+    if (erased_seq != 0)
+        apply_erasure(&c, erased_seq);
+    change_end(&c);
+}
+
+static int cmp_cap(const void *a, const void *b)
+{
+    const struct cpm_preferences_cap *x = a, *y = b;
+    return (int)x->channel - (int)y->channel;
+}
+
+/* The preferences' out-of-line part into x (replacing what x had of them). */
+static bool prefs_extra(struct cpm_index *ix, struct extra *x, const struct cpm_preferences *p,
+                        uint8_t *topics_off)
+{
+    struct cpm_preferences_cap caps[CPM_PREFERENCES_CAPS_MAX];
+    uint16_t off[CPM_PREFERENCES_TOPICS_MAX];
+    size_t off_count = 0;
+    *topics_off = 0;
+    for (size_t i = 0; i < p->topic_count; i++) {
+        int slot = cpm_index_slot(ix, CPM_SLOT_TOPIC, p->topics[i].id, true);
+        if (slot < 0)
+            return false;
+        if (p->topics[i].on)
+            continue;
+        if (slot < CPM_INDEX_TOPICS_INLINE)
+            *topics_off |= (uint8_t)(1u << slot);
+        else
+            off[off_count++] = (uint16_t)slot;
+    }
+    memcpy(caps, p->caps, sizeof(caps[0]) * p->cap_count);
+    qsort(caps, p->cap_count, sizeof(caps[0]), cmp_cap);
+    cpm_free(x->windows);
+    cpm_free(x->caps);
+    cpm_free(x->cap_channels);
+    cpm_free(x->topics_off);
+    x->windows = NULL;
+    x->caps = NULL;
+    x->cap_channels = NULL;
+    x->topics_off = NULL;
+    x->window_count = x->cap_count = x->topic_off_count = 0;
+    x->tz = p->time_zone[0] ? cpm_tz_get(p->time_zone) : NULL;
+    if (!COPY_ARRAY(x->windows, p->windows, p->window_count) ||
+        !COPY_ARRAY(x->topics_off, off, off_count))
+        return false;
+    x->window_count = p->window_count;
+    x->topic_off_count = off_count;
+    if (p->cap_count > 0) {
+        x->caps = cpm_malloc(sizeof(*x->caps) * p->cap_count);
+        x->cap_channels = cpm_malloc(p->cap_count);
+        if (x->caps == NULL || x->cap_channels == NULL)
+            return false;
+        for (size_t i = 0; i < p->cap_count; i++) {
+            x->caps[i] = caps[i].cap;
+            x->cap_channels[i] = caps[i].channel;
+        }
+        x->cap_count = p->cap_count;
+    }
+    return true;
+}
+
+static bool needs_extra(const struct extra *old, const struct cpm_preferences *p,
+                        uint8_t topics_inline_off, size_t topic_off_total)
+{
+    CPM_UNUSED(topics_inline_off);
+    return old != NULL || p->time_zone[0] || p->window_count || p->cap_count || topic_off_total > 0;
+}
+
+static void apply_preferences(struct cpm_index *ix, const char *subject_id,
+                              const struct cpm_preferences *p)
+{
+    struct change c;
+    if (!change_begin(ix, subject_id, &c))
+        return;
+    c.e->channels_off = p->channels_off;
+    c.e->flags = (uint8_t)((c.e->flags & ~F_PERS_OFF) | (p->personalisation_off ? F_PERS_OFF : 0));
+    const struct extra *old = extra_of(c.sh, c.e, c.no);
+    size_t topics_off = 0;
+    for (size_t i = 0; i < p->topic_count; i++)
+        topics_off += !p->topics[i].on;
+    uint8_t inline_off = 0;
+    struct extra *x = NULL;
+    if (needs_extra(old, p, 0, topics_off)) {
+        x = extra_clone(old);
+        if (x == NULL || !prefs_extra(ix, x, p, &inline_off) ||
+            !extra_publish(ix, c.sh, c.e, c.no, x)) {
+            extra_free(x);
+            degrade(ix, "recording preferences");
+        }
+    } else {
+        struct extra scratch = {0};
+        if (!prefs_extra(ix, &scratch, p, &inline_off))
+            degrade(ix, "recording preferences");
+        cpm_free(scratch.windows);
+        cpm_free(scratch.topics_off);
+        cpm_free(scratch.caps);
+        cpm_free(scratch.cap_channels);
+    }
+    c.e->topics_off = inline_off;
+    change_end(&c);
+}
+
+/* Inserts a send into x's (channel, time)-ordered runs, dropping those too old to count. */
+static bool add_send(struct extra *x, uint8_t channel, int64_t ms, int64_t now_ms)
+{
+    size_t n = 0, at;
+    uint8_t *channels = cpm_malloc(x->send_count + 1);
+    int64_t *times = cpm_malloc(sizeof(int64_t) * (x->send_count + 1));
+    if (channels == NULL || times == NULL) {
+        cpm_free(channels);
+        cpm_free(times);
+        return false;
+    }
+    for (size_t i = 0; i < x->send_count; i++) {
+        if (x->send_ms[i] <= now_ms - CPM_INDEX_SENDS_KEPT_MS)
+            continue;
+        channels[n] = x->send_channels[i];
+        times[n++] = x->send_ms[i];
+    }
+    for (at = 0;
+         at < n && (channels[at] < channel || (channels[at] == channel && times[at] <= ms));)
+        at++;
+    memmove(channels + at + 1, channels + at, n - at);
+    memmove(times + at + 1, times + at, sizeof(int64_t) * (n - at));
+    channels[at] = channel;
+    times[at] = ms;
+    cpm_free(x->send_channels);
+    cpm_free(x->send_ms);
+    x->send_channels = channels;
+    x->send_ms = times;
+    x->send_count = n + 1;
+    return true;
+}
+
+static void apply_contact(struct cpm_index *ix, const struct cpm_contact *ct, int64_t now_ms)
+{
+    struct change c;
+    if (!change_begin(ix, ct->subject_id, &c))
+        return;
+    struct extra *x = extra_clone(extra_of(c.sh, c.e, c.no));
+    if (x == NULL || !add_send(x, ct->channel, ct->time_ms, now_ms) ||
+        !extra_publish(ix, c.sh, c.e, c.no, x)) {
+        extra_free(x);
+        degrade(ix, "recording a send");
+    }
+    change_end(&c);
+}
+
+/* The seq of batch's subject.erased event for id; 0 when none. */
+static int64_t erased_seq_in(const struct cpm_write_batch *b, const char *id)
+{
+    for (size_t i = 0; i < b->event_count; i++)
+        if (strcmp(b->events[i].type, "subject.erased") == 0 &&
+            strcmp(b->events[i].subject_id, id) == 0)
+            return b->events[i].seq;
+    return 0;
+}
+
+void cpm_index_apply(struct cpm_index *ix, const struct cpm_write_batch *b)
+{
+    for (size_t i = 0; i < b->subject_count; i++)
+        apply_subject(ix, b->subjects[i].id, b->subjects[i].age_status, 0);
+    for (size_t i = 0; i < b->state_count; i++)
+        apply_state(ix, &b->states[i]);
+    for (size_t i = 0; i < b->subject_update_count; i++) {
+        const struct cpm_subject_update *u = &b->subject_updates[i];
+        apply_subject(ix, u->id, u->age_status,
+                      u->erased_ms ? (erased_seq_in(b, u->id) ? erased_seq_in(b, u->id) : 1) : 0);
+    }
+    for (size_t i = 0; i < b->preference_count; i++)
+        if (b->preferences[i].compiled != NULL)
+            apply_preferences(ix, b->preferences[i].subject_id, b->preferences[i].compiled);
+    int64_t now_ms = cpm_clock_now_ms();
+    for (size_t i = 0; i < b->contact_count; i++)
+        apply_contact(ix, &b->contacts[i], now_ms);
+    cpm_epoch_reclaim();
+}
+
+/* ---- the load ------------------------------------------------------------------------------ */
+
+struct load {
+    struct cpm_index *ix;
+    uint64_t rows;
+    int64_t started_ms;
+    const char *table;
+};
+
+static void progress(struct load *l, const char *table)
+{
+    if (++l->rows % PROGRESS_EVERY == 0 || l->table != table)
+        cpm_log_info("index", "loading: %llu rows read (now %s), %.1f s",
+                     (unsigned long long)l->rows, table,
+                     (double)(cpm_clock_now_ms() - l->started_ms) / 1000.0);
+    l->table = table;
+}
+
+static cpm_err load_subject(void *ctx, const struct cpm_subject *s, int64_t erased_seq)
+{
+    struct load *l = ctx;
+    progress(l, "subjects");
+    apply_subject(l->ix, s->id, s->age_status, s->erased_ms ? (erased_seq ? erased_seq : 1) : 0);
+    return CPM_OK;
+}
+
+static cpm_err load_state(void *ctx, const struct cpm_consent_state *st)
+{
+    struct load *l = ctx;
+    progress(l, "consent states");
+    apply_state(l->ix, st);
+    return CPM_OK;
+}
+
+static cpm_err load_preferences(void *ctx, const char *subject_id, const char *text)
+{
+    struct load *l = ctx;
+    progress(l, "preferences");
+    json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    struct cpm_preferences p;
+    if (doc == NULL) {
+        cpm_log_error("index", "the stored preferences of a subject are not JSON; ignored");
+        return CPM_OK;
+    }
+    cpm_preferences_compile(doc, &p);
+    json_decref(doc);
+    apply_preferences(l->ix, subject_id, &p);
+    return CPM_OK;
+}
+
+static cpm_err load_contact(void *ctx, const struct cpm_contact *c)
+{
+    struct load *l = ctx;
+    progress(l, "sends");
+    apply_contact(l->ix, c, cpm_clock_now_ms());
+    return CPM_OK;
+}
+
+cpm_err cpm_index_load(struct cpm_index *ix, struct cpm_store *store)
+{
+    struct load l = {.ix = ix, .started_ms = cpm_clock_now_ms()};
+    struct cpm_index_loader loader = {
+        .ctx = &l,
+        .contacts_since_ms = l.started_ms - CPM_INDEX_SENDS_KEPT_MS,
+        .subject = load_subject,
+        .state = load_state,
+        .preferences = load_preferences,
+        .contact = load_contact,
+    };
+    cpm_err err = store->ops->index_load(store, &loader);
+    uint64_t subjects, bytes;
+    cpm_index_stats(ix, &subjects, &bytes);
+    if (err == CPM_OK)
+        cpm_log_info("index", "loaded: %llu subjects from %llu rows in %.1f s, %.1f MiB",
+                     (unsigned long long)subjects, (unsigned long long)l.rows,
+                     (double)(cpm_clock_now_ms() - l.started_ms) / 1000.0,
+                     (double)bytes / (1024.0 * 1024.0));
+    return err != CPM_OK ? err : atomic_load(&ix->degraded) ? CPM_ERR_NOMEM : CPM_OK;
+}
+
+/* ---- readers ------------------------------------------------------------------------------ */
+
+/* A consistent copy of the subject's entry and a pointer to its extra; false when absent. */
+static bool read_entry(struct cpm_index *ix, const char *id, struct entry *out,
+                       const struct extra **x)
+{
+    uint64_t key[2];
+    hash_id(ix, id, key);
+    struct shard *sh = shard_of(ix, key);
+    for (;;) {
+        uint32_t before = atomic_load_explicit(&sh->seq, memory_order_acquire);
+        if (before & 1u)
+            continue;
+        struct chunks *c = atomic_load(&sh->chunks);
+        int64_t no = table_find(atomic_load(&sh->table), c, key);
+        if (no >= 0) {
+            memcpy(out, entry_at(c, (uint32_t)no), sizeof(*out));
+            *x = (out->flags & F_HAS_EXTRA) ? xmap_get(atomic_load(&sh->extras), (uint32_t)no)
+                                            : NULL;
+        }
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&sh->seq, memory_order_relaxed) == before)
+            return no >= 0;
+    }
+}
+
+static const struct xconsent *find_xconsent(const struct extra *x, int purpose, int recipient)
+{
+    for (size_t i = 0; x != NULL && i < x->consent_count; i++)
+        if (x->consents[i].purpose == purpose && x->consents[i].recipient == recipient)
+            return &x->consents[i];
+    return NULL;
+}
+
+static void view_consent(const struct entry *e, const struct extra *x,
+                         const struct cpm_index_question *q, struct cpm_decide_subject *out)
+{
+    const struct xconsent *xc = find_xconsent(x, q->purpose, q->recipient >= 0 ? q->recipient : -1);
+    if (xc != NULL) {
+        out->status = (enum cpm_consent_status)xc->status;
+        out->by_guardian = xc->by_guardian;
+        out->seq = xc->seq;
+        out->expires_ms = xc->expires_ms;
+    } else if (q->recipient < 0 && q->purpose >= 0 && q->purpose < CPM_INDEX_PURPOSES_INLINE &&
+               P_STATUS(e->purposes[q->purpose]) != CPM_STATUS_NONE) {
+        uint32_t p = e->purposes[q->purpose];
+        out->status = (enum cpm_consent_status)P_STATUS(p);
+        out->by_guardian = P_GUARDIAN(p) != 0;
+        out->seq = entry_base(e) + (int64_t)P_DELTA(p);
+    }
+}
+
+static bool topic_off(const struct entry *e, const struct extra *x, int topic)
+{
+    if (topic < 0)
+        return false;
+    if (topic < CPM_INDEX_TOPICS_INLINE)
+        return (e->topics_off >> topic) & 1u;
+    for (size_t i = 0; x != NULL && i < x->topic_off_count; i++)
+        if (x->topics_off[i] == topic)
+            return true;
+    return false;
+}
+
+static void view_channel(const struct extra *x, enum cpm_channel ch, struct cpm_decide_subject *out)
+{
+    size_t i = 0, n = 0;
+    while (i < x->cap_count && x->cap_channels[i] < ch)
+        i++;
+    while (i + n < x->cap_count && x->cap_channels[i + n] == ch)
+        n++;
+    out->caps = n ? &x->caps[i] : NULL;
+    out->cap_count = n;
+    /* this channel's run of sends */
+    for (i = 0, n = 0; i < x->send_count && x->send_channels[i] < ch;)
+        i++;
+    while (i + n < x->send_count && x->send_channels[i + n] == ch)
+        n++;
+    out->sends = n ? &x->send_ms[i] : NULL;
+    out->send_count = n;
+}
+
+void cpm_index_view(struct cpm_index *ix, const struct cpm_index_question *q,
+                    struct cpm_decide_subject *out)
+{
+    struct entry e;
+    const struct extra *x = NULL;
+    memset(out, 0, sizeof(*out));
+    if (!read_entry(ix, q->subject_id, &e, &x))
+        return;
+    out->known = true;
+    out->age = (enum cpm_age)((e.flags & F_AGE_MASK) >> F_AGE_SHIFT);
+    if (e.flags & F_ERASED) {
+        out->erased = true;
+        out->seq = x != NULL ? x->erased_seq : 0;
+        return;
+    }
+    view_consent(&e, x, q, out);
+    out->personalisation_off = (e.flags & F_PERS_OFF) != 0;
+    out->topic_off = topic_off(&e, x, q->topic);
+    if (q->channel != CPM_CHANNEL_NONE) {
+        out->channel_off = (e.channels_off >> q->channel) & 1u;
+        if (x != NULL) {
+            out->tz = x->tz;
+            out->windows = x->windows;
+            out->window_count = x->window_count;
+            view_channel(x, q->channel, out);
+        }
+    }
+}
+
+bool cpm_index_degraded(struct cpm_index *ix)
+{
+    return atomic_load(&ix->degraded);
+}
+
+void cpm_index_stats(struct cpm_index *ix, uint64_t *subjects, uint64_t *bytes)
+{
+    *subjects = atomic_load(&ix->subjects);
+    *bytes = atomic_load(&ix->bytes);
+}

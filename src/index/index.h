@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * index.h — every subject's consent state, preferences and recent sends in
+ * memory, compact, for decisions at memory speed.
+ *
+ * One writer (the store's writer thread) applies each committed batch in
+ * commit order; any number of readers look subjects up without ever taking
+ * a lock: an entry is copied under its shard's sequence counter (a seqlock:
+ * a reader retries when the writer was changing that shard) and the
+ * out-of-line parts (windows, caps, sends, expiries, recipients, purposes
+ * and topics past the inline ones) are immutable, replaced whole and freed
+ * through epoch reclamation (core/epoch.h).
+ *
+ * An entry is 56 bytes: a 128-bit keyed hash of the subject id (SipHash,
+ * a random key per process: collisions are not a practical concern), a
+ * 40-bit base seq, 8 purposes × 32 bits (status, by-guardian, seq - base),
+ * age, flags, 7 channel bits and 8 topic bits. Entries live in chunks
+ * per shard and are found through a table of 32-bit slots.
+ * docs/INDEX.md has the layout and figures.
+ *
+ * Purposes, topics and recipients are known by slot numbers the index
+ * hands out (cpm_index_slot); slots are never reused while it lives.
+ */
+#ifndef CPM_INDEX_INDEX_H
+#define CPM_INDEX_INDEX_H
+
+#include "core/common.h"
+#include "domain/decide.h"
+#include "domain/preferences.h"
+#include "store/store.h"
+
+#define CPM_INDEX_PURPOSES_INLINE 8
+#define CPM_INDEX_TOPICS_INLINE   8
+#define CPM_INDEX_SLOTS_MAX       4096 /* purposes, topics and recipients, each */
+#define CPM_INDEX_SENDS_MERGE_MAX 1024 /* sends a decide-and-reserve counts at most */
+#define CPM_INDEX_SENDS_KEPT_MS   (31LL * 24 * 3600 * 1000) /* > the longest cap period */
+
+struct cpm_index;
+
+enum cpm_index_slot_kind { CPM_SLOT_PURPOSE, CPM_SLOT_TOPIC, CPM_SLOT_RECIPIENT };
+
+cpm_err cpm_index_new(struct cpm_index **out) CPM_MUST_CHECK;
+/* No reader or writer may use ix any more. NULL is a no-op. */
+void cpm_index_free(struct cpm_index *ix);
+
+/*
+ * The slot of name (a purpose, topic or recipient id), handed out on first
+ * use when create; -1 when absent (and !create) or the slots are used up.
+ * Thread safe (a mutex: resolve names once, not per decision).
+ */
+int cpm_index_slot(struct cpm_index *ix, enum cpm_index_slot_kind kind, const char *name,
+                   bool create);
+
+/* ---- the writer ------------------------------------------------------------- */
+
+/*
+ * Applies a committed batch. Preferences come compiled (batch->preferences
+ * [i].compiled); anything the index cannot hold for lack of memory marks
+ * the index degraded (cpm_index_degraded): it must then be rebuilt.
+ */
+void cpm_index_apply(struct cpm_index *ix, const struct cpm_write_batch *batch);
+
+/* Rebuilds ix (empty) from the store; progress lines go to the log. */
+cpm_err cpm_index_load(struct cpm_index *ix, struct cpm_store *store) CPM_MUST_CHECK;
+
+/* ---- readers ---------------------------------------------------------------- */
+
+/* What a decision asks of one subject (slots from cpm_index_slot; -1: none). */
+struct cpm_index_question {
+    const char *subject_id;
+    int purpose, recipient, topic;
+    enum cpm_channel channel; /* CPM_CHANNEL_NONE when none */
+};
+
+/*
+ * Fills out with what decide needs. Must be called inside
+ * cpm_epoch_enter/exit, and out's pointers (windows, caps, sends, tz) are
+ * valid only until that exit.
+ */
+void cpm_index_view(struct cpm_index *ix, const struct cpm_index_question *q,
+                    struct cpm_decide_subject *out);
+
+/* True once an update could not be applied (out of memory): decisions are not to be trusted. */
+bool cpm_index_degraded(struct cpm_index *ix);
+
+/* Subjects held and bytes used (entries, tables and out-of-line parts). */
+void cpm_index_stats(struct cpm_index *ix, uint64_t *subjects, uint64_t *bytes);
+
+#endif /* CPM_INDEX_INDEX_H */
