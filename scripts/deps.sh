@@ -9,7 +9,7 @@
 set -euo pipefail
 
 declare -A groups=(
-  [build]="build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev libyaml-dev"
+  [build]="build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev libyaml-dev tzdata"
   [test]="libcmocka-dev clang-format curl sqlite3 ca-certificates"
   [bench]="wrk nginx-light"
 )
