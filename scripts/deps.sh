@@ -5,13 +5,13 @@
 # prints the command to run instead. Usage: scripts/deps.sh GROUP...
 #   build  compiler, CMake and the C libraries
 #   test   cmocka, clang-format, curl, sqlite3; checks Node.js >= 20 and npm
-#   bench  wrk and nginx (the baseline)
+#   bench  wrk and nginx (a baseline); PostgreSQL 15, sqlite3 and curl (bench/audience.sh)
 set -euo pipefail
 
 declare -A groups=(
   [build]="build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev libyaml-dev tzdata"
   [test]="libcmocka-dev clang-format curl sqlite3 ca-certificates"
-  [bench]="wrk nginx-light"
+  [bench]="wrk nginx-light postgresql sqlite3 curl"
 )
 
 wanted=()

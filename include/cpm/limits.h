@@ -44,6 +44,11 @@
 #define CPM_IDENTITIES_PER_SUBJECT_MAX 32   /* identifiers linked to one subject */
 #define CPM_GUARDIANS_PER_SUBJECT_MAX  8    /* guardians linked to one subject */
 
+/* Audiences: POST /v1/audiences/filter (the upload itself has no size limit) */
+#define CPM_AUDIENCE_SPOOL_MEMORY_BYTES_MAX (1024 * 1024) /* answer in memory; then a temp file */
+#define CPM_AUDIENCE_SPOOL_BYTES_MAX        (16LL << 30)  /* an answer in all; over it: 413 */
+#define CPM_AUDIENCE_ERRORS_LISTED_MAX      100           /* rejected lines listed by explain=1 */
+
 /* Lists */
 #define CPM_PAGE_LIMIT_DEFAULT 50
 #define CPM_PAGE_LIMIT_MAX     200

@@ -60,6 +60,9 @@ void cpm_api_contacts_record(struct cpm_request *req);
 void cpm_api_decide_get(struct cpm_request *req);
 void cpm_api_decide_post(struct cpm_request *req);
 
+/* audiences.c: which of a streamed list of subjects may be contacted (a CPM_BODY_STREAM route) */
+void cpm_api_audiences_filter(struct cpm_request *req);
+
 /* subjects.c: age status, identifiers, guardians, lookup, erasure */
 void cpm_api_subjects_find(struct cpm_request *req);
 void cpm_api_subjects_get(struct cpm_request *req);

@@ -86,6 +86,9 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/v1/subjects/{id}/receipts/{event}", SCOPE(CPM_SCOPE_LEDGER_READ), false,
      cpm_api_subject_receipt},
 
+    {CPM_POST, "/v1/audiences/filter", SCOPE(CPM_SCOPE_DECISIONS_READ), CPM_BODY_STREAM,
+     cpm_api_audiences_filter},
+
     {CPM_GET, "/v1/ledger/checkpoint", PUBLIC, false, cpm_api_ledger_checkpoint},
     {CPM_GET, "/v1/ledger/key", PUBLIC, false, cpm_api_ledger_key},
     {CPM_GET, "/v1/ledger/proofs/inclusion", SCOPE(CPM_SCOPE_LEDGER_READ), false,

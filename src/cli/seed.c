@@ -23,12 +23,8 @@ static const struct {
     const char *key;
     enum cpm_doc_kind kind;
 } sections[] = {
-    {"properties", CPM_DOC_PROPERTY},
-    {"purposes", CPM_DOC_PURPOSE},
-    {"notices", CPM_DOC_NOTICE},
-    {"policies", CPM_DOC_POLICY},
-    {"topics", CPM_DOC_TOPIC},
-    {"channels", CPM_DOC_CHANNEL},
+    {"properties", CPM_DOC_PROPERTY}, {"purposes", CPM_DOC_PURPOSE}, {"notices", CPM_DOC_NOTICE},
+    {"policies", CPM_DOC_POLICY},     {"topics", CPM_DOC_TOPIC},     {"channels", CPM_DOC_CHANNEL},
 };
 
 struct seed {

@@ -3,8 +3,9 @@
  * request.h — one HTTP request as a handler sees it, and how it answers.
  *
  * The server glue (server.c) builds a cpm_request per request: route
- * matched, caller authenticated, body read within its limit. The route's
- * handler then answers exactly once with one of the cpm_respond_* calls.
+ * matched, caller authenticated, body read within its limit (or streamed to
+ * the route: cpm_request_stream). The route's handler then answers exactly
+ * once with one of the cpm_respond_* calls.
  * Memory a handler needs for the request comes from req->arena.
  *
  * Thread safety: a request belongs to one worker thread.
@@ -13,6 +14,7 @@
 #define CPM_HTTP_REQUEST_H
 
 #include <jansson.h>
+#include <sys/types.h>
 
 #include "core/arena.h"
 #include "core/common.h"
@@ -23,6 +25,7 @@ struct MHD_Connection;
 struct MHD_Response;
 struct cpm_app;
 struct cpm_route;
+struct cpm_body_sink;
 
 enum cpm_method {
     CPM_GET = 1 << 0,
@@ -51,6 +54,7 @@ struct cpm_request {
     bool async;                          /* the handler will answer later (cpm_request_suspend) */
     void *pending;                       /* the handler's state across a suspension */
     void (*pending_free)(void *pending); /* called when the request completes */
+    const struct cpm_body_sink *sink;    /* where a streamed body goes (cpm_request_stream) */
     int status;                          /* the status answered, for logs and metrics */
     struct MHD_Response *response;       /* queued at the end of the request */
 };
@@ -68,6 +72,30 @@ void cpm_request_suspend(struct cpm_request *req);
  * called again (to retry), and finds its req->pending.
  */
 void cpm_request_resume(struct cpm_request *req);
+
+/*
+ * A streamed body (a CPM_BODY_STREAM route). Such a route's handler runs
+ * once the caller is authorised, before any body byte: it answers at once
+ * to refuse (a bad query: the body is then read to its end and dropped, so
+ * the client sees the answer), or calls cpm_request_stream. The server then
+ * hands every piece of the body to sink->chunk as it arrives (pieces split
+ * lines and characters anywhere; no size limit applies: the route bounds its
+ * own memory) and calls sink->end once the body has ended, which answers.
+ * chunk may answer early to stop; the rest is then dropped likewise. State
+ * lives in req->pending (freed through req->pending_free). Answers are sent
+ * only after the whole body is read: HTTP/1.1 here is half-duplex.
+ */
+struct cpm_body_sink {
+    const char *content_type; /* the body's media type ("text/plain"); parameters are allowed */
+    void (*chunk)(struct cpm_request *req, const char *data, size_t size);
+    void (*end)(struct cpm_request *req);
+};
+
+/*
+ * Accepts the body into sink (static storage). False when the request's
+ * Content-Type is not sink->content_type: then it has answered 415.
+ */
+bool cpm_request_stream(struct cpm_request *req, const struct cpm_body_sink *sink);
 
 /* The n-th path capture ("{id}"); never NULL for a matched route. */
 const char *cpm_request_param(const struct cpm_request *req, size_t n);
@@ -96,6 +124,21 @@ void cpm_respond_static(struct cpm_request *req, int status, const char *content
 /* Answers an owned buffer allocated with cpm_malloc (ownership taken). */
 void cpm_respond_owned(struct cpm_request *req, int status, const char *content_type, char *data,
                        size_t len);
+/*
+ * Produces a body on demand: copies up to max bytes from offset pos into
+ * buf and returns how many (> 0), or CPM_BODY_READER_ERROR to abort the
+ * answer (the connection closes). Called from the request's worker thread.
+ */
+typedef ssize_t (*cpm_body_reader_fn)(void *cls, uint64_t pos, char *buf, size_t max);
+#define CPM_BODY_READER_ERROR ((ssize_t)-2)
+
+/*
+ * Answers a body of len bytes read through read(cls, …) as it is sent,
+ * never held whole. Takes cls: cls_free(cls) runs when the answer is done
+ * with (also when it could not be created).
+ */
+void cpm_respond_reader(struct cpm_request *req, int status, const char *content_type, uint64_t len,
+                        cpm_body_reader_fn read, void *cls, void (*cls_free)(void *cls));
 /* Adds a header to the answer already given (e.g. ETag, Location). */
 void cpm_respond_header(struct cpm_request *req, const char *name, const char *value);
 

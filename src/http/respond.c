@@ -12,6 +12,11 @@
 #include "core/json.h"
 #include "http/request.h"
 
+#define READER_BLOCK_BYTES (64 * 1024) /* what MHD asks a body reader for at a time */
+
+_Static_assert(CPM_BODY_READER_ERROR == MHD_CONTENT_READER_END_WITH_ERROR,
+               "a body reader's error is MHD's");
+
 void cpm_request_suspend(struct cpm_request *req)
 {
     req->async = true;
@@ -21,6 +26,27 @@ void cpm_request_suspend(struct cpm_request *req)
 void cpm_request_resume(struct cpm_request *req)
 {
     MHD_resume_connection(req->conn);
+}
+
+/* True when ct is the media type want, with or without parameters ("; charset=utf-8"). */
+static bool media_type_is(const char *ct, const char *want)
+{
+    size_t len = strlen(want);
+    if (ct == NULL || strncasecmp(ct, want, len) != 0)
+        return false;
+    return ct[len] == '\0' || ct[len] == ';' || ct[len] == ' ';
+}
+
+bool cpm_request_stream(struct cpm_request *req, const struct cpm_body_sink *sink)
+{
+    CPM_ASSERT(sink->chunk != NULL && sink->end != NULL && req->sink == NULL);
+    if (!media_type_is(cpm_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), sink->content_type)) {
+        cpm_respond_error(req, CPM_ERR_UNSUPPORTED_MEDIA, "Content-Type", "send the body as %s",
+                          sink->content_type);
+        return false;
+    }
+    req->sink = sink;
+    return true;
 }
 
 const char *cpm_request_param(const struct cpm_request *req, size_t n)
@@ -67,6 +93,17 @@ void cpm_respond_owned(struct cpm_request *req, int status, const char *content_
         data ? MHD_create_response_from_buffer_with_free_callback(len, data, cpm_free) : NULL;
     if (resp == NULL)
         cpm_free(data);
+    set_response(req, status, resp, content_type);
+}
+
+void cpm_respond_reader(struct cpm_request *req, int status, const char *content_type, uint64_t len,
+                        cpm_body_reader_fn read, void *cls, void (*cls_free)(void *cls))
+{
+    /* MHD calls cls_free once the response is destroyed, and only then. */
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(len, READER_BLOCK_BYTES, read, cls, cls_free);
+    if (resp == NULL)
+        cls_free(cls);
     set_response(req, status, resp, content_type);
 }
 

@@ -3,8 +3,8 @@
  * router.h — the static route table and its matcher.
  *
  * Routes are data (src/api/routes.c): method, path template with {captures},
- * the scope a caller needs, and the handler. The OpenAPI document lists the
- * same operations, which a unit test checks.
+ * the scope a caller needs, what it does with a body, and the handler. The
+ * OpenAPI document lists the same operations, which a unit test checks.
  */
 #ifndef CPM_HTTP_ROUTER_H
 #define CPM_HTTP_ROUTER_H
@@ -19,12 +19,22 @@ enum cpm_access {
     CPM_ACCESS_SCOPE,  /* an API key holding `scope` (admin holds every scope) */
 };
 
+/*
+ * What a route does with a request body. The table writes false and true
+ * for the first two.
+ */
+enum cpm_route_body {
+    CPM_BODY_NONE = 0,   /* none expected */
+    CPM_BODY_JSON = 1,   /* application/json, read whole (CPM_BODY_BYTES_MAX) before the handler */
+    CPM_BODY_STREAM = 2, /* any length, handed over as it arrives: cpm_request_stream */
+};
+
 struct cpm_route {
     enum cpm_method method;
     const char *path; /* "/v1/purposes/{id}" */
     enum cpm_access access;
-    uint32_t scope; /* CPM_SCOPE_* when access is CPM_ACCESS_SCOPE */
-    bool has_body;  /* takes an application/json body */
+    uint32_t scope;               /* CPM_SCOPE_* when access is CPM_ACCESS_SCOPE */
+    enum cpm_route_body has_body; /* CPM_BODY_* */
     cpm_handler_fn handler;
 };
 

@@ -4,6 +4,9 @@
  * headers, then once per body chunk, then once more with no data: the
  * request is routed and authenticated on the first call, the body collected
  * on the chunk calls, and the handler run and its answer queued on the last.
+ * A streamed route's handler runs on the first call instead and its sink
+ * takes the chunks as they come; the answer is still queued on the last call
+ * (never on the first: MHD would close a keep-alive connection).
  */
 #include "core/common.h"
 
@@ -121,6 +124,8 @@ static void screen_request(struct cpm_request *req, const char *method_name, uns
             return;
         }
     }
+    if (r->has_body == CPM_BODY_STREAM)
+        return; /* no size limit; its handler checks the media type */
     const char *length = cpm_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t declared;
     if (length && cpm_parse_int64(length, 0, INT64_MAX, &declared) &&
@@ -128,7 +133,7 @@ static void screen_request(struct cpm_request *req, const char *method_name, uns
         req->early_err = CPM_ERR_TOO_LARGE;
         return;
     }
-    if (r->has_body && !json_content_type(cpm_request_header(req, "Content-Type")))
+    if (r->has_body == CPM_BODY_JSON && !json_content_type(cpm_request_header(req, "Content-Type")))
         req->early_err = CPM_ERR_UNSUPPORTED_MEDIA;
 }
 
@@ -197,12 +202,48 @@ static cpm_err append_body(struct cpm_request *req, const char *data, size_t siz
 /*
  * Drops body bytes of a request already answered (MHD can only send the
  * answer once the body has been read). A client that goes on sending far
- * past the limit is cut off without an answer.
+ * past the limit is cut off without an answer — unless a streamed route
+ * refused an authorised caller (a bad query): any length is its normal
+ * upload, so it is read to the end and the client sees why.
  */
 static enum MHD_Result discard(struct cpm_request *req, size_t size)
 {
     req->body_discarded += size;
+    if (req->early_err == CPM_OK && req->route->has_body == CPM_BODY_STREAM)
+        return MHD_YES;
     return req->body_discarded > CPM_BODY_DISCARD_BYTES_MAX ? MHD_NO : MHD_YES;
+}
+
+/*
+ * A piece of the body: to a streamed route's sink, else into req->body. The
+ * sink is unset only when the route's handler neither answered nor accepted
+ * the body; queue() then answers 500 and the body is dropped.
+ */
+static enum MHD_Result take_body(struct cpm_request *req, const char *data, size_t size)
+{
+    if (req->response != NULL)
+        return discard(req, size); /* already answered early */
+    if (req->route->has_body == CPM_BODY_STREAM) {
+        if (req->sink != NULL)
+            req->sink->chunk(req, data, size);
+        return MHD_YES;
+    }
+    cpm_err err = append_body(req, data, size);
+    if (err != CPM_OK) {
+        req->early_err = err;
+        answer_early(req, 0);
+    }
+    return MHD_YES;
+}
+
+/* The body has ended (or there was none): the handler, or a streamed body's sink, answers. */
+static void run_handler(struct cpm_request *req)
+{
+    req->async = false;
+    if (req->route->has_body != CPM_BODY_STREAM)
+        req->route->handler(req);
+    else if (req->sink != NULL)
+        req->sink->end(req);
 }
 
 static enum MHD_Result queue(struct cpm_request *req)
@@ -249,24 +290,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             /* An over-large body is refused at once; the connection closes. */
             if (req->early_err == CPM_ERR_TOO_LARGE)
                 return queue(req);
+        } else if (req->route->has_body == CPM_BODY_STREAM) {
+            req->route->handler(req); /* answers (queued later) or accepts the body */
         }
         return MHD_YES;
     }
     if (*upload_data_size != 0) {
         size_t size = *upload_data_size;
         *upload_data_size = 0;
-        if (req->response != NULL)
-            return discard(req, size); /* already answered early */
-        cpm_err err = append_body(req, upload_data, size);
-        if (err != CPM_OK) {
-            req->early_err = err;
-            answer_early(req, 0);
-        }
-        return MHD_YES;
+        return take_body(req, upload_data, size);
     }
     if (req->response == NULL) {
-        req->async = false;
-        req->route->handler(req);
+        run_handler(req);
         if (req->async)
             return MHD_YES; /* answered on a later call, after cpm_request_resume */
     }

@@ -4,7 +4,8 @@
  * and the route table (src/api/routes.c) describe the same API: the same
  * (method, path) pairs both ways, the same access (public routes declare
  * `security: []`, scoped ones the scope as the apiKey role), and every
- * operation documents its errors as problem documents and X-Request-Id.
+ * operation documents its errors as problem documents and X-Request-Id
+ * (and a body it takes: JSON with 400 and 415, a streamed one with 415).
  * Each failure lists every mismatch found.
  */
 #include "core/common.h"
@@ -257,13 +258,20 @@ static void check_responses(json_t *doc, const struct cpm_route *route, json_t *
     if (route->access == CPM_ACCESS_SCOPE &&
         (json_object_get(responses, "401") == NULL || json_object_get(responses, "403") == NULL))
         report_add(r, "%s %s needs a key: document 401 and 403", method, route->path);
-    if (route->has_body) {
+    if (route->has_body == CPM_BODY_JSON) {
         json_t *body = resolve(doc, json_object_get(op, "requestBody"));
         if (json_object_get(json_object_get(body, "content"), "application/json") == NULL)
             report_add(r, "%s %s takes a body: document an application/json requestBody", method,
                        route->path);
         if (json_object_get(responses, "400") == NULL || json_object_get(responses, "415") == NULL)
             report_add(r, "%s %s takes a body: document 400 and 415", method, route->path);
+    }
+    if (route->has_body == CPM_BODY_STREAM) {
+        json_t *body = resolve(doc, json_object_get(op, "requestBody"));
+        if (json_object_size(json_object_get(body, "content")) == 0 ||
+            json_object_get(responses, "415") == NULL)
+            report_add(r, "%s %s streams a body: document its requestBody and 415", method,
+                       route->path);
     }
 }
 
