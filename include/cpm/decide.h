@@ -70,6 +70,15 @@ void cpm_decider_decide(struct cpm_decider *d, const struct cpm_prepared *q, con
                         int64_t at_ms, struct cpm_answer *out);
 
 /*
+ * Decides for n subjects at once (answers in order): the index lookups of
+ * a batch overlap, several times faster per subject than one by one on a
+ * large index. For audiences and batch callers.
+ */
+void cpm_decider_decide_many(struct cpm_decider *d, const struct cpm_prepared *q,
+                             const char *const *subject_ids, size_t n, int64_t at_ms,
+                             struct cpm_answer *out);
+
+/*
  * The same, counting extra_sends (times on q's channel, ascending) as if
  * already recorded: decide-and-reserve within one group commit.
  */

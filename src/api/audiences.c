@@ -26,6 +26,7 @@
 #include "cpm/decide.h"
 #include "domain/subject.h"
 #include "http/app.h"
+#include "index/index.h"
 
 #define SPOOL_MEMORY_BYTES_MIN (16 * 1024) /* the first buffer; doubled up to the max */
 #define LINE_BYTES_MAX         1024        /* one answer line, escaped id and every reason */
@@ -237,6 +238,9 @@ struct filter {
     uint64_t rejected, first_rejected;
     size_t line_len;                         /* bytes of the current line, even past line[] */
     char line[CPM_SUBJECT_ID_BYTES_MAX + 2]; /* an id, its CR, and room for the NUL */
+    /* ids waiting to be decided together (their lookups overlap), in input order */
+    size_t batch_count;
+    char batch[CPM_INDEX_VIEW_BATCH][CPM_SUBJECT_ID_BYTES_MAX + 1];
 };
 
 static void filter_free(void *pending)
@@ -254,8 +258,11 @@ static void spool_line(struct filter *f, const struct line_out *o)
         f->err = spool_write(f->spool, o->text, o->len);
 }
 
+static void flush(struct filter *f);
+
 static void reject(struct filter *f, const char *why)
 {
+    flush(f); /* the lines before it keep their place */
     f->rejected++;
     if (f->first_rejected == 0)
         f->first_rejected = f->line_no;
@@ -271,23 +278,37 @@ static void reject(struct filter *f, const char *why)
     spool_line(f, &o);
 }
 
+/* Decides the waiting ids and spools their answer lines, in order. */
+static void flush(struct filter *f)
+{
+    const char *ids[CPM_INDEX_VIEW_BATCH];
+    struct cpm_answer answers[CPM_INDEX_VIEW_BATCH];
+    for (size_t i = 0; i < f->batch_count; i++)
+        ids[i] = f->batch[i];
+    cpm_decider_decide_many(f->decider, &f->question, ids, f->batch_count, f->at_ms, answers);
+    for (size_t i = 0; i < f->batch_count; i++) {
+        f->in++;
+        f->allowed += answers[i].allowed;
+        if (!f->explain && !answers[i].allowed)
+            continue;
+        struct line_out o;
+        o.len = 0;
+        if (f->explain) {
+            put_explained(&o, ids[i], &answers[i]);
+        } else {
+            put_str(&o, ids[i]);
+            put(&o, "\n", 1);
+        }
+        spool_line(f, &o);
+    }
+    f->batch_count = 0;
+}
+
 static void decide(struct filter *f, const char *id, size_t len)
 {
-    struct cpm_answer a;
-    cpm_decider_decide(f->decider, &f->question, id, f->at_ms, &a);
-    f->in++;
-    f->allowed += a.allowed;
-    if (!f->explain && !a.allowed)
-        return;
-    struct line_out o;
-    o.len = 0;
-    if (f->explain) {
-        put_explained(&o, id, &a);
-    } else {
-        put(&o, id, len);
-        put(&o, "\n", 1);
-    }
-    spool_line(f, &o);
+    memcpy(f->batch[f->batch_count], id, len + 1);
+    if (++f->batch_count == CPM_INDEX_VIEW_BATCH)
+        flush(f);
 }
 
 /* A line has ended (LF, or the end of the body): decide it, skip it or reject it. */
@@ -352,6 +373,7 @@ static void filter_end(struct cpm_request *req)
     struct filter *f = req->pending;
     if (f->line_len > 0)
         line_end(f); /* a last line without LF */
+    flush(f);
     if (f->err == CPM_ERR_TOO_LARGE) {
         cpm_respond_error(req, f->err, NULL,
                           "the answer would be over %lld GiB: filter the audience in parts",

@@ -4,7 +4,8 @@
  *
  * /healthz answers from a static buffer: it is what load balancers hit most
  * and what the HTTP benchmark measures. /readyz asks the store and answers
- * 503 once shutdown has begun, so balancers drain the node first.
+ * 503 once shutdown has begun, or once the decision index could not take an
+ * update, so balancers drain the node first.
  */
 #include "core/common.h"
 
@@ -13,6 +14,7 @@
 #include "core/alloc.h"
 #include "http/app.h"
 #include "http/metrics.h"
+#include "index/index.h"
 
 static const char healthy[] = "{\"status\":\"ok\"}";
 static const char ready[] = "{\"status\":\"ready\"}";
@@ -30,6 +32,11 @@ void cpm_api_readyz(struct cpm_request *req)
     }
     if (req->app->store->ops->ping(req->app->store) != CPM_OK) {
         cpm_respond_error(req, CPM_ERR_UNAVAILABLE, NULL, "the store does not answer");
+        return;
+    }
+    if (req->app->index != NULL && cpm_index_degraded(req->app->index)) {
+        cpm_respond_error(req, CPM_ERR_UNAVAILABLE, NULL,
+                          "the decision index missed an update (out of memory): restart to rebuild");
         return;
     }
     cpm_respond_static(req, 200, "application/json", ready, sizeof(ready) - 1);

@@ -149,18 +149,13 @@ static const struct cpm__schema_field topic_fields[] = {
     STORED_READ_ONLY,
 };
 
-static const char *const weekdays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
+const char *const cpm__weekdays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
 
 static const struct cpm__schema_field hours_fields[] = {
     {.name = "time_zone", .type = CPM__SCHEMA_STRING, .required = true, .check = cpm__tz_check},
     {.name = "from", .type = CPM__SCHEMA_STRING, .required = true, .check = cpm__clock_check},
     {.name = "to", .type = CPM__SCHEMA_STRING, .required = true, .check = cpm__clock_check},
-    {.name = "days",
-     .type = CPM__SCHEMA_ARRAY,
-     .item = CPM__SCHEMA_ENUM,
-     .values = weekdays,
-     .min = 1,
-     .dflt = "[\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]"},
+    CPM__SCHEMA_DAYS_FIELD,
 };
 static const struct cpm__schema hours_schema = CPM__SCHEMA(hours_fields, NULL);
 
@@ -241,9 +236,8 @@ const char *cpm__clock_check(const char *s)
     return cpm_window_parse_time(s, &minutes) ? NULL : "must be a local time HH:MM (00:00-24:00)";
 }
 
-/* Looks up id of kind; adds "unknown <kind> 'id'" at path when absent. *out may be NULL. */
-static cpm_err resolve(const struct cpm_config_lookup *lookup, enum cpm_doc_kind kind,
-                       const char *id, const char *path, struct cpm_detail *d, const json_t **out)
+cpm_err cpm__config_resolve(const struct cpm_config_lookup *lookup, int kind, const char *id,
+                            const char *path, struct cpm_detail *d, const json_t **out)
 {
     char quoted[CPM_ID_BYTES_MAX + 4];
     bool failed = false;
@@ -275,7 +269,8 @@ static cpm_err check_purposes(const json_t *doc, const struct cpm_config_lookup 
         const json_t *entry = json_array_get(purposes, i);
         cpm__schema_path_index(item, sizeof(item), "purposes", i);
         cpm__schema_path_key(path, sizeof(path), item, "purpose");
-        err = resolve(lookup, CPM_DOC_PURPOSE, str(entry, "purpose"), path, d, &purpose);
+        err =
+            cpm__config_resolve(lookup, CPM_DOC_PURPOSE, str(entry, "purpose"), path, d, &purpose);
         if (err != CPM_OK)
             goto out;
         if (check_default && purpose != NULL && json_is_true(json_object_get(entry, "default")) &&
@@ -335,10 +330,10 @@ static cpm_err policy_rules(const json_t *doc, const struct cpm_config_lookup *l
     if (json_object_get(doc, "reminder_before") != NULL &&
         json_object_get(doc, "consent_validity") == NULL)
         cpm_detail_add(d, "reminder_before", "needs consent_validity");
-    err = resolve(lookup, CPM_DOC_PROPERTY, str(doc, "property"), "property", d, NULL);
+    err = cpm__config_resolve(lookup, CPM_DOC_PROPERTY, str(doc, "property"), "property", d, NULL);
     if (err != CPM_OK)
         goto out;
-    err = resolve(lookup, CPM_DOC_NOTICE, str(doc, "notice"), "notice", d, NULL);
+    err = cpm__config_resolve(lookup, CPM_DOC_NOTICE, str(doc, "notice"), "notice", d, NULL);
     if (err != CPM_OK)
         goto out;
     err = check_purposes(doc, lookup, true, d);
@@ -355,8 +350,8 @@ static cpm_err purpose_list_rules(const json_t *doc, const struct cpm_config_loo
     cpm_err err = CPM_OK;
     for (size_t i = 0; i < json_array_size(purposes) && i < CPM_ARRAY_ITEMS_MAX && !err; i++) {
         cpm__schema_path_index(path, sizeof(path), "purposes", i);
-        err = resolve(lookup, CPM_DOC_PURPOSE, json_string_value(json_array_get(purposes, i)), path,
-                      d, NULL);
+        err = cpm__config_resolve(lookup, CPM_DOC_PURPOSE,
+                                  json_string_value(json_array_get(purposes, i)), path, d, NULL);
     }
     return err;
 }

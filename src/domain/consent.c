@@ -244,7 +244,7 @@ cpm_err cpm_consent_check(const struct cpm_consent_action *action,
             lookup->fn(lookup->ctx, CPM_DOC_PURPOSE, action->decisions[i].purpose, &failed);
         check_decision(action, i, purpose, notice_version, detail);
     }
-    if (subject->age_status && strcmp(subject->age_status, CPM_AGE_CHILD_UNDER_14) == 0 &&
+    if (subject->age_status && strcmp(subject->age_status, CPM_AGE_STATUS_CHILD_UNDER_14) == 0 &&
         strcmp(action->actor, "guardian") != 0)
         cpm_detail_add(detail, "actor.type",
                        "the person is under 14: a guardian must act for them (PIPL Art. 31)");

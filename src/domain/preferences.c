@@ -23,7 +23,6 @@
 _Static_assert(CPM_CHANNEL__COUNT <= 8, "channels_off has a bit per channel");
 _Static_assert(CPM_PREFERENCES_CAPS_MAX == CPM_CHANNEL__COUNT * 3, "one cap per channel, period");
 
-static const char *const weekdays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
 static const char *const periods[] = {"day", "week", "month", NULL};
 
 /* clang-format off */
@@ -32,12 +31,7 @@ static const char *const periods[] = {"day", "week", "month", NULL};
 /* clang-format on */
 
 static const struct cpm__schema_field window_fields[] = {
-    {.name = "days",
-     .type = CPM__SCHEMA_ARRAY,
-     .item = CPM__SCHEMA_ENUM,
-     .values = weekdays,
-     .min = 1,
-     .dflt = "[\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]"},
+    CPM__SCHEMA_DAYS_FIELD,
     {.name = "from", .type = CPM__SCHEMA_STRING, .required = true, .check = cpm__clock_check},
     {.name = "to", .type = CPM__SCHEMA_STRING, .required = true, .check = cpm__clock_check},
 };
@@ -145,22 +139,6 @@ static void check_channels(json_t *channels, struct cpm_detail *d)
 }
 
 /* Adds "unknown topic 'id'" at path when lookup has no such topic. */
-static cpm_err resolve_topic(const struct cpm_config_lookup *lookup, const char *id,
-                             const char *path, struct cpm_detail *d)
-{
-    char quoted[QUOTE_BYTES_MAX + 4];
-    bool failed = false;
-    CPM_ASSERT(lookup != NULL && lookup->fn != NULL);
-    const json_t *found = lookup->fn(lookup->ctx, CPM_DOC_TOPIC, id, &failed);
-    if (failed)
-        return CPM_ERR_STORE;
-    if (found == NULL) {
-        cpm__schema_quote(quoted, sizeof(quoted), id);
-        cpm_detail_add(d, path, "unknown %s '%s'", cpm_doc_kind_name(CPM_DOC_TOPIC), quoted);
-    }
-    return CPM_OK;
-}
-
 /* topics: {"<topic id>": bool}, each topic configured. */
 static cpm_err check_topics(json_t *topics, const struct cpm_config_lookup *lookup,
                             struct cpm_detail *d)
@@ -184,7 +162,7 @@ static cpm_err check_topics(json_t *topics, const struct cpm_config_lookup *look
     {
         cpm__schema_path_key(path, sizeof(path), "topics", key);
         if (cpm_config_id_valid(key)) {
-            err = resolve_topic(lookup, key, path, d);
+            err = cpm__config_resolve(lookup, CPM_DOC_TOPIC, key, path, d, NULL);
             if (err != CPM_OK)
                 goto out;
         } else {

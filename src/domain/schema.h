@@ -87,6 +87,27 @@ int cpm__detail_total(const struct cpm_detail *d);
 /* NULL when s is a region ("*", "CN", "CN-HK"), else the message saying so. */
 const char *cpm__region_check(const char *s);
 
+/* "mon" … "sun", NULL-terminated: a schema's enum values. */
+extern const char *const cpm__weekdays[];
+
+/* The `days` field of a weekly window: weekdays, at least one, every day by default. */
+#define CPM__SCHEMA_DAYS_FIELD                                                                     \
+    {                                                                                              \
+        .name = "days", .type = CPM__SCHEMA_ARRAY, .item = CPM__SCHEMA_ENUM,                       \
+        .values = cpm__weekdays, .min = 1,                                                         \
+        .dflt = "[\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]"                        \
+    }
+
+struct cpm_config_lookup;
+/*
+ * Looks up id of kind through lookup; adds "unknown <kind> 'id'" at path
+ * when absent (an id of the wrong shape was reported by the schema and is
+ * not looked up). *out (may be NULL) gets the document. STORE when the
+ * lookup failed.
+ */
+cpm_err cpm__config_resolve(const struct cpm_config_lookup *lookup, int kind, const char *id,
+                            const char *path, struct cpm_detail *d, const json_t **out);
+
 /* NULL when s names an IANA time zone this system has, else the message saying so. */
 const char *cpm__tz_check(const char *s);
 

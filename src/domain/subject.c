@@ -10,7 +10,7 @@
 #include "domain/schema.h"
 #include "domain/subject.h"
 
-static const char *const age_statuses[] = {"adult", "minor_14_17", CPM_AGE_CHILD_UNDER_14,
+static const char *const age_statuses[] = {"adult", "minor_14_17", CPM_AGE_STATUS_CHILD_UNDER_14,
                                            "unknown", NULL};
 static const char *const relations[] = {"parent", "legal_guardian", NULL};
 

@@ -23,7 +23,7 @@
 #define CPM_EVENT_SUBJECT_ERASED  "subject.erased"
 
 /* An age status needing a guardian for every consent (PIPL Art. 31). */
-#define CPM_AGE_CHILD_UNDER_14 "child_under_14"
+#define CPM_AGE_STATUS_CHILD_UNDER_14 "child_under_14"
 
 /*
  * True when id is a company subject id: 1–CPM_SUBJECT_ID_BYTES_MAX

@@ -320,24 +320,41 @@ static size_t merge_sends(const int64_t *a, size_t na, const int64_t *b, size_t 
     return n;
 }
 
+static void question_of(const struct cpm_prepared *q, struct cpm_index_question *iq,
+                        struct cpm_decide_purpose *p, struct cpm_decide_channel *c)
+{
+    *iq = (struct cpm_index_question){.purpose = q->purpose,
+                                      .recipient = q->recipient,
+                                      .topic = q->topic,
+                                      .channel = (enum cpm_channel)q->channel};
+    *p = (struct cpm_decide_purpose){.consent_basis = q->consent_basis,
+                                     .separate = q->separate,
+                                     .necessary = q->necessary,
+                                     .personalised = q->personalised};
+    *c = (struct cpm_decide_channel){
+        .tz = q->channel_tz, .allowed = q->allowed, .allowed_count = q->allowed_count};
+}
+
+static void answer_of(const struct cpm_decision *d, struct cpm_answer *out)
+{
+    *out = (struct cpm_answer){.allowed = d->allowed,
+                               .reasons = d->reasons,
+                               .deciding_seq = d->deciding_seq,
+                               .next_allowed_ms = d->next_allowed_ms};
+}
+
 void cpm_decider_decide_with(struct cpm_decider *d, const struct cpm_prepared *q,
                              const char *subject_id, int64_t at_ms, const int64_t *extra_sends,
                              size_t extra_count, struct cpm_answer *out)
 {
-    struct cpm_index_question iq = {.subject_id = subject_id,
-                                    .purpose = q->purpose,
-                                    .recipient = q->recipient,
-                                    .topic = q->topic,
-                                    .channel = (enum cpm_channel)q->channel};
-    struct cpm_decide_purpose p = {.consent_basis = q->consent_basis,
-                                   .separate = q->separate,
-                                   .necessary = q->necessary,
-                                   .personalised = q->personalised};
-    struct cpm_decide_channel c = {
-        .tz = q->channel_tz, .allowed = q->allowed, .allowed_count = q->allowed_count};
+    struct cpm_index_question iq;
+    struct cpm_decide_purpose p;
+    struct cpm_decide_channel c;
     struct cpm_decide_subject s;
     struct cpm_decision decision;
     int64_t merged[CPM_INDEX_SENDS_MERGE_MAX];
+    question_of(q, &iq, &p, &c);
+    iq.subject_id = subject_id;
     bool entered = cpm_epoch_enter();
     if (entered)
         cpm_index_view(d->index, &iq, &s);
@@ -350,10 +367,33 @@ void cpm_decider_decide_with(struct cpm_decider *d, const struct cpm_prepared *q
     cpm_decide(&s, &p, q->channel >= 0 ? &c : NULL, d->default_tz, at_ms, &decision);
     if (entered)
         cpm_epoch_exit();
-    *out = (struct cpm_answer){.allowed = decision.allowed,
-                               .reasons = decision.reasons,
-                               .deciding_seq = decision.deciding_seq,
-                               .next_allowed_ms = decision.next_allowed_ms};
+    answer_of(&decision, out);
+}
+
+void cpm_decider_decide_many(struct cpm_decider *d, const struct cpm_prepared *q,
+                             const char *const *subject_ids, size_t n, int64_t at_ms,
+                             struct cpm_answer *out)
+{
+    struct cpm_index_question iq;
+    struct cpm_decide_purpose p;
+    struct cpm_decide_channel c;
+    struct cpm_decide_subject s[CPM_INDEX_VIEW_BATCH];
+    struct cpm_decision decision;
+    question_of(q, &iq, &p, &c);
+    for (size_t base = 0; base < n; base += CPM_INDEX_VIEW_BATCH) {
+        size_t m = n - base < CPM_INDEX_VIEW_BATCH ? n - base : CPM_INDEX_VIEW_BATCH;
+        bool entered = cpm_epoch_enter();
+        if (entered)
+            cpm_index_view_many(d->index, &iq, subject_ids + base, m, s);
+        else
+            memset(s, 0, sizeof(s));
+        for (size_t i = 0; i < m; i++) {
+            cpm_decide(&s[i], &p, q->channel >= 0 ? &c : NULL, d->default_tz, at_ms, &decision);
+            answer_of(&decision, &out[base + i]);
+        }
+        if (entered)
+            cpm_epoch_exit();
+    }
 }
 
 void cpm_decider_decide(struct cpm_decider *d, const struct cpm_prepared *q, const char *subject_id,

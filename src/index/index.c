@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -25,10 +26,12 @@
 #include "core/log.h"
 #include "index/index.h"
 
-#define SHARDS          64
-#define CHUNK_ENTRIES   256
-#define TABLE_SLOTS_MIN 64
-#define ENTRY_BITS      22 /* entry numbers per shard: 4 M, 256 M subjects in all */
+#define SHARDS          16
+#define CHUNK0_ENTRIES  1024 /* chunk k of a shard holds CHUNK0_ENTRIES << k entries */
+#define CHUNKS_MAX      14   /* ≈ 16.8 M entries a shard, 268 M subjects in all */
+#define TABLE_SLOTS_MIN 1024
+#define HUGE_PAGE_BYTES (2u << 20)
+#define ENTRY_BITS      24 /* entry numbers per shard (with an 8-bit tag in a slot) */
 #define TAG_SHIFT       ENTRY_BITS
 #define ENTRY_MASK      ((1u << ENTRY_BITS) - 1)
 #define DELTA_BITS      28
@@ -84,13 +87,9 @@ struct extra {
 };
 
 struct table {
+    size_t bytes; /* of the mapping */
     uint32_t mask;
     uint32_t slots[];
-};
-
-struct chunks {
-    size_t capacity;
-    struct entry *list[];
 };
 
 struct xmap_item {
@@ -106,10 +105,9 @@ struct xmap {
 struct shard {
     _Atomic uint32_t seq; /* odd while the writer changes the shard */
     struct table *_Atomic table;
-    struct chunks *_Atomic chunks;
     struct xmap *_Atomic extras;
     uint32_t count;
-    char pad[64 - 4 - 3 * sizeof(void *) - 4];
+    struct entry *_Atomic chunks[CHUNKS_MAX]; /* allocated as needed, never moved */
 };
 
 struct slots {
@@ -127,6 +125,46 @@ struct cpm_index {
 };
 
 /* ---- memory ---------------------------------------------------------------------- */
+
+/*
+ * Zeroed memory, mapped lazily (only what is touched counts in RSS), aligned
+ * to 2 MiB and given huge pages when that large: a decision's random reads
+ * then miss the TLB far less often.
+ */
+static void *big_alloc(size_t bytes)
+{
+    size_t span = bytes >= HUGE_PAGE_BYTES ? bytes + HUGE_PAGE_BYTES : bytes;
+    uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (span == bytes)
+        return p;
+    uintptr_t mask = (uintptr_t)HUGE_PAGE_BYTES - 1;
+    uint8_t *aligned = (uint8_t *)(((uintptr_t)p + mask) & ~mask);
+    if (aligned > p)
+        munmap(p, (size_t)(aligned - p));
+    if (aligned + bytes < p + span)
+        munmap(aligned + bytes, (size_t)(p + span - (aligned + bytes)));
+    (void)madvise(aligned, bytes, MADV_HUGEPAGE);
+    return aligned;
+}
+
+static void big_free(void *p, size_t bytes)
+{
+    if (p != NULL)
+        munmap(p, bytes);
+}
+
+static size_t chunk_bytes(unsigned k)
+{
+    return ((size_t)CHUNK0_ENTRIES << k) * sizeof(struct entry);
+}
+
+static void table_free(void *p)
+{
+    struct table *t = p;
+    big_free(t, t->bytes);
+}
 
 static void *index_alloc(struct cpm_index *ix, size_t bytes)
 {
@@ -186,11 +224,10 @@ void cpm_index_free(struct cpm_index *ix)
     cpm_epoch_drain();
     for (int i = 0; i < SHARDS; i++) {
         struct shard *sh = &ix->shards[i];
-        struct chunks *c = atomic_load(&sh->chunks);
-        for (size_t k = 0; c != NULL && k < c->capacity; k++)
-            cpm_free(c->list[k]);
-        cpm_free(c);
-        cpm_free(atomic_load(&sh->table));
+        for (unsigned k = 0; k < CHUNKS_MAX; k++)
+            big_free(atomic_load(&sh->chunks[k]), chunk_bytes(k));
+        if (atomic_load(&sh->table) != NULL)
+            table_free(atomic_load(&sh->table));
         free_xmap(atomic_load(&sh->extras));
     }
     for (int k = 0; k < 3; k++) {
@@ -260,16 +297,18 @@ static struct shard *shard_of(struct cpm_index *ix, const uint64_t key[2])
 
 static uint32_t tag_of(const uint64_t key[2])
 {
-    return (uint32_t)(key[1] >> 54) << TAG_SHIFT;
+    return (uint32_t)(key[1] >> 56) << TAG_SHIFT;
 }
 
-static struct entry *entry_at(const struct chunks *c, uint32_t no)
+static struct entry *entry_at(struct shard *sh, uint32_t no)
 {
-    return &c->list[no / CHUNK_ENTRIES][no % CHUNK_ENTRIES];
+    uint32_t k = 31u - (uint32_t)__builtin_clz(no / CHUNK0_ENTRIES + 1);
+    struct entry *chunk = atomic_load_explicit(&sh->chunks[k], memory_order_acquire);
+    return &chunk[no - CHUNK0_ENTRIES * ((1u << k) - 1)];
 }
 
 /* The entry number of key, or -1. */
-static int64_t table_find(const struct table *t, const struct chunks *c, const uint64_t key[2])
+static int64_t table_find(struct shard *sh, const struct table *t, const uint64_t key[2])
 {
     if (t == NULL)
         return -1;
@@ -279,7 +318,7 @@ static int64_t table_find(const struct table *t, const struct chunks *c, const u
         if (slot == 0)
             return -1;
         if ((slot & ~ENTRY_MASK) == tag) {
-            const struct entry *e = entry_at(c, (slot & ENTRY_MASK) - 1);
+            const struct entry *e = entry_at(sh, (slot & ENTRY_MASK) - 1);
             if (e->key[0] == key[0] && e->key[1] == key[1])
                 return (slot & ENTRY_MASK) - 1;
         }
@@ -320,86 +359,69 @@ static void write_end(struct shard *sh)
     atomic_fetch_add_explicit(&sh->seq, 1, memory_order_release);
 }
 
+/*
+ * A table twice the size, built while readers go on with the old one (only
+ * this thread writes), then published; the old one is retired.
+ */
 static bool grow_table(struct cpm_index *ix, struct shard *sh)
 {
     struct table *old = atomic_load(&sh->table);
     uint32_t slots = old ? (old->mask + 1) * 2 : TABLE_SLOTS_MIN;
-    struct table *t = index_alloc(ix, sizeof(*t) + sizeof(uint32_t) * slots);
+    size_t bytes = sizeof(struct table) + sizeof(uint32_t) * slots;
+    struct table *t = big_alloc(bytes);
     if (t == NULL)
         return false;
+    t->bytes = bytes;
     t->mask = slots - 1;
-    struct chunks *c = atomic_load(&sh->chunks);
     for (uint32_t no = 0; no < sh->count; no++)
-        table_put(t, entry_at(c, no)->key, no);
+        table_put(t, entry_at(sh, no)->key, no);
     atomic_store(&sh->table, t);
+    atomic_fetch_add(&ix->bytes, bytes);
     if (old != NULL) {
-        atomic_fetch_sub(&ix->bytes, sizeof(*old) + sizeof(uint32_t) * (old->mask + 1));
-        cpm_epoch_retire(old, cpm_free);
+        atomic_fetch_sub(&ix->bytes, old->bytes);
+        cpm_epoch_retire(old, table_free);
     }
     return true;
 }
 
-static bool grow_chunks(struct cpm_index *ix, struct shard *sh)
+/* Room for one more entry in sh (table and chunk); outside the shard's write section. */
+static bool make_room(struct cpm_index *ix, struct shard *sh)
 {
-    struct chunks *old = atomic_load(&sh->chunks);
-    size_t need = sh->count / CHUNK_ENTRIES + 1;
-    if (old != NULL && need <= old->capacity && old->list[need - 1] != NULL)
-        return true;
-    struct chunks *c = old;
-    if (old == NULL || need > old->capacity) {
-        size_t capacity = old ? old->capacity * 2 : 4;
-        c = index_alloc(ix, sizeof(*c) + sizeof(struct entry *) * capacity);
-        if (c == NULL)
-            return false;
-        c->capacity = capacity;
-        if (old != NULL)
-            memcpy(c->list, old->list, sizeof(struct entry *) * old->capacity);
-    }
-    if (c->list[need - 1] == NULL)
-        c->list[need - 1] = index_alloc(ix, sizeof(struct entry) * CHUNK_ENTRIES);
-    if (c->list[need - 1] == NULL) {
-        if (c != old)
-            cpm_free(c);
+    struct table *t = atomic_load(&sh->table);
+    if (sh->count + 1 >= ENTRY_MASK)
         return false;
-    }
-    if (c != old) {
-        atomic_store(&sh->chunks, c);
-        if (old != NULL) {
-            atomic_fetch_sub(&ix->bytes, sizeof(*old) + sizeof(struct entry *) * old->capacity);
-            cpm_epoch_retire(old, cpm_free);
-        }
+    if ((t == NULL || (uint64_t)(sh->count + 1) * 20 > (uint64_t)(t->mask + 1) * 17) &&
+        !grow_table(ix, sh))
+        return false;
+    uint32_t k = 31u - (uint32_t)__builtin_clz(sh->count / CHUNK0_ENTRIES + 1);
+    if (k >= CHUNKS_MAX)
+        return false;
+    if (atomic_load(&sh->chunks[k]) == NULL) {
+        struct entry *chunk = big_alloc(chunk_bytes(k));
+        if (chunk == NULL)
+            return false;
+        atomic_store_explicit(&sh->chunks[k], chunk, memory_order_release);
     }
     return true;
 }
 
-/* The subject's entry, added when absent (NULL on out of memory). Within write_begin/end. */
-static struct entry *entry_for(struct cpm_index *ix, const char *id, struct shard **shard,
+/* key's entry in sh, added when absent (room made beforehand). Within write_begin/end. */
+static struct entry *entry_for(struct cpm_index *ix, struct shard *sh, const uint64_t key[2],
                                uint32_t *no_out)
 {
-    uint64_t key[2];
-    hash_id(ix, id, key);
-    struct shard *sh = shard_of(ix, key);
-    *shard = sh;
-    int64_t no = table_find(atomic_load(&sh->table), atomic_load(&sh->chunks), key);
+    int64_t no = table_find(sh, atomic_load(&sh->table), key);
     if (no < 0) {
-        struct table *t = atomic_load(&sh->table);
-        if (sh->count >= ENTRY_MASK)
-            return NULL;
-        if ((t == NULL || (uint64_t)(sh->count + 1) * 20 > (uint64_t)(t->mask + 1) * 17) &&
-            !grow_table(ix, sh))
-            return NULL;
-        if (!grow_chunks(ix, sh))
-            return NULL;
         no = sh->count;
-        struct entry *e = entry_at(atomic_load(&sh->chunks), (uint32_t)no);
+        struct entry *e = entry_at(sh, (uint32_t)no);
         memset(e, 0, sizeof(*e));
-        memcpy(e->key, key, sizeof(key));
+        memcpy(e->key, key, sizeof(e->key));
         table_put(atomic_load(&sh->table), key, (uint32_t)no);
         sh->count++;
         atomic_fetch_add(&ix->subjects, 1);
+        atomic_fetch_add(&ix->bytes, sizeof(*e));
     }
     *no_out = (uint32_t)no;
-    return entry_at(atomic_load(&sh->chunks), (uint32_t)no);
+    return entry_at(sh, (uint32_t)no);
 }
 
 /* A deep copy of x (or an empty extra), to change and publish. */
@@ -517,13 +539,12 @@ static bool change_begin(struct cpm_index *ix, const char *id, struct change *c)
     hash_id(ix, id, key);
     c->ix = ix;
     c->sh = shard_of(ix, key);
-    write_begin(c->sh);
-    c->e = entry_for(ix, id, &c->sh, &c->no);
-    if (c->e == NULL) {
-        write_end(c->sh);
+    if (table_find(c->sh, atomic_load(&c->sh->table), key) < 0 && !make_room(ix, c->sh)) {
         degrade(ix, "adding a subject");
         return false;
     }
+    write_begin(c->sh);
+    c->e = entry_for(ix, c->sh, key, &c->no);
     return true;
 }
 
@@ -921,21 +942,18 @@ cpm_err cpm_index_load(struct cpm_index *ix, struct cpm_store *store)
 
 /* ---- readers ------------------------------------------------------------------------------ */
 
-/* A consistent copy of the subject's entry and a pointer to its extra; false when absent. */
-static bool read_entry(struct cpm_index *ix, const char *id, struct entry *out,
+/* A consistent copy of key's entry and a pointer to its extra; false when absent. */
+static bool read_entry(struct cpm_index *ix, const uint64_t key[2], struct entry *out,
                        const struct extra **x)
 {
-    uint64_t key[2];
-    hash_id(ix, id, key);
     struct shard *sh = shard_of(ix, key);
     for (;;) {
         uint32_t before = atomic_load_explicit(&sh->seq, memory_order_acquire);
         if (before & 1u)
             continue;
-        struct chunks *c = atomic_load(&sh->chunks);
-        int64_t no = table_find(atomic_load(&sh->table), c, key);
+        int64_t no = table_find(sh, atomic_load(&sh->table), key);
         if (no >= 0) {
-            memcpy(out, entry_at(c, (uint32_t)no), sizeof(*out));
+            memcpy(out, entry_at(sh, (uint32_t)no), sizeof(*out));
             *x = (out->flags & F_HAS_EXTRA) ? xmap_get(atomic_load(&sh->extras), (uint32_t)no)
                                             : NULL;
         }
@@ -1001,13 +1019,13 @@ static void view_channel(const struct extra *x, enum cpm_channel ch, struct cpm_
     out->send_count = n;
 }
 
-void cpm_index_view(struct cpm_index *ix, const struct cpm_index_question *q,
-                    struct cpm_decide_subject *out)
+static void view_key(struct cpm_index *ix, const uint64_t key[2],
+                     const struct cpm_index_question *q, struct cpm_decide_subject *out)
 {
     struct entry e;
     const struct extra *x = NULL;
     memset(out, 0, sizeof(*out));
-    if (!read_entry(ix, q->subject_id, &e, &x))
+    if (!read_entry(ix, key, &e, &x))
         return;
     out->known = true;
     out->age = (enum cpm_age)((e.flags & F_AGE_MASK) >> F_AGE_SHIFT);
@@ -1026,6 +1044,62 @@ void cpm_index_view(struct cpm_index *ix, const struct cpm_index_question *q,
             out->windows = x->windows;
             out->window_count = x->window_count;
             view_channel(x, q->channel, out);
+        }
+    }
+}
+
+void cpm_index_view(struct cpm_index *ix, const struct cpm_index_question *q,
+                    struct cpm_decide_subject *out)
+{
+    uint64_t key[2];
+    hash_id(ix, q->subject_id, key);
+    view_key(ix, key, q, out);
+}
+
+/* Asks the memory for key's table slot, without waiting for it. */
+static void prefetch_slot(struct cpm_index *ix, const uint64_t key[2])
+{
+    const struct table *t = atomic_load_explicit(&shard_of(ix, key)->table, memory_order_acquire);
+    if (t != NULL)
+        __builtin_prefetch(&t->slots[(uint32_t)key[0] & t->mask]);
+}
+
+/* Asks the memory for the entry key's first matching slot points at (a hint: no locking). */
+static void prefetch_entry(struct cpm_index *ix, const uint64_t key[2])
+{
+    struct shard *sh = shard_of(ix, key);
+    const struct table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
+    if (t == NULL)
+        return;
+    uint32_t tag = tag_of(key);
+    for (uint32_t i = (uint32_t)key[0] & t->mask, n = 0; n < 4; i = (i + 1) & t->mask, n++) {
+        uint32_t slot = t->slots[i];
+        if (slot == 0)
+            return;
+        if ((slot & ~ENTRY_MASK) == tag) {
+            __builtin_prefetch(entry_at(sh, (slot & ENTRY_MASK) - 1));
+            return;
+        }
+    }
+}
+
+void cpm_index_view_many(struct cpm_index *ix, const struct cpm_index_question *q,
+                         const char *const *ids, size_t n, struct cpm_decide_subject *out)
+{
+    uint64_t keys[CPM_INDEX_VIEW_BATCH][2];
+    struct cpm_index_question one = *q;
+    for (size_t base = 0; base < n; base += CPM_INDEX_VIEW_BATCH) {
+        size_t m = n - base < CPM_INDEX_VIEW_BATCH ? n - base : CPM_INDEX_VIEW_BATCH;
+        /* three passes, so the memory fetches of a batch overlap instead of queueing */
+        for (size_t i = 0; i < m; i++) {
+            hash_id(ix, ids[base + i], keys[i]);
+            prefetch_slot(ix, keys[i]);
+        }
+        for (size_t i = 0; i < m; i++)
+            prefetch_entry(ix, keys[i]);
+        for (size_t i = 0; i < m; i++) {
+            one.subject_id = ids[base + i];
+            view_key(ix, keys[i], &one, &out[base + i]);
         }
     }
 }

@@ -187,7 +187,7 @@ static void test_guardian_rule(void **state)
 {
     CPM_UNUSED(state);
     struct cpm_detail d;
-    struct cpm_consent_subject child = {.age_status = CPM_AGE_CHILD_UNDER_14};
+    struct cpm_consent_subject child = {.age_status = CPM_AGE_STATUS_CHILD_UNDER_14};
     check(ACTION(""), &child, &d, CPM_ERR_VALIDATION);
     expect(&d, "actor.type", "the person is under 14: a guardian must act for them (PIPL Art. 31)");
 
