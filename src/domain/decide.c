@@ -96,21 +96,23 @@ static uint32_t consent_reasons(const struct cpm_decide_subject *s,
         return 0; /* necessary for the service: never refused (PIPL Art. 16) */
     if (!p->consent_basis)
         return s->status == CPM_STATUS_OBJECTED ? CPM_REASON_BIT(CPM_REASON_OBJECTED) : 0;
+    /* consent a child gave itself does not count, whatever else is wrong with it (PIPL Art. 31) */
+    uint32_t child = s->age == CPM_AGE_CHILD_UNDER_14 && !s->by_guardian
+                         ? CPM_REASON_BIT(CPM_REASON_GUARDIAN_REQUIRED)
+                         : 0;
     switch (s->status) {
     case CPM_STATUS_GIVEN:
         if (s->expires_ms != 0 && at_ms >= s->expires_ms)
-            return CPM_REASON_BIT(CPM_REASON_EXPIRED);
-        if (s->age == CPM_AGE_CHILD_UNDER_14 && !s->by_guardian)
-            return CPM_REASON_BIT(CPM_REASON_GUARDIAN_REQUIRED); /* PIPL Art. 31 */
-        return 0;
+            return CPM_REASON_BIT(CPM_REASON_EXPIRED) | child;
+        return child;
     case CPM_STATUS_REFUSED:
         return CPM_REASON_BIT(CPM_REASON_REFUSED);
     case CPM_STATUS_WITHDRAWN:
         return CPM_REASON_BIT(CPM_REASON_WITHDRAWN);
     case CPM_STATUS_EXPIRED:
-        return CPM_REASON_BIT(CPM_REASON_EXPIRED);
+        return CPM_REASON_BIT(CPM_REASON_EXPIRED) | child;
     case CPM_STATUS_RECONSENT_REQUIRED:
-        return CPM_REASON_BIT(CPM_REASON_RECONSENT_REQUIRED);
+        return CPM_REASON_BIT(CPM_REASON_RECONSENT_REQUIRED) | child;
     case CPM_STATUS_NONE:
     case CPM_STATUS_OBJECTED:
     case CPM_STATUS__COUNT:
@@ -216,6 +218,9 @@ void cpm_decide(const struct cpm_decide_subject *s, const struct cpm_decide_purp
         uint32_t t = time_reasons(s, tz, channel, at_ms);
         if (t != 0 && (r & ~CPM_REASONS_TIME) == 0)
             out->next_allowed_ms = next_allowed(s, tz, channel, at_ms);
+        /* a consent that has expired by then will not allow it: no time to offer */
+        if (s->expires_ms != 0 && out->next_allowed_ms >= s->expires_ms)
+            out->next_allowed_ms = 0;
         r |= t;
     }
     out->reasons = r;
