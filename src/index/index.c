@@ -115,8 +115,19 @@ struct slots {
     int count;
 };
 
+/* What the writer (or the load) remembers between changes: runs of one subject, few purposes. */
+#define MEMO_SLOTS 16
+struct memo {
+    char id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    uint64_t key[2];
+    int count, next;
+    char names[MEMO_SLOTS][CPM_ID_BYTES_MAX + 1];
+    int slots[MEMO_SLOTS];
+};
+
 struct cpm_index {
     struct shard shards[SHARDS];
+    struct memo memo; /* the writer's own */
     uint8_t hash_key[crypto_shorthash_siphashx24_KEYBYTES];
     pthread_mutex_t slot_lock;
     struct slots slots[3];
@@ -405,23 +416,20 @@ static bool make_room(struct cpm_index *ix, struct shard *sh)
     return true;
 }
 
-/* key's entry in sh, added when absent (room made beforehand). Within write_begin/end. */
-static struct entry *entry_for(struct cpm_index *ix, struct shard *sh, const uint64_t key[2],
+/* A new entry for key in sh (room made beforehand). Within write_begin/end. */
+static struct entry *entry_add(struct cpm_index *ix, struct shard *sh, const uint64_t key[2],
                                uint32_t *no_out)
 {
-    int64_t no = table_find(sh, atomic_load(&sh->table), key);
-    if (no < 0) {
-        no = sh->count;
-        struct entry *e = entry_at(sh, (uint32_t)no);
-        memset(e, 0, sizeof(*e));
-        memcpy(e->key, key, sizeof(e->key));
-        table_put(atomic_load(&sh->table), key, (uint32_t)no);
-        sh->count++;
-        atomic_fetch_add(&ix->subjects, 1);
-        atomic_fetch_add(&ix->bytes, sizeof(*e));
-    }
-    *no_out = (uint32_t)no;
-    return entry_at(sh, (uint32_t)no);
+    uint32_t no = sh->count;
+    struct entry *e = entry_at(sh, no);
+    memset(e, 0, sizeof(*e));
+    memcpy(e->key, key, sizeof(e->key));
+    table_put(atomic_load(&sh->table), key, no);
+    sh->count++;
+    atomic_fetch_add(&ix->subjects, 1);
+    atomic_fetch_add(&ix->bytes, sizeof(*e));
+    *no_out = no;
+    return e;
 }
 
 /* A deep copy of x (or an empty extra), to change and publish. */
@@ -532,19 +540,52 @@ struct change {
     uint32_t no;
 };
 
+/* hash_id, remembering the last subject: a batch or a load brings runs of one subject. */
+static void hash_id_memo(struct cpm_index *ix, const char *id, uint64_t key[2])
+{
+    struct memo *m = &ix->memo;
+    if (strcmp(m->id, id) != 0) {
+        hash_id(ix, id, m->key);
+        cpm_strlcpy(m->id, id, sizeof(m->id));
+    }
+    memcpy(key, m->key, sizeof(m->key));
+}
+
+/* cpm_index_slot (creating), remembering a few purposes: no lock for the usual ones. */
+static int slot_memo(struct cpm_index *ix, const char *name)
+{
+    struct memo *m = &ix->memo;
+    for (int i = 0; i < m->count; i++)
+        if (strcmp(m->names[i], name) == 0)
+            return m->slots[i];
+    int slot = cpm_index_slot(ix, CPM_SLOT_PURPOSE, name, true);
+    if (slot >= 0) {
+        int i = m->count < MEMO_SLOTS ? m->count++ : m->next++ % MEMO_SLOTS;
+        cpm_strlcpy(m->names[i], name, sizeof(m->names[i]));
+        m->slots[i] = slot;
+    }
+    return slot;
+}
+
 /* Opens a change of subject id (write_begin done); false on out of memory (nothing begun). */
 static bool change_begin(struct cpm_index *ix, const char *id, struct change *c)
 {
     uint64_t key[2];
-    hash_id(ix, id, key);
+    hash_id_memo(ix, id, key);
     c->ix = ix;
     c->sh = shard_of(ix, key);
-    if (table_find(c->sh, atomic_load(&c->sh->table), key) < 0 && !make_room(ix, c->sh)) {
+    int64_t found = table_find(c->sh, atomic_load(&c->sh->table), key);
+    if (found < 0 && !make_room(ix, c->sh)) {
         degrade(ix, "adding a subject");
         return false;
     }
     write_begin(c->sh);
-    c->e = entry_for(ix, c->sh, key, &c->no);
+    if (found >= 0) {
+        c->no = (uint32_t)found;
+        c->e = entry_at(c->sh, c->no);
+    } else {
+        c->e = entry_add(ix, c->sh, key, &c->no);
+    }
     return true;
 }
 
@@ -634,7 +675,7 @@ static bool set_consent(struct change *c, int purpose, int recipient, const stru
 
 static void apply_state(struct cpm_index *ix, const struct cpm_consent_state *st)
 {
-    int purpose = cpm_index_slot(ix, CPM_SLOT_PURPOSE, st->purpose, true);
+    int purpose = slot_memo(ix, st->purpose);
     int recipient =
         st->recipient[0] ? cpm_index_slot(ix, CPM_SLOT_RECIPIENT, st->recipient, true) : -1;
     enum cpm_consent_status status = cpm_consent_status_parse(st->status);

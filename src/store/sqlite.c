@@ -410,7 +410,8 @@ static cpm_err connect(const char *location, struct sqlite_store **out, struct c
     }
     s->base.ops = &cpm_store_sqlite_ops;
     *out = s;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    /* No SQLite mutexes: every use of a connection is under s->lock already. */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(location, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         cpm_detail_add(detail, "", "cannot open the store at %s: %s", location,
