@@ -35,8 +35,9 @@ void cpm_api_readyz(struct cpm_request *req)
         return;
     }
     if (req->app->index != NULL && cpm_index_degraded(req->app->index)) {
-        cpm_respond_error(req, CPM_ERR_UNAVAILABLE, NULL,
-                          "the decision index missed an update (out of memory): restart to rebuild");
+        cpm_respond_error(
+            req, CPM_ERR_UNAVAILABLE, NULL,
+            "the decision index missed an update (out of memory): restart to rebuild");
         return;
     }
     cpm_respond_static(req, 200, "application/json", ready, sizeof(ready) - 1);

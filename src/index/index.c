@@ -24,116 +24,7 @@
 #include "core/clock.h"
 #include "core/epoch.h"
 #include "core/log.h"
-#include "index/index.h"
-
-#define SHARDS          16
-#define CHUNK0_ENTRIES  1024 /* chunk k of a shard holds CHUNK0_ENTRIES << k entries */
-#define CHUNKS_MAX      14   /* ≈ 16.8 M entries a shard, 268 M subjects in all */
-#define TABLE_SLOTS_MIN 1024
-#define HUGE_PAGE_BYTES (2u << 20)
-#define ENTRY_BITS      24 /* entry numbers per shard (with an 8-bit tag in a slot) */
-#define TAG_SHIFT       ENTRY_BITS
-#define ENTRY_MASK      ((1u << ENTRY_BITS) - 1)
-#define DELTA_BITS      28
-#define DELTA_HALF      (1LL << (DELTA_BITS - 1))
-#define PROGRESS_EVERY  1000000
-#define RECIPIENT_NONE  (-1)
-
-/* entry.flags */
-#define F_ERASED    0x01u
-#define F_PERS_OFF  0x02u
-#define F_HAS_EXTRA 0x04u
-#define F_AGE_SHIFT 4
-#define F_AGE_MASK  0x30u
-
-/* A purpose's 32 bits: status (3), by guardian (1), seq - base (28). */
-#define P_STATUS(p)   ((p)&0x7u)
-#define P_GUARDIAN(p) (((p) >> 3) & 0x1u)
-#define P_DELTA(p)    ((p) >> 4)
-
-struct entry {
-    uint64_t key[2];
-    uint32_t purposes[CPM_INDEX_PURPOSES_INLINE];
-    uint32_t base_lo; /* the 40-bit base the purposes' seqs are counted from */
-    uint8_t base_hi;
-    uint8_t flags;
-    uint8_t channels_off;
-    uint8_t topics_off;
-};
-_Static_assert(sizeof(struct entry) == 56, "an entry is 56 bytes");
-
-/* A consent kept out of line: a purpose past the inline ones, a recipient, an expiry. */
-struct xconsent {
-    uint16_t purpose;
-    int16_t recipient; /* RECIPIENT_NONE for the purpose itself */
-    uint8_t status;
-    bool by_guardian;
-    int64_t seq, expires_ms;
-};
-
-/* A subject's out-of-line part: immutable once published. */
-struct extra {
-    int64_t erased_seq;
-    const struct cpm_tz *tz;
-    size_t window_count, cap_count, topic_off_count, consent_count, send_count;
-    struct cpm_window *windows;
-    struct cpm_cap *caps;  /* sorted by channel */
-    uint8_t *cap_channels; /* caps[i]'s channel */
-    uint16_t *topics_off;  /* topic slots past the inline ones that are off */
-    struct xconsent *consents;
-    uint8_t *send_channels; /* sends by channel, then time: */
-    int64_t *send_ms;       /* their channels and times */
-    size_t bytes;
-};
-
-struct table {
-    size_t bytes; /* of the mapping */
-    uint32_t mask;
-    uint32_t slots[];
-};
-
-struct xmap_item {
-    _Atomic uint32_t key; /* entry number + 1; 0: empty */
-    struct extra *_Atomic value;
-};
-
-struct xmap {
-    uint32_t mask, count;
-    struct xmap_item items[];
-};
-
-struct shard {
-    _Atomic uint32_t seq; /* odd while the writer changes the shard */
-    struct table *_Atomic table;
-    struct xmap *_Atomic extras;
-    uint32_t count;
-    struct entry *_Atomic chunks[CHUNKS_MAX]; /* allocated as needed, never moved */
-};
-
-struct slots {
-    char **names;
-    int count;
-};
-
-/* What the writer (or the load) remembers between changes: runs of one subject, few purposes. */
-#define MEMO_SLOTS 16
-struct memo {
-    char id[CPM_SUBJECT_ID_BYTES_MAX + 1];
-    uint64_t key[2];
-    int count, next;
-    char names[MEMO_SLOTS][CPM_ID_BYTES_MAX + 1];
-    int slots[MEMO_SLOTS];
-};
-
-struct cpm_index {
-    struct shard shards[SHARDS];
-    struct memo memo; /* the writer's own */
-    uint8_t hash_key[crypto_shorthash_siphashx24_KEYBYTES];
-    pthread_mutex_t slot_lock;
-    struct slots slots[3];
-    _Atomic uint64_t subjects, bytes;
-    atomic_bool degraded;
-};
+#include "index/index_internal.h"
 
 /* ---- memory ---------------------------------------------------------------------- */
 
@@ -192,7 +83,7 @@ static void degrade(struct cpm_index *ix, const char *what)
                       what);
 }
 
-static void extra_free(void *p)
+void cpm__index_extra_free(void *p)
 {
     struct extra *x = p;
     if (x == NULL)
@@ -224,7 +115,7 @@ cpm_err cpm_index_new(struct cpm_index **out)
 static void free_xmap(struct xmap *m)
 {
     for (uint32_t i = 0; m != NULL && i <= m->mask; i++)
-        extra_free(atomic_load(&m->items[i].value));
+        cpm__index_extra_free(atomic_load(&m->items[i].value));
     cpm_free(m);
 }
 
@@ -303,7 +194,7 @@ static void hash_id(const struct cpm_index *ix, const char *id, uint64_t key[2])
 
 static struct shard *shard_of(struct cpm_index *ix, const uint64_t key[2])
 {
-    return &ix->shards[key[1] % SHARDS];
+    return &ix->shards[cpm__index_shard_no(key)];
 }
 
 static uint32_t tag_of(const uint64_t key[2])
@@ -311,7 +202,7 @@ static uint32_t tag_of(const uint64_t key[2])
     return (uint32_t)(key[1] >> 56) << TAG_SHIFT;
 }
 
-static struct entry *entry_at(struct shard *sh, uint32_t no)
+struct entry *cpm__index_entry_at(struct shard *sh, uint32_t no)
 {
     uint32_t k = 31u - (uint32_t)__builtin_clz(no / CHUNK0_ENTRIES + 1);
     struct entry *chunk = atomic_load_explicit(&sh->chunks[k], memory_order_acquire);
@@ -329,7 +220,7 @@ static int64_t table_find(struct shard *sh, const struct table *t, const uint64_
         if (slot == 0)
             return -1;
         if ((slot & ~ENTRY_MASK) == tag) {
-            const struct entry *e = entry_at(sh, (slot & ENTRY_MASK) - 1);
+            const struct entry *e = cpm__index_entry_at(sh, (slot & ENTRY_MASK) - 1);
             if (e->key[0] == key[0] && e->key[1] == key[1])
                 return (slot & ENTRY_MASK) - 1;
         }
@@ -385,7 +276,7 @@ static bool grow_table(struct cpm_index *ix, struct shard *sh)
     t->bytes = bytes;
     t->mask = slots - 1;
     for (uint32_t no = 0; no < sh->count; no++)
-        table_put(t, entry_at(sh, no)->key, no);
+        table_put(t, cpm__index_entry_at(sh, no)->key, no);
     atomic_store(&sh->table, t);
     atomic_fetch_add(&ix->bytes, bytes);
     if (old != NULL) {
@@ -396,7 +287,7 @@ static bool grow_table(struct cpm_index *ix, struct shard *sh)
 }
 
 /* Room for one more entry in sh (table and chunk); outside the shard's write section. */
-static bool make_room(struct cpm_index *ix, struct shard *sh)
+bool cpm__index_make_room(struct cpm_index *ix, struct shard *sh)
 {
     struct table *t = atomic_load(&sh->table);
     if (sh->count + 1 >= ENTRY_MASK)
@@ -417,11 +308,11 @@ static bool make_room(struct cpm_index *ix, struct shard *sh)
 }
 
 /* A new entry for key in sh (room made beforehand). Within write_begin/end. */
-static struct entry *entry_add(struct cpm_index *ix, struct shard *sh, const uint64_t key[2],
-                               uint32_t *no_out)
+struct entry *cpm__index_entry_add(struct cpm_index *ix, struct shard *sh, const uint64_t key[2],
+                                   uint32_t *no_out)
 {
     uint32_t no = sh->count;
-    struct entry *e = entry_at(sh, no);
+    struct entry *e = cpm__index_entry_at(sh, no);
     memset(e, 0, sizeof(*e));
     memcpy(e->key, key, sizeof(e->key));
     table_put(atomic_load(&sh->table), key, no);
@@ -459,7 +350,7 @@ static struct extra *extra_clone(const struct extra *x)
               COPY_ARRAY(c->send_channels, x->send_channels, x->send_count) &&
               COPY_ARRAY(c->send_ms, x->send_ms, x->send_count);
     if (!ok) {
-        extra_free(c);
+        cpm__index_extra_free(c);
         return NULL;
     }
     return c;
@@ -500,8 +391,8 @@ static bool xmap_grow(struct cpm_index *ix, struct shard *sh)
 }
 
 /* Publishes x as entry no's extra, retiring the one it replaces. */
-static bool extra_publish(struct cpm_index *ix, struct shard *sh, struct entry *e, uint32_t no,
-                          struct extra *x)
+bool cpm__index_extra_publish(struct cpm_index *ix, struct shard *sh, struct entry *e, uint32_t no,
+                              struct extra *x)
 {
     struct xmap *m = atomic_load(&sh->extras);
     if ((m == NULL || (m->count + 1) * 4 > (m->mask + 1) * 3) && !xmap_grow(ix, sh))
@@ -521,12 +412,12 @@ static bool extra_publish(struct cpm_index *ix, struct shard *sh, struct entry *
     e->flags |= F_HAS_EXTRA;
     if (old != NULL) {
         atomic_fetch_sub(&ix->bytes, old->bytes);
-        cpm_epoch_retire(old, extra_free);
+        cpm_epoch_retire(old, cpm__index_extra_free);
     }
     return true;
 }
 
-static struct extra *extra_of(struct shard *sh, const struct entry *e, uint32_t no)
+struct extra *cpm__index_extra_of(struct shard *sh, const struct entry *e, uint32_t no)
 {
     return (e->flags & F_HAS_EXTRA) ? xmap_get(atomic_load(&sh->extras), no) : NULL;
 }
@@ -575,16 +466,16 @@ static bool change_begin(struct cpm_index *ix, const char *id, struct change *c)
     c->ix = ix;
     c->sh = shard_of(ix, key);
     int64_t found = table_find(c->sh, atomic_load(&c->sh->table), key);
-    if (found < 0 && !make_room(ix, c->sh)) {
+    if (found < 0 && !cpm__index_make_room(ix, c->sh)) {
         degrade(ix, "adding a subject");
         return false;
     }
     write_begin(c->sh);
     if (found >= 0) {
         c->no = (uint32_t)found;
-        c->e = entry_at(c->sh, c->no);
+        c->e = cpm__index_entry_at(c->sh, c->no);
     } else {
-        c->e = entry_add(ix, c->sh, key, &c->no);
+        c->e = cpm__index_entry_add(ix, c->sh, key, &c->no);
     }
     return true;
 }
@@ -613,19 +504,19 @@ static bool xconsent_remove(struct extra *x, int purpose, int recipient)
 
 static bool put_xconsent(struct change *c, const struct xconsent *xc)
 {
-    struct extra *x = extra_clone(extra_of(c->sh, c->e, c->no));
+    struct extra *x = extra_clone(cpm__index_extra_of(c->sh, c->e, c->no));
     if (x == NULL)
         return false;
     xconsent_remove(x, xc->purpose, xc->recipient);
     struct xconsent *grown = cpm_realloc(x->consents, sizeof(*grown) * (x->consent_count + 1));
     if (grown == NULL) {
-        extra_free(x);
+        cpm__index_extra_free(x);
         return false;
     }
     x->consents = grown;
     x->consents[x->consent_count++] = *xc;
-    if (!extra_publish(c->ix, c->sh, c->e, c->no, x)) {
-        extra_free(x);
+    if (!cpm__index_extra_publish(c->ix, c->sh, c->e, c->no, x)) {
+        cpm__index_extra_free(x);
         return false;
     }
     return true;
@@ -634,7 +525,7 @@ static bool put_xconsent(struct change *c, const struct xconsent *xc)
 /* Drops an out-of-line copy of an inline purpose's consent, if one is there. */
 static bool drop_xconsent(struct change *c, int purpose)
 {
-    const struct extra *old = extra_of(c->sh, c->e, c->no);
+    const struct extra *old = cpm__index_extra_of(c->sh, c->e, c->no);
     bool present = false;
     for (size_t i = 0; old != NULL && i < old->consent_count; i++)
         present |= old->consents[i].purpose == purpose && old->consents[i].recipient < 0;
@@ -644,8 +535,8 @@ static bool drop_xconsent(struct change *c, int purpose)
     if (x == NULL)
         return false;
     xconsent_remove(x, purpose, RECIPIENT_NONE);
-    if (!extra_publish(c->ix, c->sh, c->e, c->no, x)) {
-        extra_free(x);
+    if (!cpm__index_extra_publish(c->ix, c->sh, c->e, c->no, x)) {
+        cpm__index_extra_free(x);
         return false;
     }
     return true;
@@ -705,11 +596,11 @@ static void set_age(struct entry *e, const char *age_status)
 static void apply_erasure(struct change *c, int64_t erased_seq)
 {
     c->e->flags |= F_ERASED;
-    struct extra *x = extra_clone(extra_of(c->sh, c->e, c->no));
+    struct extra *x = extra_clone(cpm__index_extra_of(c->sh, c->e, c->no));
     if (x != NULL)
         x->erased_seq = erased_seq;
-    if (x == NULL || !extra_publish(c->ix, c->sh, c->e, c->no, x)) {
-        extra_free(x);
+    if (x == NULL || !cpm__index_extra_publish(c->ix, c->sh, c->e, c->no, x)) {
+        cpm__index_extra_free(x);
         degrade(c->ix, "recording an erasure");
     }
 }
@@ -799,7 +690,7 @@ static void apply_preferences(struct cpm_index *ix, const char *subject_id,
         return;
     c.e->channels_off = p->channels_off;
     c.e->flags = (uint8_t)((c.e->flags & ~F_PERS_OFF) | (p->personalisation_off ? F_PERS_OFF : 0));
-    const struct extra *old = extra_of(c.sh, c.e, c.no);
+    const struct extra *old = cpm__index_extra_of(c.sh, c.e, c.no);
     size_t topics_off = 0;
     for (size_t i = 0; i < p->topic_count; i++)
         topics_off += !p->topics[i].on;
@@ -808,8 +699,8 @@ static void apply_preferences(struct cpm_index *ix, const char *subject_id,
     if (needs_extra(old, p, 0, topics_off)) {
         x = extra_clone(old);
         if (x == NULL || !prefs_extra(ix, x, p, &inline_off) ||
-            !extra_publish(ix, c.sh, c.e, c.no, x)) {
-            extra_free(x);
+            !cpm__index_extra_publish(ix, c.sh, c.e, c.no, x)) {
+            cpm__index_extra_free(x);
             degrade(ix, "recording preferences");
         }
     } else {
@@ -862,10 +753,10 @@ static void apply_contact(struct cpm_index *ix, const struct cpm_contact *ct, in
     struct change c;
     if (!change_begin(ix, ct->subject_id, &c))
         return;
-    struct extra *x = extra_clone(extra_of(c.sh, c.e, c.no));
+    struct extra *x = extra_clone(cpm__index_extra_of(c.sh, c.e, c.no));
     if (x == NULL || !add_send(x, ct->channel, ct->time_ms, now_ms) ||
-        !extra_publish(ix, c.sh, c.e, c.no, x)) {
-        extra_free(x);
+        !cpm__index_extra_publish(ix, c.sh, c.e, c.no, x)) {
+        cpm__index_extra_free(x);
         degrade(ix, "recording a send");
     }
     change_end(&c);
@@ -994,7 +885,7 @@ static bool read_entry(struct cpm_index *ix, const uint64_t key[2], struct entry
             continue;
         int64_t no = table_find(sh, atomic_load(&sh->table), key);
         if (no >= 0) {
-            memcpy(out, entry_at(sh, (uint32_t)no), sizeof(*out));
+            memcpy(out, cpm__index_entry_at(sh, (uint32_t)no), sizeof(*out));
             *x = (out->flags & F_HAS_EXTRA) ? xmap_get(atomic_load(&sh->extras), (uint32_t)no)
                                             : NULL;
         }
@@ -1118,7 +1009,7 @@ static void prefetch_entry(struct cpm_index *ix, const uint64_t key[2])
         if (slot == 0)
             return;
         if ((slot & ~ENTRY_MASK) == tag) {
-            __builtin_prefetch(entry_at(sh, (slot & ENTRY_MASK) - 1));
+            __builtin_prefetch(cpm__index_entry_at(sh, (slot & ENTRY_MASK) - 1));
             return;
         }
     }

@@ -63,6 +63,29 @@ void cpm_index_apply(struct cpm_index *ix, const struct cpm_write_batch *batch);
 /* Rebuilds ix (empty) from the store; progress lines go to the log. */
 cpm_err cpm_index_load(struct cpm_index *ix, struct cpm_store *store) CPM_MUST_CHECK;
 
+/* The store state an index reflects: a snapshot is used only on the same one. */
+struct cpm_index_mark {
+    uint64_t ledger_size;
+    uint8_t last_leaf[CPM_HASH_BYTES]; /* the last event's Merkle leaf hash; zeros when none */
+    int64_t contacts;                  /* the last recorded send (its row number); 0 when none */
+};
+
+/* Reads the store's mark (NOT_FOUND never: an empty store has a mark of zeros). */
+cpm_err cpm_index_mark_read(struct cpm_store *store, struct cpm_index_mark *out) CPM_MUST_CHECK;
+
+/* Writes ix to path atomically (a temporary file, fsync, rename), with mark. */
+cpm_err cpm_index_save(struct cpm_index *ix, const char *path,
+                       const struct cpm_index_mark *mark) CPM_MUST_CHECK;
+
+/*
+ * Reads path into ix (new, empty) when it was saved with mark, and deletes
+ * the file either way. CPM_OK; NOT_FOUND when there is none; CONFLICT when
+ * it is stale or damaged (logged) — ix is then half filled: free it and
+ * load a new one from the store.
+ */
+cpm_err cpm_index_restore(struct cpm_index *ix, const char *path,
+                          const struct cpm_index_mark *mark) CPM_MUST_CHECK;
+
 /* ---- readers ---------------------------------------------------------------- */
 
 /* What a decision asks of one subject (slots from cpm_index_slot; -1: none). */

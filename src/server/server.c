@@ -9,6 +9,7 @@
  */
 #include "core/common.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -201,6 +202,8 @@ struct running {
     struct cpm_node_cache *nodes;
     struct cpm_writer *writer;
     struct cpm_index *index;
+    char index_snapshot[PATH_MAX]; /* written on a clean stop, read on the next start */
+    bool serving;                  /* started completely: a stop may save the index */
     struct cpm_decider *decider;
     struct cpm_checkpointer *checkpointer;
     struct cpm_scheduler *scheduler;
@@ -226,6 +229,42 @@ static cpm_err check_ledger(struct running *r)
     return CPM_OK;
 }
 
+/*
+ * The index: from the snapshot a clean stop wrote, when it matches the
+ * store; otherwise (first start, crash, changed store) from the store.
+ */
+static cpm_err load_index(struct running *r, const char *data_dir)
+{
+    struct cpm_index_mark mark;
+    snprintf(r->index_snapshot, sizeof(r->index_snapshot), "%s/index.snapshot", data_dir);
+    cpm_err err = cpm_index_mark_read(r->app.store, &mark);
+    if (err == CPM_OK)
+        err = cpm_index_new(&r->index);
+    if (err == CPM_OK)
+        err = cpm_index_restore(r->index, r->index_snapshot, &mark);
+    if (err == CPM_ERR_CONFLICT) { /* half restored: start again from nothing */
+        cpm_index_free(r->index);
+        r->index = NULL;
+        err = cpm_index_new(&r->index);
+        if (err == CPM_OK)
+            err = CPM_ERR_NOT_FOUND;
+    }
+    if (err == CPM_ERR_NOT_FOUND || err == CPM_ERR_IO)
+        err = cpm_index_load(r->index, r->app.store);
+    return err;
+}
+
+/* On a clean stop, after the last write: the next start reads this instead of the store. */
+static void save_index(struct running *r, bool writes_refused)
+{
+    struct cpm_index_mark mark;
+    if (!r->serving || r->index == NULL || cpm_index_degraded(r->index) || writes_refused)
+        return;
+    if (cpm_index_mark_read(r->app.store, &mark) != CPM_OK ||
+        cpm_index_save(r->index, r->index_snapshot, &mark) != CPM_OK)
+        cpm_log_warn("index", "no snapshot written: the next start reads the store");
+}
+
 static cpm_err start(const struct cpm_server_settings *settings, struct running *r,
                      struct cpm_detail *detail)
 {
@@ -238,9 +277,7 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
     if (err == CPM_OK)
         err = cpm_node_cache_new(r->app.store, &r->nodes);
     if (err == CPM_OK)
-        err = cpm_index_new(&r->index);
-    if (err == CPM_OK)
-        err = cpm_index_load(r->index, r->app.store);
+        err = load_index(r, settings->data_dir);
     if (err == CPM_OK)
         err = cpm_decider_new(r->app.store, r->index, &r->decider);
     if (err == CPM_OK)
@@ -263,6 +300,7 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
     r->app.vkey = r->vkey;
     if (err == CPM_OK)
         err = cpm_http_start(&r->app, &settings->http, &r->http, detail);
+    r->serving = err == CPM_OK;
     return err;
 }
 
@@ -271,7 +309,9 @@ static void stop(struct running *r)
     cpm_http_free(r->http);
     cpm_scheduler_stop(r->scheduler);
     cpm_checkpointer_stop(r->checkpointer); /* signs the final head; nothing writes now */
+    bool writes_refused = r->writer != NULL && cpm_writer_refusal(r->writer) != NULL;
     cpm_writer_stop(r->writer);
+    save_index(r, writes_refused);
     cpm_decider_free(r->decider);
     cpm_index_free(r->index);
     cpm_node_cache_free(r->nodes);

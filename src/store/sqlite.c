@@ -116,6 +116,7 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_PREFS_ERASE] = "DELETE FROM preferences WHERE subject_id = ?1",
     [ST_CONTACT_INSERT] = "INSERT INTO contacts (subject_id, channel, purpose, time_ms)"
                           " VALUES (?1, ?2, ?3, ?4)",
+    [ST_CONTACT_MARK] = "SELECT coalesce(max(rowid), 0) FROM contacts",
     [ST_CONTACT_ERASE] = "DELETE FROM contacts WHERE subject_id = ?1",
     [ST_LOAD_SUBJECTS] = "SELECT id, age_status, erased_ms, CASE WHEN erased_ms <> 0 THEN (SELECT"
                          " max(seq) FROM events WHERE subject_id = subjects.id AND type ="
@@ -773,6 +774,7 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .checkpoint_after = cpm__sqlite_checkpoint_after,
     .index_load = cpm__sqlite_index_load,
     .preferences_get = cpm__sqlite_preferences_get,
+    .contacts_mark = cpm__sqlite_contacts_mark,
     .idempotency_get = cpm__sqlite_idempotency_get,
     .identity_find = cpm__sqlite_identity_find,
     .identity_list = cpm__sqlite_identity_list,

@@ -70,6 +70,17 @@ cpm_err cpm__sqlite_preferences_get(struct cpm_store *store, const char *subject
     return err;
 }
 
+cpm_err cpm__sqlite_contacts_mark(struct cpm_store *store, int64_t *out)
+{
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    cpm_err err = cpm__sqlite_step_row(s, ST_CONTACT_MARK, SQLITE_OK, "contacts_mark");
+    if (err == CPM_OK)
+        *out = sqlite3_column_int64(s->stmts[ST_CONTACT_MARK], 0);
+    cpm__sqlite_done(s->stmts[ST_CONTACT_MARK]);
+    cpm__sqlite_unlock(s);
+    return err;
+}
+
 /* ---- the index's load ---------------------------------------------------------- */
 
 typedef cpm_err (*row_fn)(sqlite3_stmt *st, const struct cpm_index_loader *l);

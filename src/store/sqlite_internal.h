@@ -69,6 +69,7 @@ enum stmt {
     ST_PREFS_ERASE,
     ST_CONTACT_INSERT,
     ST_CONTACT_ERASE,
+    ST_CONTACT_MARK,
     ST_LOAD_SUBJECTS,
     ST_LOAD_STATES,
     ST_LOAD_PREFS,
@@ -145,6 +146,7 @@ cpm_err cpm__sqlite_idempotency_get(struct cpm_store *store, const char *scope, 
  * transaction: erasures before the events are written, the rest after.
  */
 cpm_err cpm__sqlite_index_load(struct cpm_store *store, const struct cpm_index_loader *loader);
+cpm_err cpm__sqlite_contacts_mark(struct cpm_store *store, int64_t *out);
 cpm_err cpm__sqlite_preferences_get(struct cpm_store *store, const char *subject_id, char **doc,
                                     int64_t *seq, int64_t *updated_ms);
 /* Writes the batch's preferences and sends; erase_subject_data deletes them for an erasure. */

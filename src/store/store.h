@@ -333,6 +333,8 @@ struct cpm_store_ops {
     cpm_err (*checkpoint_latest)(struct cpm_store *store, struct cpm_checkpoint *out);
     /* Shows every subject, consent state, preferences and recent send to loader, in that order. */
     cpm_err (*index_load)(struct cpm_store *store, const struct cpm_index_loader *loader);
+    /* The row number of the last recorded send; 0 when none. */
+    cpm_err (*contacts_mark)(struct cpm_store *store, int64_t *out);
     /* A subject's preferences document (owned: cpm_free), NOT_FOUND when none was set. */
     cpm_err (*preferences_get)(struct cpm_store *store, const char *subject_id, char **doc,
                                int64_t *seq, int64_t *updated_ms);

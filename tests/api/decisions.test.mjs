@@ -3,6 +3,9 @@
 // topics, windows, caps, personalisation), quiet hours, decide-and-reserve,
 // the batch form, bad input, and the index rebuilt equal after a restart.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as fx from './fixtures.mjs';
 import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
@@ -199,8 +202,29 @@ test('erasure denies; the index after a restart answers exactly as before', asyn
   const ask = async () => (await request(server, 'POST', '/v1/decide', { key, body: { questions } })).json.answers
     .map(({ at, ...rest }) => rest);
   const before = await ask();
-  await stopServer(server);
-  server = await startServer(data.data);
-  assert.ok(server.log.some((l) => l.includes('index') && l.includes('loaded')), server.log.join('\n'));
-  assert.deepEqual(await ask(), before);
+  const restart = async (how, expect) => {
+    if (how === 'kill') {
+      server.child.kill('SIGKILL');
+      await server.exitPromise;
+    } else {
+      await stopServer(server);
+    }
+    if (typeof how === 'function') how();
+    server = await startServer(data.data);
+    assert.ok(server.log.some((l) => l.includes('module=index') && expect.test(l)), `${expect}\n${server.log.join('\n')}`);
+    assert.deepEqual(await ask(), before, `answers after ${expect}`);
+  };
+  const snapshot = path.join(data.data, 'index.snapshot');
+  await restart('term', /restored: \d+ subjects/); // a clean stop saved the index
+  assert.ok(!existsSync(snapshot), 'read once, then deleted');
+  await restart('kill', /loaded: \d+ subjects/); // no snapshot after a crash: the store is read
+  await restart(() => { // a damaged snapshot is refused
+    const bytes = readFileSync(snapshot);
+    bytes[bytes.length - 40] ^= 0xff;
+    writeFileSync(snapshot, bytes);
+  }, /not used: it is damaged/);
+  await restart(() => { // a store changed while stopped makes it stale
+    const edit = spawnSync('sqlite3', [path.join(data.data, 'cpm.db'), "INSERT INTO contacts VALUES ('c-1', 'email', 'marketing.email', 0)"], { encoding: 'utf8' });
+    assert.equal(edit.status, 0, edit.stderr);
+  }, /not used: the store has changed/);
 });

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * index_internal.h — the index's structures, shared by index.c (the index)
+ * and snapshot.c (saving it on shutdown, restoring it on start). Nothing
+ * else may include this file.
+ */
+#ifndef CPM_INDEX_INDEX_INTERNAL_H
+#define CPM_INDEX_INDEX_INTERNAL_H
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+
+#include "index/index.h"
+
+#define SHARDS          16
+#define CHUNK0_ENTRIES  1024 /* chunk k of a shard holds CHUNK0_ENTRIES << k entries */
+#define CHUNKS_MAX      14   /* ≈ 16.8 M entries a shard, 268 M subjects in all */
+#define TABLE_SLOTS_MIN 1024
+#define HUGE_PAGE_BYTES (2u << 20)
+#define ENTRY_BITS      24 /* entry numbers per shard (with an 8-bit tag in a slot) */
+#define TAG_SHIFT       ENTRY_BITS
+#define ENTRY_MASK      ((1u << ENTRY_BITS) - 1)
+#define DELTA_BITS      28
+#define DELTA_HALF      (1LL << (DELTA_BITS - 1))
+#define PROGRESS_EVERY  1000000
+#define RECIPIENT_NONE  (-1)
+
+/* entry.flags */
+#define F_ERASED    0x01u
+#define F_PERS_OFF  0x02u
+#define F_HAS_EXTRA 0x04u
+#define F_AGE_SHIFT 4
+#define F_AGE_MASK  0x30u
+
+/* A purpose's 32 bits: status (3), by guardian (1), seq - base (28). */
+#define P_STATUS(p)   ((p)&0x7u)
+#define P_GUARDIAN(p) (((p) >> 3) & 0x1u)
+#define P_DELTA(p)    ((p) >> 4)
+
+struct entry {
+    uint64_t key[2];
+    uint32_t purposes[CPM_INDEX_PURPOSES_INLINE];
+    uint32_t base_lo; /* the 40-bit base the purposes' seqs are counted from */
+    uint8_t base_hi;
+    uint8_t flags;
+    uint8_t channels_off;
+    uint8_t topics_off;
+};
+_Static_assert(sizeof(struct entry) == 56, "an entry is 56 bytes");
+
+/* A consent kept out of line: a purpose past the inline ones, a recipient, an expiry. */
+struct xconsent {
+    uint16_t purpose;
+    int16_t recipient; /* RECIPIENT_NONE for the purpose itself */
+    uint8_t status;
+    bool by_guardian;
+    int64_t seq, expires_ms;
+};
+
+/* A subject's out-of-line part: immutable once published. */
+struct extra {
+    int64_t erased_seq;
+    const struct cpm_tz *tz;
+    size_t window_count, cap_count, topic_off_count, consent_count, send_count;
+    struct cpm_window *windows;
+    struct cpm_cap *caps;  /* sorted by channel */
+    uint8_t *cap_channels; /* caps[i]'s channel */
+    uint16_t *topics_off;  /* topic slots past the inline ones that are off */
+    struct xconsent *consents;
+    uint8_t *send_channels; /* sends by channel, then time: */
+    int64_t *send_ms;       /* their channels and times */
+    size_t bytes;
+};
+
+struct table {
+    size_t bytes; /* of the mapping */
+    uint32_t mask;
+    uint32_t slots[];
+};
+
+struct xmap_item {
+    _Atomic uint32_t key; /* entry number + 1; 0: empty */
+    struct extra *_Atomic value;
+};
+
+struct xmap {
+    uint32_t mask, count;
+    struct xmap_item items[];
+};
+
+struct shard {
+    _Atomic uint32_t seq; /* odd while the writer changes the shard */
+    struct table *_Atomic table;
+    struct xmap *_Atomic extras;
+    uint32_t count;
+    struct entry *_Atomic chunks[CHUNKS_MAX]; /* allocated as needed, never moved */
+};
+
+struct slots {
+    char **names;
+    int count;
+};
+
+/* What the writer (or the load) remembers between changes: runs of one subject, few purposes. */
+#define MEMO_SLOTS 16
+struct memo {
+    char id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    uint64_t key[2];
+    int count, next;
+    char names[MEMO_SLOTS][CPM_ID_BYTES_MAX + 1];
+    int slots[MEMO_SLOTS];
+};
+
+struct cpm_index {
+    struct shard shards[SHARDS];
+    struct memo memo; /* the writer's own */
+    uint8_t hash_key[crypto_shorthash_siphashx24_KEYBYTES];
+    pthread_mutex_t slot_lock;
+    struct slots slots[3];
+    _Atomic uint64_t subjects, bytes;
+    atomic_bool degraded;
+};
+
+/* The shard a key lives in. */
+static inline unsigned cpm__index_shard_no(const uint64_t key[2])
+{
+    return (unsigned)(key[1] % SHARDS);
+}
+
+/* An entry's place in its shard (chunks never move). */
+struct entry *cpm__index_entry_at(struct shard *sh, uint32_t no);
+/* Room for one more entry in sh; outside the shard's write section. False on out of memory. */
+bool cpm__index_make_room(struct cpm_index *ix, struct shard *sh);
+/* A new zeroed entry for key in sh, after cpm__index_make_room. */
+struct entry *cpm__index_entry_add(struct cpm_index *ix, struct shard *sh, const uint64_t key[2],
+                                   uint32_t *no);
+/* Publishes x as entry no's out-of-line part (retiring the old one). */
+bool cpm__index_extra_publish(struct cpm_index *ix, struct shard *sh, struct entry *e, uint32_t no,
+                              struct extra *x);
+/* The out-of-line part of entry no, or NULL. */
+struct extra *cpm__index_extra_of(struct shard *sh, const struct entry *e, uint32_t no);
+void cpm__index_extra_free(void *x);
+
+#endif /* CPM_INDEX_INDEX_INTERNAL_H */
