@@ -7,8 +7,11 @@
  */
 #include "core/common.h"
 
+#include <stdarg.h>
+
 #include "api/api.h"
 #include "api/support.h"
+#include "core/alloc.h"
 #include "core/clock.h"
 #include "cpm/decide.h"
 #include "domain/decide.h"
@@ -16,27 +19,71 @@
 #include "http/app.h"
 
 #define CPM_DECIDE_BATCH_MAX 1000
+#define ANSWER_BYTES_MAX     1024 /* one answer: a 128-byte id escaped, every reason, two times */
 
 struct question {
     const char *subject, *purpose, *channel, *topic, *recipient, *at;
 };
 
-static json_t *answer_json(const struct question *q, const struct cpm_answer *a, int64_t at_ms)
+/* Appends s to out (at *len, within size) as a JSON string: ids are printable ASCII. */
+static void put_json_string(char *out, size_t size, size_t *len, const char *s)
 {
-    json_t *reasons = json_array();
-    for (unsigned i = 0; reasons != NULL && cpm_reason_name(i) != NULL; i++)
-        if (a->reasons & (1u << i))
-            json_array_append_new(reasons, json_string(cpm_reason_name(i)));
-    return json_pack("{s:s, s:s, s:b, s:o, s:o, s:o, s:o}", "subject", q->subject, "purpose",
-                     q->purpose, "allowed", a->allowed, "reasons", reasons, "deciding_event",
-                     a->deciding_seq ? json_integer(a->deciding_seq) : json_null(),
-                     "next_allowed_at", cpm_api_time(a->next_allowed_ms), "at",
-                     cpm_api_time(at_ms));
+    if (*len < size)
+        out[(*len)++] = '"';
+    for (; *s != '\0' && *len + 2 < size; s++) {
+        if (*s == '"' || *s == '\\')
+            out[(*len)++] = '\\';
+        out[(*len)++] = *s;
+    }
+    if (*len < size)
+        out[(*len)++] = '"';
+}
+
+static void put_text(char *out, size_t size, size_t *len, const char *fmt, ...) CPM_PRINTF(4, 5);
+static void put_text(char *out, size_t size, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = *len < size ? vsnprintf(out + *len, size - *len, fmt, ap) : 0;
+    va_end(ap);
+    *len = n > 0 && *len + (size_t)n < size ? *len + (size_t)n : size;
+}
+
+/*
+ * One answer as JSON text, written by hand: the hot path of the decision
+ * API spends its time here and not in a JSON library. Returns its length.
+ */
+static size_t answer_text(const struct question *q, const struct cpm_answer *a, int64_t at_ms,
+                          char *out, size_t size)
+{
+    char at[CPM_TIME_TEXT_BYTES], next[CPM_TIME_TEXT_BYTES];
+    size_t len = 0;
+    const char *sep = "";
+    put_text(out, size, &len, "{\"subject\":");
+    put_json_string(out, size, &len, q->subject);
+    put_text(out, size, &len, ",\"purpose\":\"%s\",\"allowed\":%s,\"reasons\":[", q->purpose,
+             a->allowed ? "true" : "false");
+    for (unsigned i = 0; cpm_reason_name(i) != NULL; i++) {
+        if (a->reasons & (1u << i)) {
+            put_text(out, size, &len, "%s\"%s\"", sep, cpm_reason_name(i));
+            sep = ",";
+        }
+    }
+    cpm_time_format(at_ms, at, sizeof(at));
+    if (a->next_allowed_ms)
+        cpm_time_format(a->next_allowed_ms, next, sizeof(next));
+    put_text(out, size, &len, "],\"deciding_event\":");
+    put_text(out, size, &len, a->deciding_seq ? "%lld" : "null", (long long)a->deciding_seq);
+    put_text(out, size, &len,
+             a->next_allowed_ms ? ",\"next_allowed_at\":\"%s\"" : ",\"next_allowed_at\":null%s",
+             a->next_allowed_ms ? next : "");
+    put_text(out, size, &len, ",\"at\":\"%s\"}", at);
+    return len;
 }
 
 /* Checks q (faults under prefix) and decides it; NULL with faults in detail when invalid. */
-static json_t *decide(struct cpm_request *req, const struct question *q, const char *prefix,
-                      struct cpm_detail *detail, cpm_err *err)
+static size_t decide(struct cpm_request *req, const struct question *q, const char *prefix,
+                     struct cpm_detail *detail, cpm_err *err, char *out, size_t size)
 {
     struct cpm_detail own;
     struct cpm_prepared prepared;
@@ -57,9 +104,9 @@ static json_t *decide(struct cpm_request *req, const struct question *q, const c
         cpm_detail_add(detail, path, "%s", own.faults[i].message);
     }
     if (*err != CPM_OK)
-        return NULL;
+        return 0;
     cpm_decider_decide(req->app->decider, &prepared, q->subject, at_ms, &answer);
-    return answer_json(q, &answer, at_ms);
+    return answer_text(q, &answer, at_ms, out, size);
 }
 
 void cpm_api_decide_get(struct cpm_request *req)
@@ -75,11 +122,14 @@ void cpm_api_decide_get(struct cpm_request *req)
     struct cpm_detail detail;
     cpm_err err;
     cpm_detail_init(&detail);
-    json_t *answer = decide(req, &q, "", &detail, &err);
-    if (answer == NULL)
-        cpm_respond_problem(req, err == CPM_OK ? CPM_ERR_NOMEM : err, &detail);
-    else
-        cpm_respond_json(req, 200, answer);
+    char *text = cpm_malloc(ANSWER_BYTES_MAX);
+    size_t len = text != NULL ? decide(req, &q, "", &detail, &err, text, ANSWER_BYTES_MAX) : 0;
+    if (len == 0) {
+        cpm_free(text);
+        cpm_respond_problem(req, text == NULL ? CPM_ERR_NOMEM : err, &detail);
+        return;
+    }
+    cpm_respond_owned(req, 200, "application/json", text, len);
 }
 
 static const char *member(const json_t *obj, const char *key, struct cpm_detail *d,
@@ -95,11 +145,12 @@ static const char *member(const json_t *obj, const char *key, struct cpm_detail 
 
 void cpm_api_decide_post(struct cpm_request *req)
 {
-    json_t *body = cpm_request_json_object(req), *answers = json_array();
+    json_t *body = cpm_request_json_object(req);
     const json_t *questions = json_object_get(body, "questions");
     struct cpm_detail detail;
     cpm_err err = CPM_OK;
-    char prefix[48];
+    char prefix[48], *text = NULL;
+    size_t len = 0, size = 0;
     cpm_detail_init(&detail);
     if (body == NULL)
         goto out;
@@ -109,7 +160,14 @@ void cpm_api_decide_post(struct cpm_request *req)
                           "must be an array of 1 to %d questions", CPM_DECIDE_BATCH_MAX);
         goto out;
     }
-    for (size_t i = 0; i < json_array_size(questions) && answers != NULL; i++) {
+    size = json_array_size(questions) * (ANSWER_BYTES_MAX + 1) + 32;
+    text = cpm_malloc(size);
+    if (text == NULL) {
+        cpm_respond_problem(req, CPM_ERR_NOMEM, NULL);
+        goto out;
+    }
+    put_text(text, size, &len, "{\"answers\":[");
+    for (size_t i = 0; i < json_array_size(questions); i++) {
         const json_t *item = json_array_get(questions, i);
         snprintf(prefix, sizeof(prefix), "questions[%zu].", i);
         struct question q = {.subject = member(item, "subject", &detail, prefix),
@@ -118,24 +176,27 @@ void cpm_api_decide_post(struct cpm_request *req)
                              .topic = member(item, "topic", &detail, prefix),
                              .recipient = member(item, "recipient", &detail, prefix),
                              .at = member(item, "at", &detail, prefix)};
-        cpm_err one;
-        json_t *a = json_is_object(item) ? decide(req, &q, prefix, &detail, &one) : NULL;
-        if (!json_is_object(item))
+        cpm_err one = CPM_ERR_VALIDATION;
+        if (!json_is_object(item)) {
             cpm_detail_add(&detail, prefix, "must be an object");
-        if (a != NULL)
-            json_array_append_new(answers, a);
-        else if (json_is_object(item) && one != CPM_ERR_VALIDATION)
+            continue;
+        }
+        if (i > 0)
+            put_text(text, size, &len, ",");
+        len += decide(req, &q, prefix, &detail, &one, text + len, ANSWER_BYTES_MAX);
+        if (one != CPM_OK && one != CPM_ERR_VALIDATION)
             err = one;
     }
+    put_text(text, size, &len, "]}");
     if (err == CPM_OK && detail.count > 0)
         err = CPM_ERR_VALIDATION;
-    if (answers == NULL)
-        err = CPM_ERR_NOMEM;
-    if (err != CPM_OK)
+    if (err != CPM_OK) {
         cpm_respond_problem(req, err, &detail);
-    else
-        cpm_respond_json(req, 200, json_pack("{s:O}", "answers", answers));
+    } else {
+        cpm_respond_owned(req, 200, "application/json", text, len);
+        text = NULL;
+    }
 out:
-    json_decref(answers);
+    cpm_free(text);
     json_decref(body);
 }

@@ -174,6 +174,10 @@ test('bad questions are 422 naming the field; the batch form answers in order', 
     expectProblem(assert, r, 422, 'validation_failed');
     assert.ok(r.json.errors.some((e) => e.field === field), `${JSON.stringify(q)} → ${r.text}`);
   }
+  const odd = 'q"u\\o<te>&';
+  const escaped = await decide({ subject: odd, purpose: 'marketing.sms' });
+  assert.equal(escaped.status, 200, escaped.text);
+  assert.equal(escaped.json.subject, odd, 'the answer is valid JSON for any subject id');
   const batch = await request(server, 'POST', '/v1/decide', {
     key, body: { questions: [{ subject: 'd-1', purpose: 'marketing.sms' }, { subject: 'd-2', purpose: 'marketing.sms' }] },
   });
