@@ -135,6 +135,8 @@ void cpm_api_keys_revoke(struct cpm_request *req)
                       ? store->ops->api_key_revoke(store, id, cpm_clock_now_ms())
                       : CPM_ERR_NOT_FOUND;
     if (err == CPM_OK)
+        cpm_auth_forget_keys();
+    if (err == CPM_OK)
         cpm_respond_static(req, 204, NULL, "", 0);
     else if (err == CPM_ERR_NOT_FOUND)
         cpm_respond_error(req, err, NULL, "no active API key '%s'", id);

@@ -7,8 +7,6 @@
  */
 #include "core/common.h"
 
-#include <stdarg.h>
-
 #include "api/api.h"
 #include "api/support.h"
 #include "core/alloc.h"
@@ -39,14 +37,14 @@ static void put_json_string(char *out, size_t size, size_t *len, const char *s)
         out[(*len)++] = '"';
 }
 
-static void put_text(char *out, size_t size, size_t *len, const char *fmt, ...) CPM_PRINTF(4, 5);
-static void put_text(char *out, size_t size, size_t *len, const char *fmt, ...)
+/* Appends s to out (at *len, within size). */
+static void put_str(char *out, size_t size, size_t *len, const char *s)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = *len < size ? vsnprintf(out + *len, size - *len, fmt, ap) : 0;
-    va_end(ap);
-    *len = n > 0 && *len + (size_t)n < size ? *len + (size_t)n : size;
+    size_t n = strlen(s);
+    if (*len + n < size) {
+        memcpy(out + *len, s, n);
+        *len += n;
+    }
 }
 
 /*
@@ -56,28 +54,40 @@ static void put_text(char *out, size_t size, size_t *len, const char *fmt, ...)
 static size_t answer_text(const struct question *q, const struct cpm_answer *a, int64_t at_ms,
                           char *out, size_t size)
 {
-    char at[CPM_TIME_TEXT_BYTES], next[CPM_TIME_TEXT_BYTES];
+    char time[CPM_TIME_TEXT_BYTES], seq[24];
     size_t len = 0;
-    const char *sep = "";
-    put_text(out, size, &len, "{\"subject\":");
+    const char *sep = "\"";
+    put_str(out, size, &len, "{\"subject\":");
     put_json_string(out, size, &len, q->subject);
-    put_text(out, size, &len, ",\"purpose\":\"%s\",\"allowed\":%s,\"reasons\":[", q->purpose,
-             a->allowed ? "true" : "false");
+    put_str(out, size, &len, ",\"purpose\":\"");
+    put_str(out, size, &len, q->purpose);
+    put_str(out, size, &len,
+            a->allowed ? "\",\"allowed\":true,\"reasons\":["
+                       : "\",\"allowed\":false,\"reasons\":[");
     for (unsigned i = 0; cpm_reason_name(i) != NULL; i++) {
         if (a->reasons & (1u << i)) {
-            put_text(out, size, &len, "%s\"%s\"", sep, cpm_reason_name(i));
-            sep = ",";
+            put_str(out, size, &len, sep);
+            put_str(out, size, &len, cpm_reason_name(i));
+            put_str(out, size, &len, "\"");
+            sep = ",\"";
         }
     }
-    cpm_time_format(at_ms, at, sizeof(at));
-    if (a->next_allowed_ms)
-        cpm_time_format(a->next_allowed_ms, next, sizeof(next));
-    put_text(out, size, &len, "],\"deciding_event\":");
-    put_text(out, size, &len, a->deciding_seq ? "%lld" : "null", (long long)a->deciding_seq);
-    put_text(out, size, &len,
-             a->next_allowed_ms ? ",\"next_allowed_at\":\"%s\"" : ",\"next_allowed_at\":null%s",
-             a->next_allowed_ms ? next : "");
-    put_text(out, size, &len, ",\"at\":\"%s\"}", at);
+    snprintf(seq, sizeof(seq), "%lld", (long long)a->deciding_seq);
+    put_str(out, size, &len, "],\"deciding_event\":");
+    put_str(out, size, &len, a->deciding_seq ? seq : "null");
+    put_str(out, size, &len, ",\"next_allowed_at\":");
+    if (a->next_allowed_ms) {
+        cpm_time_format(a->next_allowed_ms, time, sizeof(time));
+        put_str(out, size, &len, "\"");
+        put_str(out, size, &len, time);
+        put_str(out, size, &len, "\"");
+    } else {
+        put_str(out, size, &len, "null");
+    }
+    cpm_time_format(at_ms, time, sizeof(time));
+    put_str(out, size, &len, ",\"at\":\"");
+    put_str(out, size, &len, time);
+    put_str(out, size, &len, "\"}");
     return len;
 }
 
@@ -166,7 +176,7 @@ void cpm_api_decide_post(struct cpm_request *req)
         cpm_respond_problem(req, CPM_ERR_NOMEM, NULL);
         goto out;
     }
-    put_text(text, size, &len, "{\"answers\":[");
+    put_str(text, size, &len, "{\"answers\":[");
     for (size_t i = 0; i < json_array_size(questions); i++) {
         const json_t *item = json_array_get(questions, i);
         snprintf(prefix, sizeof(prefix), "questions[%zu].", i);
@@ -182,12 +192,12 @@ void cpm_api_decide_post(struct cpm_request *req)
             continue;
         }
         if (i > 0)
-            put_text(text, size, &len, ",");
+            put_str(text, size, &len, ",");
         len += decide(req, &q, prefix, &detail, &one, text + len, ANSWER_BYTES_MAX);
         if (one != CPM_OK && one != CPM_ERR_VALIDATION)
             err = one;
     }
-    put_text(text, size, &len, "]}");
+    put_str(text, size, &len, "]}");
     if (err == CPM_OK && detail.count > 0)
         err = CPM_ERR_VALIDATION;
     if (err != CPM_OK) {

@@ -17,7 +17,9 @@ static void usage(FILE *out)
                  "       cpm keys list [--data DIR]\n"
                  "       cpm keys revoke KEY_ID [--data DIR]\n\n"
                  "Scopes: admin, config, consents:write, decisions:read, ledger:read, export.\n"
-                 "create prints the new key once, on a line of its own.\n");
+                 "create prints the new key once, on a line of its own.\n"
+                 "A running cpmd notices a key revoked here within a second (it remembers\n"
+                 "checked keys that long); DELETE /v1/api-keys/ID revokes at once.\n");
 }
 
 struct keys_args {

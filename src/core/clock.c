@@ -70,6 +70,17 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+/* Writes v as exactly width digits (v >= 0, fits). */
+static char *put_digits(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+/* Formatted by hand: it is on the path of every decision and every log line. */
 void cpm_time_format(int64_t ms, char *out, size_t size)
 {
     int64_t days = floor_div(ms, 86400000);
@@ -77,9 +88,27 @@ void cpm_time_format(int64_t ms, char *out, size_t size)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, size, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-             (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
-             (int)(rem % 1000));
+    if (y < 0 || y > 9999 || size < CPM_TIME_TEXT_BYTES) {
+        snprintf(out, size, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
+                 (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+                 (int)(rem % 1000));
+        return;
+    }
+    char *p = put_digits(out, (unsigned)y, 4);
+    *p++ = '-';
+    p = put_digits(p, m, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = 'T';
+    p = put_digits(p, (unsigned)(rem / 3600000), 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)(rem / 60000 % 60), 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)(rem / 1000 % 60), 2);
+    *p++ = '.';
+    p = put_digits(p, (unsigned)(rem % 1000), 3);
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 static bool digits(const char *s, int n, int *out)

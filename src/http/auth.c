@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth.c — API key scopes, minting and checking.
+ *
+ * Checked keys are remembered for CPM_KEY_CACHE_MS (a decision must not
+ * cost a database read for its key): a revocation by this process is seen
+ * at once (cpm_auth_forget_keys), one by another process (`cpm keys`) within
+ * that time. Only active keys are remembered; a slot per key hash, each with
+ * its own lock.
  */
 #include "core/common.h"
 
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 
 #include "core/clock.h"
 #include "http/auth.h"
@@ -83,6 +91,60 @@ cpm_err cpm_api_key_mint(struct cpm_store *store, struct cpm_api_key *key,
     return store->ops->api_key_insert(store, key, hash);
 }
 
+#define KEY_CACHE_SLOTS 64
+
+struct cached_key {
+    pthread_mutex_t lock;
+    bool used;
+    uint8_t hash[CPM_API_KEY_HASH_BYTES];
+    struct cpm_api_key key;
+    int64_t loaded_ms;
+    uint64_t generation;
+};
+
+static struct cached_key key_cache[KEY_CACHE_SLOTS];
+static pthread_once_t key_cache_once = PTHREAD_ONCE_INIT;
+static atomic_uint_least64_t key_generation = 1;
+
+static void key_cache_init(void)
+{
+    for (int i = 0; i < KEY_CACHE_SLOTS; i++)
+        pthread_mutex_init(&key_cache[i].lock, NULL);
+}
+
+void cpm_auth_forget_keys(void)
+{
+    atomic_fetch_add(&key_generation, 1);
+}
+
+/* True (and *out filled) when the key of hash was checked recently. */
+static bool remembered(const uint8_t hash[CPM_API_KEY_HASH_BYTES], struct cpm_api_key *out)
+{
+    struct cached_key *c = &key_cache[hash[0] % KEY_CACHE_SLOTS];
+    int64_t now = cpm_clock_now_ms();
+    pthread_mutex_lock(&c->lock);
+    bool hit = c->used && sodium_memcmp(c->hash, hash, CPM_API_KEY_HASH_BYTES) == 0 &&
+               c->generation == atomic_load(&key_generation) && now - c->loaded_ms >= 0 &&
+               now - c->loaded_ms < CPM_KEY_CACHE_MS;
+    if (hit)
+        *out = c->key;
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+static void remember(const uint8_t hash[CPM_API_KEY_HASH_BYTES], const struct cpm_api_key *key,
+                     uint64_t generation)
+{
+    struct cached_key *c = &key_cache[hash[0] % KEY_CACHE_SLOTS];
+    pthread_mutex_lock(&c->lock);
+    c->used = true;
+    memcpy(c->hash, hash, CPM_API_KEY_HASH_BYTES);
+    c->key = *key;
+    c->loaded_ms = cpm_clock_now_ms();
+    c->generation = generation;
+    pthread_mutex_unlock(&c->lock);
+}
+
 cpm_err cpm_auth_check(struct cpm_store *store, const char *authorization, struct cpm_api_key *out,
                        struct cpm_detail *detail)
 {
@@ -101,10 +163,16 @@ cpm_err cpm_auth_check(struct cpm_store *store, const char *authorization, struc
     const char *secret = authorization + blen;
     uint8_t hash[CPM_API_KEY_HASH_BYTES];
     cpm_api_key_hash(secret, strlen(secret), hash);
+    pthread_once(&key_cache_once, key_cache_init);
+    if (remembered(hash, out))
+        return CPM_OK;
+    uint64_t generation = atomic_load(&key_generation); /* read before the store: no stale fill */
     cpm_err err = store->ops->api_key_find(store, hash, out);
     if (err == CPM_ERR_NOT_FOUND || (err == CPM_OK && out->revoked_ms != 0)) {
         cpm_detail_add(detail, NULL, "the API key is unknown or revoked");
         return CPM_ERR_UNAUTHORIZED;
     }
+    if (err == CPM_OK)
+        remember(hash, out, generation);
     return err;
 }

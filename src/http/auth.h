@@ -54,6 +54,12 @@ void cpm_api_key_hash(const char *secret, size_t len, uint8_t out[CPM_API_KEY_HA
  * malformed, unknown or revoked key; detail says which without echoing the
  * key), or CPM_ERR_STORE.
  */
+/* How long a checked key is trusted without asking the store again. */
+#define CPM_KEY_CACHE_MS 1000
+
+/* Forgets every remembered key: call after a revocation. */
+void cpm_auth_forget_keys(void);
+
 cpm_err cpm_auth_check(struct cpm_store *store, const char *authorization, struct cpm_api_key *out,
                        struct cpm_detail *detail) CPM_MUST_CHECK;
 
