@@ -15,7 +15,14 @@ static const char *const channels[] = {"web", "h5",          "app", "mini_progra
                                        "sms", "call_centre", "api", "import",       NULL};
 static const char *const methods[] = {"click", "checkbox", "sms_reply", "api", "import", NULL};
 static const char *const actors[] = {"self", "guardian", NULL};
-static const char *const decisions[] = {"given", "refused", "withdrawn", NULL};
+static const char *const decisions[] = {
+    "given", "refused", "withdrawn", "objected", "objection_withdrawn", NULL};
+
+/* An objection (or its withdrawal): to processing on a basis other than consent (PIPL Art. 44). */
+static bool is_objection(const char *decision)
+{
+    return strncmp(decision, "objection", 9) == 0 || strcmp(decision, "objected") == 0;
+}
 
 static const char *sha256_check(const char *s)
 {
@@ -119,7 +126,8 @@ cpm_err cpm_consent_parse(json_t *body, struct cpm_consent_action *action,
                        guardian ? "is required when a guardian acts" : "only when a guardian acts");
     bool needs_notice = false;
     for (size_t i = 0; i < action->count; i++)
-        needs_notice |= strcmp(action->decisions[i].decision, "withdrawn") != 0;
+        needs_notice |= strcmp(action->decisions[i].decision, "withdrawn") != 0 &&
+                        !is_objection(action->decisions[i].decision);
     if (needs_notice && action->notice_id == NULL)
         cpm_detail_add(detail, "notice",
                        "is required to give or refuse: the notice version the person was shown");
@@ -209,8 +217,16 @@ static void check_decision(const struct cpm_consent_action *a, size_t i, const j
     const char *basis = str(purpose, "legal_basis");
     const char *form = str(purpose, "consent_form");
     bool giving = strcmp(c->decision, "given") == 0;
-    bool withdrawing = strcmp(c->decision, "withdrawn") == 0;
-    if (basis == NULL || strcmp(basis, "consent") != 0)
+    bool withdrawing = strcmp(c->decision, "withdrawn") == 0 || is_objection(c->decision);
+    bool on_consent = basis != NULL && strcmp(basis, "consent") == 0;
+    if (is_objection(c->decision) && on_consent)
+        cpm_detail_add(d, at, "'%s' rests on consent: refuse or withdraw it instead", c->purpose);
+    else if (is_objection(c->decision) && strcmp(basis, "legal_obligation") == 0)
+        cpm_detail_add(d, at,
+                       "'%s' fulfils a legal obligation: the law does not let it be refused "
+                       "(PIPL Art. 44)",
+                       c->purpose);
+    else if (!is_objection(c->decision) && !on_consent)
         cpm_detail_add(d, at,
                        "'%s' rests on the legal basis '%s', not consent: it cannot be given, "
                        "refused or withdrawn (PIPL Art. 13)",
@@ -261,10 +277,11 @@ cpm_err cpm_consent_check(const struct cpm_consent_action *action,
 
 const char *cpm_consent_event_type(const char *decision)
 {
-    if (strcmp(decision, "given") == 0)
-        return "consent.given";
-    if (strcmp(decision, "refused") == 0)
-        return "consent.refused";
+    static const char *const types[] = {"consent.given", "consent.refused", "consent.withdrawn",
+                                        "consent.objected", "consent.objection_withdrawn"};
+    for (size_t i = 0; i < CPM_ARRAY_LEN(types); i++)
+        if (strcmp(decision, decisions[i]) == 0)
+            return types[i];
     return "consent.withdrawn";
 }
 

@@ -20,7 +20,7 @@
 /* One purpose's decision within an action (strings borrowed from the body). */
 struct cpm_consent_decision {
     const char *purpose;
-    const char *decision;  /* given, refused, withdrawn */
+    const char *decision;  /* given, refused, withdrawn, objected, objection_withdrawn */
     bool separate;         /* the person's own explicit act for this purpose */
     const char *recipient; /* the recipient it is given to, for per-recipient purposes */
 };
@@ -99,7 +99,7 @@ char *cpm_consent_system_leaf(const char *event_id, const char *type, const char
                               const char *purpose, int64_t time_ms, int64_t deciding_seq,
                               const char *notice, int64_t notice_version, size_t *len);
 
-/* "consent.given", "consent.refused", "consent.withdrawn" for a decision. */
+/* "consent.given", "consent.refused", "consent.withdrawn", "consent.objected", … for a decision. */
 const char *cpm_consent_event_type(const char *decision);
 
 #endif /* CPM_DOMAIN_CONSENT_H */

@@ -575,8 +575,8 @@ static void apply_state(struct cpm_index *ix, const struct cpm_consent_state *st
         degrade(ix, "naming a purpose or recipient");
         return;
     }
-    if (status == CPM_STATUS_NONE || !change_begin(ix, st->subject_id, &c))
-        return;
+    if (!change_begin(ix, st->subject_id, &c))
+        return; /* NONE too: an objection withdrawn clears what was there */
     struct xconsent xc = {.purpose = (uint16_t)purpose,
                           .recipient = (int16_t)recipient,
                           .status = (uint8_t)status,

@@ -77,6 +77,28 @@ test('consent decides: given allows, refused/withdrawn deny with the deciding ev
   assert.equal((await decide({ subject: 'd-2', purpose: 'orders' })).json.allowed, true);
 });
 
+test('objection to a purpose on another legal basis (PIPL Art. 44) denies until withdrawn', async () => {
+  await consent('o-1', [{ purpose: 'marketing.sms', decision: 'given' }]);
+  const objected = await consent('o-1', [{ purpose: 'orders', decision: 'objected' }]);
+  assert.equal(objected.status, 201, objected.text);
+  assert.equal(objected.json.events[0].type, 'consent.objected');
+  let r = await decide({ subject: 'o-1', purpose: 'orders' });
+  assert.deepEqual(r.json.reasons, ['objected']);
+  assert.equal(r.json.deciding_event, objected.json.events[0].seq);
+  await consent('o-1', [{ purpose: 'orders', decision: 'objection_withdrawn' }]);
+  r = await decide({ subject: 'o-1', purpose: 'orders' });
+  assert.equal(r.json.allowed, true, r.text);
+  for (const [purpose, why] of [['marketing.sms', /rests on consent/], ['service.account', /necessary for the service/]]) {
+    const bad = await consent('o-1', [{ purpose, decision: 'objected' }]);
+    expectProblem(assert, bad, 422, 'validation_failed');
+    assert.ok(bad.json.errors.some((e) => why.test(e.message)), bad.text);
+  }
+  await request(server, 'POST', '/v1/purposes', { key, body: { ...fx.purpose('tax.records'), legal_basis: 'legal_obligation', consent_form: undefined } });
+  const law = await consent('o-1', [{ purpose: 'tax.records', decision: 'objected' }]);
+  expectProblem(assert, law, 422, 'validation_failed');
+  assert.match(law.json.errors[0].message, /legal obligation/);
+});
+
 test('preferences: channels, topics, personalisation switch, validated with field paths', async () => {
   await consent('p-1', [
     { purpose: 'marketing.sms', decision: 'given' },
