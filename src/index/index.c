@@ -625,14 +625,18 @@ static int cmp_cap(const void *a, const void *b)
     return (int)x->channel - (int)y->channel;
 }
 
-/* The preferences' out-of-line part into x (replacing what x had of them). */
-static bool prefs_extra(struct cpm_index *ix, struct extra *x, const struct cpm_preferences *p,
-                        uint8_t *topics_off)
+/* The preferences' topics that are off: inline bits, and the slots past them. */
+struct topics_off {
+    uint8_t bits;
+    size_t count;
+    uint16_t slots[CPM_PREFERENCES_TOPICS_MAX];
+};
+
+static bool topics_off_of(struct cpm_index *ix, const struct cpm_preferences *p,
+                          struct topics_off *out)
 {
-    struct cpm_preferences_cap caps[CPM_PREFERENCES_CAPS_MAX];
-    uint16_t off[CPM_PREFERENCES_TOPICS_MAX];
-    size_t off_count = 0;
-    *topics_off = 0;
+    out->bits = 0;
+    out->count = 0;
     for (size_t i = 0; i < p->topic_count; i++) {
         int slot = cpm_index_slot(ix, CPM_SLOT_TOPIC, p->topics[i].id, true);
         if (slot < 0)
@@ -640,10 +644,18 @@ static bool prefs_extra(struct cpm_index *ix, struct extra *x, const struct cpm_
         if (p->topics[i].on)
             continue;
         if (slot < CPM_INDEX_TOPICS_INLINE)
-            *topics_off |= (uint8_t)(1u << slot);
+            out->bits |= (uint8_t)(1u << slot);
         else
-            off[off_count++] = (uint16_t)slot;
+            out->slots[out->count++] = (uint16_t)slot;
     }
+    return true;
+}
+
+/* The preferences' out-of-line part into x (replacing what x had of them). */
+static bool prefs_extra(struct extra *x, const struct cpm_preferences *p,
+                        const struct topics_off *off)
+{
+    struct cpm_preferences_cap caps[CPM_PREFERENCES_CAPS_MAX];
     memcpy(caps, p->caps, sizeof(caps[0]) * p->cap_count);
     qsort(caps, p->cap_count, sizeof(caps[0]), cmp_cap);
     cpm_free(x->windows);
@@ -657,10 +669,10 @@ static bool prefs_extra(struct cpm_index *ix, struct extra *x, const struct cpm_
     x->window_count = x->cap_count = x->topic_off_count = 0;
     x->tz = p->time_zone[0] ? cpm_tz_get(p->time_zone) : NULL;
     if (!COPY_ARRAY(x->windows, p->windows, p->window_count) ||
-        !COPY_ARRAY(x->topics_off, off, off_count))
+        !COPY_ARRAY(x->topics_off, off->slots, off->count))
         return false;
     x->window_count = p->window_count;
-    x->topic_off_count = off_count;
+    x->topic_off_count = off->count;
     if (p->cap_count > 0) {
         x->caps = cpm_malloc(sizeof(*x->caps) * p->cap_count);
         x->cap_channels = cpm_malloc(p->cap_count);
@@ -675,44 +687,28 @@ static bool prefs_extra(struct cpm_index *ix, struct extra *x, const struct cpm_
     return true;
 }
 
-static bool needs_extra(const struct extra *old, const struct cpm_preferences *p,
-                        uint8_t topics_inline_off, size_t topic_off_total)
-{
-    CPM_UNUSED(topics_inline_off);
-    return old != NULL || p->time_zone[0] || p->window_count || p->cap_count || topic_off_total > 0;
-}
-
 static void apply_preferences(struct cpm_index *ix, const char *subject_id,
                               const struct cpm_preferences *p)
 {
     struct change c;
-    if (!change_begin(ix, subject_id, &c))
+    struct topics_off off;
+    if (!topics_off_of(ix, p, &off) || !change_begin(ix, subject_id, &c)) {
+        degrade(ix, "recording preferences");
         return;
+    }
     c.e->channels_off = p->channels_off;
+    c.e->topics_off = off.bits;
     c.e->flags = (uint8_t)((c.e->flags & ~F_PERS_OFF) | (p->personalisation_off ? F_PERS_OFF : 0));
     const struct extra *old = cpm__index_extra_of(c.sh, c.e, c.no);
-    size_t topics_off = 0;
-    for (size_t i = 0; i < p->topic_count; i++)
-        topics_off += !p->topics[i].on;
-    uint8_t inline_off = 0;
-    struct extra *x = NULL;
-    if (needs_extra(old, p, 0, topics_off)) {
-        x = extra_clone(old);
-        if (x == NULL || !prefs_extra(ix, x, p, &inline_off) ||
+    /* most people set no zone, window, cap or far topic: they need no out-of-line part */
+    if (old != NULL || p->time_zone[0] || p->window_count || p->cap_count || off.count) {
+        struct extra *x = extra_clone(old);
+        if (x == NULL || !prefs_extra(x, p, &off) ||
             !cpm__index_extra_publish(ix, c.sh, c.e, c.no, x)) {
             cpm__index_extra_free(x);
             degrade(ix, "recording preferences");
         }
-    } else {
-        struct extra scratch = {0};
-        if (!prefs_extra(ix, &scratch, p, &inline_off))
-            degrade(ix, "recording preferences");
-        cpm_free(scratch.windows);
-        cpm_free(scratch.topics_off);
-        cpm_free(scratch.caps);
-        cpm_free(scratch.cap_channels);
     }
-    c.e->topics_off = inline_off;
     change_end(&c);
 }
 
