@@ -18,22 +18,7 @@
 
 #include "core/clock.h"
 #include "domain/tz.h"
-
-static int64_t at(const char *rfc3339)
-{
-    int64_t ms;
-    if (!cpm_time_parse(rfc3339, &ms))
-        fail_msg("bad test time %s", rfc3339);
-    return ms;
-}
-
-static const struct cpm_tz *zone(const char *name)
-{
-    const struct cpm_tz *tz = cpm_tz_get(name);
-    if (tz == NULL)
-        fail_msg("zone %s did not load", name);
-    return tz;
-}
+#include "support/time_fixture.h"
 
 /* Offsets and local times; the weekday is 0 = Monday … 6 = Sunday. */
 static const struct {

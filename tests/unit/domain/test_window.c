@@ -13,33 +13,9 @@
 
 #include "core/clock.h"
 #include "domain/window.h"
+#include "support/time_fixture.h"
 
-#define MON      0x01
-#define TUE      0x02
-#define WED      0x04
-#define THU      0x08
-#define FRI      0x10
-#define SAT      0x20
-#define SUN      0x40
-#define WEEKDAYS (MON | TUE | WED | THU | FRI)
-#define HM(h, m) ((uint16_t)((h)*60 + (m)))
-#define NEVER    INT64_MAX
-
-static int64_t at(const char *rfc3339)
-{
-    int64_t ms;
-    if (!cpm_time_parse(rfc3339, &ms))
-        fail_msg("bad test time %s", rfc3339);
-    return ms;
-}
-
-static const struct cpm_tz *zone(const char *name)
-{
-    const struct cpm_tz *tz = cpm_tz_get(name);
-    if (tz == NULL)
-        fail_msg("zone %s did not load", name);
-    return tz;
-}
+#define NEVER INT64_MAX
 
 /* The window sets of the tables. */
 enum set {
