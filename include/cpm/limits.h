@@ -55,7 +55,7 @@
 
 /* Store */
 #define CPM_STORE_BUSY_TIMEOUT_MS 5000 /* SQLite busy timeout, set explicitly */
-/* SQLite page cache per connection, KiB: the hot index pages stay in memory (default 2 MiB) */
+/* SQLite page cache of the writer connection, KiB: the hot index pages stay in memory */
 #define CPM_STORE_CACHE_KIB 65536
 
 /* API keys */

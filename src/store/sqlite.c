@@ -365,9 +365,6 @@ static cpm_err configure(struct sqlite_store *s, const char *location, struct cp
         err = pragma(s, "PRAGMA synchronous = FULL", NULL, location, detail);
     if (err == CPM_OK)
         err = pragma(s, "PRAGMA foreign_keys = ON", NULL, location, detail);
-    if (err == CPM_OK)
-        err = pragma(s, "PRAGMA cache_size = -" CPM_STRINGIFY(CPM_STORE_CACHE_KIB), NULL, location,
-                     detail);
     return err;
 }
 
@@ -431,6 +428,11 @@ static cpm_err sqlite_open(const char *location, struct cpm_store **out, struct 
     /* After the schema check: journal_mode=WAL is the one setting written to the file. */
     if (err == CPM_OK)
         err = pragma(s, "PRAGMA journal_mode = WAL", "wal", location, detail);
+    /* the writer's indexes stay in memory; the reader (point reads, the index load) keeps the
+     * default */
+    if (err == CPM_OK)
+        err = pragma(s, "PRAGMA cache_size = -" CPM_STRINGIFY(CPM_STORE_CACHE_KIB), NULL, location,
+                     detail);
     if (err == CPM_OK)
         err = prepare_all(s);
     if (err == CPM_OK)
