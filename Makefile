@@ -5,6 +5,11 @@ TEST_BUILD ?= build-test
 DATA       ?= data
 LISTEN     ?= 127.0.0.1:8080
 JOBS       ?= $(shell nproc)
+# Decision benchmarks' sizes: bench/decide.sh over HTTP, bench/coldstart.sh (which also
+# runs cpm-bench-decide). 10 M is the budgets' size: its population takes ~15 min and
+# ~28 GB in TMPDIR. With CPM_BENCH_DATA=DIR populations are kept in DIR/NxE and reused.
+BENCH_DECIDE_SUBJECTS    ?= 1000000
+BENCH_COLDSTART_SUBJECTS ?= 10000000
 
 .PHONY: all build run test format bench clean deps
 
@@ -32,6 +37,8 @@ bench: build
 	@bench/healthz.sh $(BUILD)
 	@bench/writes.sh $(BUILD)
 	@bench/proofs.sh $(BUILD)
+	@bench/decide.sh $(BUILD) $(BENCH_DECIDE_SUBJECTS)
+	@bench/coldstart.sh $(BUILD) $(BENCH_COLDSTART_SUBJECTS)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

@@ -51,83 +51,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# True when something accepts connections on HOST:port.
-listening() {
-  (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
-}
-
-# Waits until GET /healthz on port answers 200, while pid lives.
-wait_healthy() {
-  local pid=$1 port=$2 i line
-  for ((i = 0; i < START_TIMEOUT_S * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    line=$( (
-      exec 3<>"/dev/tcp/$HOST/$port" || exit 0
-      printf 'GET /healthz HTTP/1.0\r\nHost: %s\r\n\r\n' "$HOST" >&3
-      IFS= read -r -t 2 status <&3 && printf '%s' "$status"
-    ) 2>/dev/null || true)
-    [[ $line == "HTTP/1."[01]" 200"* ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-# Only the temp-path directives this nginx build knows (nginx-light lacks some modules).
-nginx_temp_paths() {
-  local v kind directive
-  v=$("$nginx_bin" -V 2>&1)
-  for kind in client_body proxy fastcgi uwsgi scgi; do
-    directive=${kind}_temp_path
-    case $kind in
-      client_body) ;;
-      *) [[ $v == *"--without-http_${kind}_module"* ]] && continue ;;
-    esac
-    mkdir -p "$tmp/nginx/$kind"
-    printf '    %s %s;\n' "$directive" "$tmp/nginx/$kind"
-  done
-}
-
-start_nginx() {
-  local attempt port
-  mkdir -p "$tmp/nginx"
-  for ((attempt = 0; attempt < 20; attempt++)); do
-    port=$((20000 + RANDOM % 40000))
-    listening "$port" && continue
-    cat >"$tmp/nginx/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes auto;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events {
-    worker_connections 1024;
-}
-http {
-    access_log off;
-    keepalive_requests 1000000;
-$(nginx_temp_paths)
-    server {
-        listen $HOST:$port;
-        location /healthz {
-            default_type application/json;
-            return 200 '{"status":"ok"}';
-        }
-    }
-}
-EOF
-    "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
-    nginx_pid=$!
-    if wait_healthy "$nginx_pid" "$port"; then
-      nginx_port=$port
-      return 0
-    fi
-    stop "$nginx_pid"
-    nginx_pid=
-  done
-  cat "$tmp/nginx/error.log" >&2 2>/dev/null || true
-  die "nginx did not start"
-}
-
 start_cpmd() {
   "$cpm_bin" init --data "$tmp/data" >"$tmp/admin-key" || die "cpm init failed"
   "$cpmd_bin" --data "$tmp/data" --listen "$HOST:0" 2>"$tmp/cpmd.log" &
@@ -144,33 +67,17 @@ start_cpmd() {
     die "cpmd did not start"
   }
   cpmd_port=${url##*:}
-  wait_healthy "$cpmd_pid" "$cpmd_port" || die "cpmd does not answer /healthz"
+  wait_healthy "$cpmd_pid" "$cpmd_port" "$START_TIMEOUT_S" || die "cpmd does not answer /healthz"
 }
 
-# Runs wrk for seconds against port; prints "REQ_PER_S P99_MS ERRORS".
+# Runs wrk for seconds against port's /healthz; prints "REQ_PER_S P99_MS ERRORS".
 measure() {
-  local port=$1 seconds=$2 out
-  out=$(timeout $((seconds + 20)) wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${seconds}s" \
-    --timeout 2s --latency "http://$HOST:$port/healthz") || die "wrk failed against port $port"
-  awk '
-    function ms(v) {
-      if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
-      if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
-      if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000
-      if (v ~ /m$/) return substr(v, 1, length(v) - 1) * 60000
-      return v + 0
-    }
-    /^Requests\/sec:/ { rps = $2 }
-    $1 == "99%" { p99 = ms($2) }
-    /Non-2xx or 3xx responses:/ { errors += $NF }
-    /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
-    END { printf "%.0f %.3f %d\n", rps, p99, errors }
-  ' <<<"$out"
+  wrk_measure "$2" "http://$HOST:$1/healthz"
 }
 
 echo "healthz benchmark: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${WRK_SECONDS}s --latency," \
   "$(nproc) cores, loopback" >&2
-start_nginx
+start_nginx ""
 start_cpmd
 echo "nginx on :$nginx_port, cpmd on :$cpmd_port; warming up (${WARMUP_SECONDS}s each)" >&2
 measure "$nginx_port" "$WARMUP_SECONDS" >/dev/null

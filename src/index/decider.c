@@ -32,6 +32,7 @@ static const struct cpm_window sms_default_hours = {
     .days = CPM_WINDOW_DAYS_ALL, .from_min = 8 * 60, .to_min = 20 * 60};
 
 struct snapshot {
+    uint64_t serial; /* unique per snapshot built: what a remembered question was checked against */
     uint64_t generation;
     int64_t built_ms;
     json_t *purposes, *topics, *channels; /* arrays of documents */
@@ -62,6 +63,8 @@ static cpm_err snapshot_build(struct cpm_store *store, struct snapshot **out)
     struct snapshot *s = cpm_calloc(1, sizeof(*s));
     if (s == NULL)
         return CPM_ERR_NOMEM;
+    static atomic_uint_least64_t serials;
+    s->serial = atomic_fetch_add(&serials, 1) + 1;
     s->generation = cpm_config_generation();
     s->built_ms = cpm_clock_now_ms();
     cpm_err err = cpm_config_all(store, CPM_DOC_PURPOSE, &s->purposes);
@@ -292,6 +295,49 @@ static cpm_err prepare_in(struct cpm_decider *d, const struct snapshot *s, const
     return detail->count > before ? CPM_ERR_VALIDATION : CPM_OK;
 }
 
+/*
+ * The last few questions each thread prepared, by (decider, snapshot,
+ * names): a decision API call then skips the configuration lookups.
+ */
+#define MEMO_QUESTIONS 8
+#define MEMO_KEY_BYTES (4 * (CPM_ID_BYTES_MAX + 1) + 1)
+struct memo {
+    const struct cpm_decider *d;
+    uint64_t serial;
+    char key[MEMO_KEY_BYTES];
+    struct cpm_prepared q;
+};
+static _Thread_local struct memo memo[MEMO_QUESTIONS];
+static _Thread_local unsigned memo_next;
+
+/* The names as one key; false when they are too long to be valid anyway. */
+static bool memo_key(const char *purpose, const char *channel, const char *topic,
+                     const char *recipient, char out[MEMO_KEY_BYTES])
+{
+    int n = snprintf(out, MEMO_KEY_BYTES, "%s|%s|%s|%s", purpose ? purpose : "",
+                     channel ? channel : "", topic ? topic : "", recipient ? recipient : "");
+    return n > 0 && n < MEMO_KEY_BYTES;
+}
+
+static const struct cpm_prepared *memo_find(const struct cpm_decider *d, uint64_t serial,
+                                            const char *key)
+{
+    for (unsigned i = 0; i < MEMO_QUESTIONS; i++)
+        if (memo[i].d == d && memo[i].serial == serial && strcmp(memo[i].key, key) == 0)
+            return &memo[i].q;
+    return NULL;
+}
+
+static void memo_put(const struct cpm_decider *d, uint64_t serial, const char *key,
+                     const struct cpm_prepared *q)
+{
+    struct memo *m = &memo[memo_next++ % MEMO_QUESTIONS];
+    m->d = d;
+    m->serial = serial;
+    cpm_strlcpy(m->key, key, sizeof(m->key));
+    m->q = *q;
+}
+
 cpm_err cpm_decider_prepare(struct cpm_decider *d, const char *purpose, const char *channel,
                             const char *topic, const char *recipient, struct cpm_prepared *out,
                             struct cpm_detail *detail)
@@ -301,9 +347,17 @@ cpm_err cpm_decider_prepare(struct cpm_decider *d, const char *purpose, const ch
     if (!cpm_epoch_enter())
         return CPM_ERR_UNAVAILABLE;
     cpm_err err;
+    char key[MEMO_KEY_BYTES];
+    bool keyed = memo_key(purpose, channel, topic, recipient, key);
     const struct snapshot *s = current(d, &err);
-    if (s != NULL)
+    const struct cpm_prepared *known = s != NULL && keyed ? memo_find(d, s->serial, key) : NULL;
+    if (known != NULL) {
+        *out = *known;
+    } else if (s != NULL) {
         err = prepare_in(d, s, purpose, channel, topic, recipient, out, detail);
+        if (err == CPM_OK && keyed)
+            memo_put(d, s->serial, key, out);
+    }
     cpm_epoch_exit();
     return err;
 }
