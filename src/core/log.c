@@ -68,10 +68,14 @@ void cpm_log(enum cpm_log_level level, const char *module, const char *request_i
     if (!cpm_log_enabled(level))
         return;
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
+    if (strchr(fmt, '%') == NULL) { /* most lines: a fixed message */
+        cpm_strlcpy(msg, fmt, sizeof(msg));
+    } else {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+    }
     char quoted[1100];
     cpm_log_quote(quoted, sizeof(quoted), msg);
     char ts[CPM_TIME_TEXT_BYTES];

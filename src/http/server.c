@@ -325,9 +325,10 @@ static void log_request(const struct cpm_request *req, int64_t duration_ns)
     /* The route template, never the raw path: paths can carry subject ids. */
     char route[160], fields[384];
     cpm_log_quote(route, sizeof(route), req->route ? req->route->path : "unmatched");
-    snprintf(fields, sizeof(fields), "method=%s route=%s status=%d ms=%.3f key=%s",
-             req->method ? cpm_method_name(req->method) : "other", route, req->status,
-             (double)duration_ns / 1e6, req->key.id[0] ? req->key.id : "-");
+    long long us = duration_ns / 1000; /* ms with three decimals, without floating point */
+    snprintf(fields, sizeof(fields), "method=%s route=%s status=%d ms=%lld.%03lld key=%s",
+             req->method ? cpm_method_name(req->method) : "other", route, req->status, us / 1000,
+             us % 1000, req->key.id[0] ? req->key.id : "-");
     cpm_log(level, "http", req->request_id, fields, "request");
 }
 
