@@ -274,6 +274,8 @@ cpmd_pid=
 echo "loading $n subjects into SQLite" >&2
 t0=$(now_ns)
 bulk_sql | sqlite3 -bail "$tmp/data/cpm.db" >/dev/null || die "the bulk load into SQLite failed"
+# Written behind cpmd's back (no ledger events): the index snapshot of the empty run is stale.
+rm -f "$tmp/data/index.snapshot"
 audience_sql | sqlite3 -bail "$tmp/data/cpm.db" >"$tmp/audience.txt" || die "writing the audience failed"
 load_s=$(seconds_since "$t0")
 echo "  $load_s s ($(du -sh "$tmp/data/cpm.db" | cut -f1) store, $(du -sh "$tmp/audience.txt" | cut -f1) audience)" >&2
