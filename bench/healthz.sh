@@ -53,21 +53,7 @@ trap 'exit 143' TERM
 
 start_cpmd() {
   "$cpm_bin" init --data "$tmp/data" >"$tmp/admin-key" || die "cpm init failed"
-  "$cpmd_bin" --data "$tmp/data" --listen "$HOST:0" 2>"$tmp/cpmd.log" &
-  cpmd_pid=$!
-  local i url
-  for ((i = 0; i < START_TIMEOUT_S * 10; i++)); do
-    url=$(grep -o "url=http://$HOST:[0-9]*" "$tmp/cpmd.log" 2>/dev/null | head -n 1 || true)
-    [[ -n $url ]] && break
-    kill -0 "$cpmd_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [[ -n $url ]] || {
-    cat "$tmp/cpmd.log" >&2
-    die "cpmd did not start"
-  }
-  cpmd_port=${url##*:}
-  wait_healthy "$cpmd_pid" "$cpmd_port" "$START_TIMEOUT_S" || die "cpmd does not answer /healthz"
+  start_cpmd_timed "$tmp/data" "$tmp/cpmd.log" "$START_TIMEOUT_S"
 }
 
 # Runs wrk for seconds against port's /healthz; prints "REQ_PER_S P99_MS ERRORS".

@@ -118,25 +118,7 @@ start_cpmd() {
     cat "$tmp/seed.log" >&2
     die "cpm seed failed"
   }
-  "$cpmd_bin" --data "$tmp/data" --listen "$HOST:0" 2>"$tmp/cpmd.log" &
-  cpmd_pid=$!
-  local i url=
-  for ((i = 0; i < START_TIMEOUT_S * 10; i++)); do
-    url=$(grep -o "url=http://$HOST:[0-9]*" "$tmp/cpmd.log" 2>/dev/null | head -n 1 || true)
-    [[ -n $url ]] && break
-    kill -0 "$cpmd_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [[ -n $url ]] || {
-    cat "$tmp/cpmd.log" >&2
-    die "cpmd did not start"
-  }
-  cpmd_port=${url##*:}
-  for ((i = 0; i < START_TIMEOUT_S * 10; i++)); do
-    [[ $(http "$cpmd_port" GET /healthz | head -n 1) == 200 ]] && return 0
-    sleep 0.1
-  done
-  die "cpmd does not answer /healthz"
+  start_cpmd_timed "$tmp/data" "$tmp/cpmd.log" "$START_TIMEOUT_S"
 }
 
 # The notice version's English text hash, as the server computed it.
