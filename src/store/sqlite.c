@@ -121,7 +121,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_LOAD_SUBJECTS] = "SELECT id, age_status, erased_ms, CASE WHEN erased_ms <> 0 THEN (SELECT"
                          " max(seq) FROM events WHERE subject_id = subjects.id AND type ="
                          " 'subject.erased') ELSE 0 END FROM subjects",
-    [ST_LOAD_STATES] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE status <> 'erased'",
+    [ST_LOAD_STATES] = "SELECT subject_id, purpose, recipient, status, seq, expires_ms, by_guardian"
+                       " FROM consent_state WHERE status <> 'erased'",
     [ST_LOAD_PREFS] = "SELECT subject_id, doc FROM preferences",
     [ST_LOAD_CONTACTS] = "SELECT subject_id, channel, purpose, time_ms FROM contacts"
                          " WHERE time_ms >= ?1 ORDER BY time_ms",

@@ -94,10 +94,17 @@ static cpm_err subject_row(sqlite3_stmt *st, const struct cpm_index_loader *l)
     return l->subject(l->ctx, &sub, sqlite3_column_int64(st, 3));
 }
 
+/* Only what the index keeps (ten million rows and more: no copy of the rest). */
 static cpm_err state_row(sqlite3_stmt *st, const struct cpm_index_loader *l)
 {
     struct cpm_consent_state state;
-    cpm__sqlite_read_state(st, &state);
+    cpm__sqlite_column_copy(st, 0, state.subject_id, sizeof(state.subject_id));
+    cpm__sqlite_column_copy(st, 1, state.purpose, sizeof(state.purpose));
+    cpm__sqlite_column_copy(st, 2, state.recipient, sizeof(state.recipient));
+    cpm__sqlite_column_copy(st, 3, state.status, sizeof(state.status));
+    state.seq = sqlite3_column_int64(st, 4);
+    state.expires_ms = sqlite3_column_int64(st, 5);
+    state.by_guardian = sqlite3_column_int(st, 6) != 0;
     return l->state(l->ctx, &state);
 }
 

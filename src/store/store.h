@@ -223,6 +223,7 @@ struct cpm_index_loader {
     int64_t contacts_since_ms; /* older sends are not shown */
     /* erased_seq: the subject.erased event, 0 unless erased */
     cpm_err (*subject)(void *ctx, const struct cpm_subject *s, int64_t erased_seq);
+    /* only subject_id, purpose, recipient, status, seq, expires_ms and by_guardian are set */
     cpm_err (*state)(void *ctx, const struct cpm_consent_state *state);
     cpm_err (*preferences)(void *ctx, const char *subject_id, const char *doc);
     cpm_err (*contact)(void *ctx, const struct cpm_contact *c);
