@@ -62,17 +62,7 @@ cpmd_bin=$build/cpmd
 populate_bin=$(bench_tool "$build" cpm-bench-populate)
 decide_bin=$(bench_tool "$build" cpm-bench-decide)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpm-bench.XXXXXX")
-cpmd_pid=
-
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-  stop "$cpmd_pid"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp
 
 data=${CPM_BENCH_DATA:+$CPM_BENCH_DATA/${n}x$e}
 data=${data:-$tmp/data}

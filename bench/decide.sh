@@ -64,19 +64,7 @@ command -v wrk >/dev/null 2>&1 || die "wrk is not installed (scripts/deps.sh ben
 nginx_bin=$(find_nginx)
 [[ -n $nginx_bin ]] || die "nginx is not installed (scripts/deps.sh bench)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpm-bench.XXXXXX")
-nginx_pid=
-cpmd_pid=
-
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-  stop "$cpmd_pid"
-  stop "$nginx_pid"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp
 
 data=${CPM_BENCH_DATA:+$CPM_BENCH_DATA/${n}x$EVENTS_PER_SUBJECT}
 data=${data:-$tmp/data}

@@ -33,23 +33,10 @@ cpm_bin=$build/cpm
 cpmd_bin=$build/cpmd
 [[ -x $cpm_bin && -x $cpmd_bin ]] || die "no cpm and cpmd in '$build' (run \`make build\` first)"
 command -v wrk >/dev/null 2>&1 || die "wrk is not installed (scripts/deps.sh bench)"
-nginx_bin=$(command -v nginx 2>/dev/null || true)
-[[ -n $nginx_bin ]] || { [[ -x /usr/sbin/nginx ]] && nginx_bin=/usr/sbin/nginx; }
+nginx_bin=$(find_nginx)
 [[ -n $nginx_bin ]] || die "nginx is not installed (scripts/deps.sh bench)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpm-bench.XXXXXX")
-nginx_pid=
-cpmd_pid=
-
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-  stop "$cpmd_pid"
-  stop "$nginx_pid"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp
 
 start_cpmd() {
   "$cpm_bin" init --data "$tmp/data" >"$tmp/admin-key" || die "cpm init failed"

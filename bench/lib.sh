@@ -24,6 +24,24 @@ stop() {
   wait "$pid" 2>/dev/null || true
 }
 
+# Makes the private directory $tmp; on exit stops $cpmd_pid and $nginx_pid (when
+# the caller started them) and removes $tmp.
+bench_tmp() {
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpm-bench.XXXXXX")
+  cpmd_pid=
+  nginx_pid=
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# shellcheck disable=SC2317  # called by the EXIT trap
+bench_cleanup() {
+  stop "$cpmd_pid"
+  stop "$nginx_pid"
+  rm -rf "$tmp"
+}
+
 # ---- shared by the HTTP benchmarks (healthz.sh, decide.sh, coldstart.sh) ----
 # They use the caller's HOST (loopback address) and tmp (a private directory).
 

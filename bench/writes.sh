@@ -48,17 +48,7 @@ fi
 [[ -f $lua ]] || die "missing $lua"
 command -v wrk >/dev/null 2>&1 || die "wrk is not installed (scripts/deps.sh bench)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpm-bench.XXXXXX")
-cpmd_pid=
-
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-  stop "$cpmd_pid"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp
 
 # One HTTP/1.0 exchange on port: prints the status code, a newline, the body.
 http() {
