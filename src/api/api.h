@@ -39,6 +39,19 @@ void cpm_api_channels_list(struct cpm_request *req);
 void cpm_api_channels_create(struct cpm_request *req);
 void cpm_api_channels_get(struct cpm_request *req);
 void cpm_api_channels_patch(struct cpm_request *req);
+void cpm_api_destinations_list(struct cpm_request *req);
+void cpm_api_destinations_create(struct cpm_request *req);
+void cpm_api_destinations_get(struct cpm_request *req);
+void cpm_api_destinations_patch(struct cpm_request *req);
+void cpm_api_destinations_delete(struct cpm_request *req);
+void cpm_api_destinations_replay(struct cpm_request *req);
+void cpm_api_destinations_test(struct cpm_request *req);
+void cpm_api_destinations_deliveries(struct cpm_request *req);
+void cpm_api_subject_deliveries(struct cpm_request *req);
+/* destinations.c, for config_resource.c: a new destination's secret and start */
+cpm_err cpm_api_destination_complete(struct cpm_request *req, json_t *doc) CPM_MUST_CHECK;
+/* Hides the secret (unless just created) and adds the live delivery figures. */
+void cpm_api_destination_present(struct cpm_request *req, json_t *doc, bool created);
 
 /* notice_versions.c: publishing and reading immutable versions */
 void cpm_api_notice_versions_publish(struct cpm_request *req);

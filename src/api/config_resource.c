@@ -14,17 +14,26 @@
 #include "core/json.h"
 #include "http/app.h"
 #include "store/config_writer.h"
+#include "sync/dispatcher.h"
 
 static const char *const collection[CPM_DOC__COUNT] = {
-    [CPM_DOC_PROPERTY] = "properties", [CPM_DOC_PURPOSE] = "purposes",
-    [CPM_DOC_NOTICE] = "notices",      [CPM_DOC_POLICY] = "policies",
-    [CPM_DOC_TOPIC] = "topics",        [CPM_DOC_CHANNEL] = "channels",
+    [CPM_DOC_PROPERTY] = "properties",
+    [CPM_DOC_PURPOSE] = "purposes",
+    [CPM_DOC_NOTICE] = "notices",
+    [CPM_DOC_POLICY] = "policies",
+    [CPM_DOC_TOPIC] = "topics",
+    [CPM_DOC_CHANNEL] = "channels",
+    [CPM_DOC_DESTINATION] = "destinations",
 };
 
 static const char *const read_only[] = {"revision", "created_at", "updated_at"};
 
-/* The document as answered: id, the stored fields, then the read-only ones. */
-static json_t *doc_json(const struct cpm_doc *doc)
+/*
+ * The document as answered: id, the stored fields, then the read-only ones;
+ * a destination's secret only in the answer that created it.
+ */
+static json_t *doc_json(struct cpm_request *req, enum cpm_doc_kind kind, const struct cpm_doc *doc,
+                        bool created)
 {
     json_t *out = cpm_config_doc_json(doc);
     if (out == NULL)
@@ -32,7 +41,16 @@ static json_t *doc_json(const struct cpm_doc *doc)
     json_object_set_new(out, "revision", json_integer(doc->revision));
     json_object_set_new(out, "created_at", cpm_api_time(doc->created_ms));
     json_object_set_new(out, "updated_at", cpm_api_time(doc->updated_ms));
+    if (kind == CPM_DOC_DESTINATION)
+        cpm_api_destination_present(req, out, created);
     return out;
+}
+
+/* Destinations: the dispatcher picks a change up at once. */
+static void changed(struct cpm_request *req, enum cpm_doc_kind kind)
+{
+    if (kind == CPM_DOC_DESTINATION && req->app->dispatcher != NULL)
+        cpm_dispatcher_reload(req->app->dispatcher);
 }
 
 /*
@@ -46,7 +64,7 @@ static void respond_current(struct cpm_request *req, enum cpm_doc_kind kind, con
     struct cpm_store *store = req->app->store;
     cpm_err err =
         cpm_config_id_valid(id) ? store->ops->doc_get(store, kind, id, &doc) : CPM_ERR_NOT_FOUND;
-    json_t *body = err == CPM_OK ? doc_json(&doc) : NULL;
+    json_t *body = err == CPM_OK ? doc_json(req, kind, &doc, status == 201) : NULL;
     if (err == CPM_OK && body == NULL)
         err = CPM_ERR_STORE;
     if (err != CPM_OK) {
@@ -81,6 +99,8 @@ static bool refuse_read_only(struct cpm_request *req, const json_t *body)
 }
 
 struct list_ctx {
+    struct cpm_request *req;
+    enum cpm_doc_kind kind;
     json_t *items;
     char last[CPM_ID_BYTES_MAX + 1];
 };
@@ -88,7 +108,7 @@ struct list_ctx {
 static cpm_err list_visit(void *ctx, const struct cpm_doc *doc)
 {
     struct list_ctx *lc = ctx;
-    json_t *item = doc_json(doc);
+    json_t *item = doc_json(lc->req, lc->kind, doc, false);
     if (item == NULL || json_array_append_new(lc->items, item) != 0)
         return CPM_ERR_NOMEM;
     cpm_strlcpy(lc->last, doc->id, sizeof(lc->last));
@@ -100,7 +120,7 @@ static void list(struct cpm_request *req, enum cpm_doc_kind kind)
     struct cpm_page page;
     if (!cpm_api_page_parse(req, &page))
         return;
-    struct list_ctx lc = {.items = json_array()};
+    struct list_ctx lc = {.req = req, .kind = kind, .items = json_array()};
     struct cpm_store *store = req->app->store;
     cpm_err err = lc.items ? store->ops->doc_list(store, kind, page.after[0] ? page.after : NULL,
                                                   page.limit, list_visit, &lc)
@@ -125,11 +145,14 @@ static void create(struct cpm_request *req, enum cpm_doc_kind kind)
         goto out;
     struct cpm_detail detail;
     cpm_detail_init(&detail);
-    cpm_err err = cpm_config_create(req->app->store, kind, doc, &detail);
+    cpm_err err = kind == CPM_DOC_DESTINATION ? cpm_api_destination_complete(req, doc) : CPM_OK;
     if (err == CPM_OK)
+        err = cpm_config_create(req->app->store, kind, doc, &detail);
+    if (err == CPM_OK) {
         respond_current(req, kind, json_string_value(json_object_get(doc, "id")), 201,
                         "config.created");
-    else
+        changed(req, kind);
+    } else
         cpm_respond_problem(req, err, &detail);
 out:
     json_decref(doc);
@@ -189,9 +212,10 @@ static void patch(struct cpm_request *req, enum cpm_doc_kind kind)
     struct cpm_detail detail;
     cpm_detail_init(&detail);
     err = cpm_config_update(req->app->store, kind, doc, expected ? expected : revision, &detail);
-    if (err == CPM_OK)
+    if (err == CPM_OK) {
         respond_current(req, kind, id, 200, "config.updated");
-    else if (err == CPM_ERR_PRECONDITION || err == CPM_ERR_NOT_FOUND)
+        changed(req, kind);
+    } else if (err == CPM_ERR_PRECONDITION || err == CPM_ERR_NOT_FOUND)
         cpm_api_respond_store_error(req, err, cpm_doc_kind_name(kind), id);
     else
         cpm_respond_problem(req, err, &detail);
@@ -224,3 +248,4 @@ CONFIG_HANDLERS(notices, CPM_DOC_NOTICE)
 CONFIG_HANDLERS(policies, CPM_DOC_POLICY)
 CONFIG_HANDLERS(topics, CPM_DOC_TOPIC)
 CONFIG_HANDLERS(channels, CPM_DOC_CHANNEL)
+CONFIG_HANDLERS(destinations, CPM_DOC_DESTINATION)

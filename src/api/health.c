@@ -13,6 +13,7 @@
 #include "api/openapi.h"
 #include "core/alloc.h"
 #include "http/app.h"
+#include "sync/dispatcher.h"
 #include "http/metrics.h"
 #include "index/index.h"
 
@@ -43,10 +44,33 @@ void cpm_api_readyz(struct cpm_request *req)
     cpm_respond_static(req, 200, "application/json", ready, sizeof(ready) - 1);
 }
 
+/* Appends the dispatcher's figures to text (owned, len bytes); NULL when out of memory. */
+static char *append_sync(struct cpm_request *req, char *text, size_t *len)
+{
+    char *sync = NULL;
+    size_t sync_len = 0;
+    FILE *f = req->app->dispatcher != NULL ? open_memstream(&sync, &sync_len) : NULL;
+    if (f == NULL)
+        return text;
+    cpm_dispatcher_metrics(req->app->dispatcher, f);
+    fclose(f);
+    char *all = cpm_realloc(text, *len + sync_len + 1);
+    if (all == NULL) {
+        cpm_free(text);
+    } else {
+        memcpy(all + *len, sync, sync_len + 1);
+        *len += sync_len;
+    }
+    free(sync); /* open_memstream's buffer comes from malloc */
+    return all;
+}
+
 void cpm_api_metrics(struct cpm_request *req)
 {
     size_t len = 0;
     char *text = cpm_metrics_render(&len);
+    if (text != NULL)
+        text = append_sync(req, text, &len);
     if (text == NULL) {
         cpm_respond_error(req, CPM_ERR_NOMEM, NULL, "cannot render metrics");
         return;

@@ -53,6 +53,15 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/v1/channels/{id}", CONFIG, false, cpm_api_channels_get},
     {CPM_PATCH, "/v1/channels/{id}", CONFIG, true, cpm_api_channels_patch},
 
+    {CPM_GET, "/v1/destinations", CONFIG, false, cpm_api_destinations_list},
+    {CPM_POST, "/v1/destinations", CONFIG, true, cpm_api_destinations_create},
+    {CPM_GET, "/v1/destinations/{id}", CONFIG, false, cpm_api_destinations_get},
+    {CPM_PATCH, "/v1/destinations/{id}", CONFIG, true, cpm_api_destinations_patch},
+    {CPM_DELETE, "/v1/destinations/{id}", CONFIG, false, cpm_api_destinations_delete},
+    {CPM_POST, "/v1/destinations/{id}/test", CONFIG, false, cpm_api_destinations_test},
+    {CPM_POST, "/v1/destinations/{id}/replay", CONFIG, false, cpm_api_destinations_replay},
+    {CPM_GET, "/v1/destinations/{id}/deliveries", CONFIG, false, cpm_api_destinations_deliveries},
+
     {CPM_GET, "/v1/subjects", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_subjects_find},
     {CPM_GET, "/v1/subjects/{id}", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_subjects_get},
     {CPM_PUT, "/v1/subjects/{id}", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true, cpm_api_subjects_put},
@@ -74,6 +83,8 @@ const struct cpm_route cpm_routes[] = {
      cpm_api_preferences_patch},
     {CPM_POST, "/v1/subjects/{id}/contacts", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_contacts_record},
+    {CPM_GET, "/v1/subjects/{id}/deliveries", SCOPE(CPM_SCOPE_DECISIONS_READ), false,
+     cpm_api_subject_deliveries},
 
     {CPM_GET, "/v1/decide", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_decide_get},
     {CPM_POST, "/v1/decide", SCOPE(CPM_SCOPE_DECISIONS_READ), true, cpm_api_decide_post},

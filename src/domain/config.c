@@ -20,8 +20,8 @@
 
 #define SHA256_HEX_BYTES (crypto_hash_sha256_BYTES * 2 + 1)
 
-static const char *const kind_names[] = {"property", "purpose", "notice",
-                                         "policy",   "topic",   "channel"};
+static const char *const kind_names[] = {"property", "purpose", "notice",     "policy",
+                                         "topic",    "channel", "destination"};
 _Static_assert(CPM_ARRAY_LEN(kind_names) == CPM_DOC__COUNT, "kind names out of sync");
 
 static const char *const property_kinds[] = {"web", "h5",          "mini_program", "app", "wecom",
@@ -203,6 +203,11 @@ static const struct cpm__schema version_schema = CPM__SCHEMA(version_fields, NUL
 typedef cpm_err (*rules_fn)(const json_t *doc, const struct cpm_config_lookup *lookup,
                             struct cpm_detail *d);
 
+/* destination.c */
+extern const struct cpm__schema cpm__destination_schema;
+cpm_err cpm__destination_rules(const json_t *doc, const struct cpm_config_lookup *lookup,
+                               struct cpm_detail *d);
+
 static const char *str(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
@@ -367,16 +372,24 @@ static cpm_err channel_rules(const json_t *doc, const struct cpm_config_lookup *
     return purpose_list_rules(doc, lookup, d);
 }
 
+static const struct cpm__schema property_schema = CPM__SCHEMA(property_fields, NULL),
+                                purpose_schema = CPM__SCHEMA(purpose_fields, NULL),
+                                notice_schema = CPM__SCHEMA(notice_fields, NULL),
+                                policy_schema = CPM__SCHEMA(policy_fields, NULL),
+                                topic_schema = CPM__SCHEMA(topic_fields, NULL),
+                                channel_schema = CPM__SCHEMA(channel_fields, NULL);
+
 static const struct {
-    const struct cpm__schema schema;
+    const struct cpm__schema *schema;
     rules_fn rules;
 } kinds[] = {
-    [CPM_DOC_PROPERTY] = {CPM__SCHEMA(property_fields, NULL), property_rules},
-    [CPM_DOC_PURPOSE] = {CPM__SCHEMA(purpose_fields, NULL), purpose_rules},
-    [CPM_DOC_NOTICE] = {CPM__SCHEMA(notice_fields, NULL), NULL},
-    [CPM_DOC_POLICY] = {CPM__SCHEMA(policy_fields, NULL), policy_rules},
-    [CPM_DOC_TOPIC] = {CPM__SCHEMA(topic_fields, NULL), purpose_list_rules},
-    [CPM_DOC_CHANNEL] = {CPM__SCHEMA(channel_fields, NULL), channel_rules},
+    [CPM_DOC_PROPERTY] = {&property_schema, property_rules},
+    [CPM_DOC_PURPOSE] = {&purpose_schema, purpose_rules},
+    [CPM_DOC_NOTICE] = {&notice_schema, NULL},
+    [CPM_DOC_POLICY] = {&policy_schema, policy_rules},
+    [CPM_DOC_TOPIC] = {&topic_schema, purpose_list_rules},
+    [CPM_DOC_CHANNEL] = {&channel_schema, channel_rules},
+    [CPM_DOC_DESTINATION] = {&cpm__destination_schema, cpm__destination_rules},
 };
 _Static_assert(CPM_ARRAY_LEN(kinds) == CPM_DOC__COUNT, "kinds out of sync");
 
@@ -393,7 +406,7 @@ cpm_err cpm_config_validate(enum cpm_doc_kind kind, json_t *doc,
 {
     CPM_ASSERT((unsigned)kind < CPM_DOC__COUNT && doc != NULL && detail != NULL);
     int before = cpm__detail_total(detail);
-    cpm_err err = cpm__schema_validate(&kinds[kind].schema, doc, "", detail);
+    cpm_err err = cpm__schema_validate(kinds[kind].schema, doc, "", detail);
     if (err == CPM_ERR_NOMEM)
         goto out;
     if (json_is_object(doc) && kinds[kind].rules != NULL) {

@@ -24,12 +24,13 @@ enum cpm_doc_kind {
     CPM_DOC_PURPOSE,
     CPM_DOC_NOTICE,
     CPM_DOC_POLICY,
-    CPM_DOC_TOPIC,   /* a subject matter people may opt out of (coupons, new_arrivals) */
-    CPM_DOC_CHANNEL, /* a contact channel's rules: its purposes and allowed hours */
+    CPM_DOC_TOPIC,       /* a subject matter people may opt out of (coupons, new_arrivals) */
+    CPM_DOC_CHANNEL,     /* a contact channel's rules: its purposes and allowed hours */
+    CPM_DOC_DESTINATION, /* a downstream system changes are sent to (docs/SYNC.md) */
     CPM_DOC__COUNT
 };
 
-/* "property", "purpose", "notice", "policy", "topic", "channel". */
+/* "property", "purpose", "notice", "policy", "topic", "channel", "destination". */
 const char *cpm_doc_kind_name(enum cpm_doc_kind kind);
 
 /*

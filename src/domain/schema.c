@@ -101,8 +101,7 @@ static bool colour_valid(const char *s)
     return true;
 }
 
-/* A DNS name or IPv4 address in lowercase: labels of [a-z0-9-], 1–63 bytes, no edge hyphen. */
-static bool host_valid(const char *h, size_t len)
+bool cpm__host_valid(const char *h, size_t len)
 {
     if (len == 0 || len > HOST_BYTES_MAX)
         return false;
@@ -131,7 +130,7 @@ static bool origin_valid(const char *s)
     const char *host = s + (https ? 8 : 7);
     const char *colon = strchr(host, ':');
     size_t len = colon != NULL ? (size_t)(colon - host) : strlen(host);
-    if (!host_valid(host, len))
+    if (!cpm__host_valid(host, len))
         return false;
     bool loopback = (len == 9 && memcmp(host, "localhost", 9) == 0) ||
                     (len == 9 && memcmp(host, "127.0.0.1", 9) == 0);

@@ -114,6 +114,9 @@ const char *cpm__tz_check(const char *s);
 /* NULL when s is a local time "HH:MM" (00:00–24:00), else the message saying so. */
 const char *cpm__clock_check(const char *s);
 
+/* A DNS name or IPv4 address in lowercase: labels of [a-z0-9-], 1–63 bytes, no edge hyphen. */
+bool cpm__host_valid(const char *h, size_t len);
+
 /* True when s is a purpose id: a slug whose dotted segments are not empty. */
 bool cpm__purpose_id_valid(const char *s);
 

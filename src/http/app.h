@@ -18,17 +18,22 @@ struct cpm_node_cache;
 struct cpm_writer;
 struct cpm_index;
 struct cpm_decider;
+struct cpm_dispatcher;
+struct cpm_outbound_guard;
 
 struct cpm_app {
-    struct cpm_store *store;           /* borrowed; outlives the HTTP server */
-    struct cpm_writer *writer;         /* the single writer of the ledger */
-    struct cpm_node_cache *nodes;      /* the tree's upper levels, for proofs */
-    struct cpm_index *index;           /* every subject's state, for decisions */
-    struct cpm_decider *decider;       /* questions checked and answered from the index */
-    const struct cpm_keyring *keyring; /* subkeys of the master key */
-    const char *vkey;                  /* the checkpoint verifier key, signed-note format */
-    atomic_bool draining;              /* set on SIGTERM: /readyz answers 503 */
-    atomic_int requests_open;          /* requests between first byte and completion */
+    struct cpm_store *store;                /* borrowed; outlives the HTTP server */
+    struct cpm_writer *writer;              /* the single writer of the ledger */
+    struct cpm_node_cache *nodes;           /* the tree's upper levels, for proofs */
+    struct cpm_index *index;                /* every subject's state, for decisions */
+    struct cpm_decider *decider;            /* questions checked and answered from the index */
+    struct cpm_dispatcher *dispatcher;      /* delivers events to destinations */
+    const struct cpm_keyring *keyring;      /* subkeys of the master key */
+    const char *vkey;                       /* the checkpoint verifier key, signed-note format */
+    const char *origin;                     /* the checkpoints' origin line: this ledger's name */
+    const struct cpm_outbound_guard *guard; /* private addresses destinations may reach */
+    atomic_bool draining;                   /* set on SIGTERM: /readyz answers 503 */
+    atomic_int requests_open;               /* requests between first byte and completion */
     int64_t started_ms;
 };
 

@@ -30,6 +30,7 @@
 #include "store/ledger_check.h"
 #include "store/node_cache.h"
 #include "store/scheduler.h"
+#include "sync/dispatcher.h"
 #include "ledger/note.h"
 
 #define DRAIN_POLL_MS 20
@@ -90,6 +91,31 @@ static cpm_err set_log_level(struct cpm_server_settings *s, const char *v, struc
     return CPM_OK;
 }
 
+static cpm_err set_outbound(struct cpm_server_settings *s, const char *v, struct cpm_detail *d)
+{
+    return cpm_outbound_guard_parse(&s->guard, v, "outbound-allow", d) == CPM_OK ? CPM_OK
+                                                                                 : CPM_ERR_USAGE;
+}
+
+static cpm_err set_ms(int64_t *out, const char *name, const char *v, struct cpm_detail *d)
+{
+    if (!cpm_parse_int64(v, 10, 86400 * 1000, out)) {
+        cpm_detail_add(d, name, "must be milliseconds 10–86400000, not '%s'", v);
+        return CPM_ERR_USAGE;
+    }
+    return CPM_OK;
+}
+
+static cpm_err set_retry_base(struct cpm_server_settings *s, const char *v, struct cpm_detail *d)
+{
+    return set_ms(&s->retry_base_ms, "retry-base-ms", v, d);
+}
+
+static cpm_err set_retry_max(struct cpm_server_settings *s, const char *v, struct cpm_detail *d)
+{
+    return set_ms(&s->retry_max_ms, "retry-max-ms", v, d);
+}
+
 static const struct setting settings_table[] = {
     {"--data", "CPM_DATA", "data directory made by `cpm init` (default ./data)", set_data},
     {"--listen", "CPM_LISTEN", "HOST:PORT to serve on (default 127.0.0.1:8080)", set_listen},
@@ -97,6 +123,13 @@ static const struct setting settings_table[] = {
     {"--connection-timeout", "CPM_CONNECTION_TIMEOUT_S",
      "seconds an idle or half-sent request may hold a connection (default 30)", set_timeout},
     {"--log-level", "CPM_LOG_LEVEL", "debug, info, warn or error (default info)", set_log_level},
+    {"--outbound-allow", "CPM_OUTBOUND_ALLOW",
+     "private address ranges destinations may reach, e.g. 10.0.0.0/8,127.0.0.1 (default none)",
+     set_outbound},
+    {"--retry-base-ms", "CPM_RETRY_BASE_MS",
+     "a failed delivery's first retry delay, doubled per attempt (default 1000)", set_retry_base},
+    {"--retry-max-ms", "CPM_RETRY_MAX_MS",
+     "the longest delay between two attempts (default 600000)", set_retry_max},
 };
 
 void cpm_server_usage(FILE *out, const char *program)
@@ -118,6 +151,8 @@ static void settings_defaults(struct cpm_server_settings *s)
     s->http.threads = cores < 2 ? 2 : cores > CPM_THREADS_MAX ? CPM_THREADS_MAX : (unsigned)cores;
     s->http.connection_timeout_s = CPM_CONNECTION_TIMEOUT_S_DEFAULT;
     s->log_level = CPM_LOG_INFO;
+    s->retry_base_ms = 1000;
+    s->retry_max_ms = 600000;
 }
 
 static const struct setting *find_flag(const char *arg, const char **value)
@@ -207,6 +242,7 @@ struct running {
     struct cpm_decider *decider;
     struct cpm_checkpointer *checkpointer;
     struct cpm_scheduler *scheduler;
+    struct cpm_dispatcher *dispatcher;
     struct cpm_http *http;
     char origin[CPM_ORIGIN_BYTES_MAX];
     char vkey[CPM_VKEY_BYTES_MAX];
@@ -265,6 +301,27 @@ static void save_index(struct running *r, bool writes_refused)
         cpm_log_warn("index", "no snapshot written: the next start reads the store");
 }
 
+static void notify_dispatcher(void *ctx)
+{
+    cpm_dispatcher_notify(ctx);
+}
+
+/* Sync: every destination's worker, woken by each commit. */
+static cpm_err start_dispatcher(const struct cpm_server_settings *settings, struct running *r)
+{
+    char source[CPM_ORIGIN_BYTES_MAX + 16];
+    snprintf(source, sizeof(source), "urn:opencpm:%s", r->origin);
+    struct cpm_dispatcher_options options = {.guard = &settings->guard,
+                                             .source = source,
+                                             .retry_base_ms = settings->retry_base_ms,
+                                             .retry_max_ms = settings->retry_max_ms};
+    cpm_err err = cpm_dispatcher_start(r->app.store, &options, &r->dispatcher);
+    if (err == CPM_OK)
+        cpm_writer_watch(r->writer, notify_dispatcher, r->dispatcher);
+    r->app.dispatcher = r->dispatcher;
+    return err;
+}
+
 static cpm_err start(const struct cpm_server_settings *settings, struct running *r,
                      struct cpm_detail *detail)
 {
@@ -292,12 +349,16 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
                                      cpm_keyring_signing_seed(&r->keyring), &r->checkpointer);
     if (err == CPM_OK)
         err = cpm_scheduler_start(r->app.store, r->writer, &r->keyring, &r->scheduler);
+    if (err == CPM_OK)
+        err = start_dispatcher(settings, r);
     r->app.writer = r->writer;
     r->app.nodes = r->nodes;
     r->app.index = r->index;
     r->app.decider = r->decider;
     r->app.keyring = &r->keyring;
     r->app.vkey = r->vkey;
+    r->app.origin = r->origin;
+    r->app.guard = &settings->guard;
     if (err == CPM_OK)
         err = cpm_http_start(&r->app, &settings->http, &r->http, detail);
     r->serving = err == CPM_OK;
@@ -307,6 +368,9 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
 static void stop(struct running *r)
 {
     cpm_http_free(r->http);
+    if (r->writer != NULL)
+        cpm_writer_watch(r->writer, NULL, NULL);
+    cpm_dispatcher_stop(r->dispatcher);
     cpm_scheduler_stop(r->scheduler);
     cpm_checkpointer_stop(r->checkpointer); /* signs the final head; nothing writes now */
     bool writes_refused = r->writer != NULL && cpm_writer_refusal(r->writer) != NULL;

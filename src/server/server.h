@@ -9,16 +9,21 @@
 #include "core/common.h"
 #include "core/detail.h"
 #include "http/server.h"
+#include "sync/outbound_guard.h"
 
 struct cpm_server_settings {
     char data_dir[512];
     struct cpm_http_options http;
-    int log_level; /* enum cpm_log_level */
+    int log_level;                   /* enum cpm_log_level */
+    struct cpm_outbound_guard guard; /* private addresses destinations may reach */
+    int64_t retry_base_ms;           /* a failed delivery's first retry delay */
+    int64_t retry_max_ms;            /* the longest delay between two attempts */
 };
 
 /*
  * Fills settings from defaults, then the environment (CPM_DATA, CPM_LISTEN,
- * CPM_THREADS, CPM_CONNECTION_TIMEOUT_S, CPM_LOG_LEVEL), then flags (which
+ * CPM_THREADS, CPM_CONNECTION_TIMEOUT_S, CPM_LOG_LEVEL, CPM_OUTBOUND_ALLOW,
+ * CPM_RETRY_BASE_MS, CPM_RETRY_MAX_MS), then flags (which
  * win). Returns CPM_ERR_USAGE with detail on a bad value; *help is set when
  * --help was given.
  */

@@ -32,6 +32,9 @@
 #define IDEM_COLUMNS     "scope, key, request_hash, status, response, created_ms"
 #define IDENTITY_COLUMNS "subject_id, type, hash, sealed, created_ms"
 #define GUARDIAN_COLUMNS "child_id, guardian_id, relation, created_ms"
+#define DELIVERY_COLUMNS                                                                           \
+    "destination_id, seq, event_id, event_type, subject_id, attempt, time_ms, outcome, status,"    \
+    " latency_ms, lag_ms, detail"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -126,6 +129,21 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_LOAD_PREFS] = "SELECT subject_id, doc FROM preferences",
     [ST_LOAD_CONTACTS] = "SELECT subject_id, channel, purpose, time_ms FROM contacts"
                          " WHERE time_ms >= ?1 ORDER BY time_ms",
+    [ST_DOC_DELETE] = "DELETE FROM config_docs WHERE kind = ?1 AND id = ?2",
+    [ST_LANES_GET] = "SELECT lane, seq FROM delivery_lanes WHERE destination_id = ?1",
+    [ST_LANE_PUT] = "INSERT OR REPLACE INTO delivery_lanes (destination_id, lane, seq)"
+                    " VALUES (?1, ?2, ?3)",
+    [ST_LANES_DELETE] = "DELETE FROM delivery_lanes WHERE destination_id = ?1",
+    [ST_DELIVERY_INSERT] = "INSERT INTO deliveries (" DELIVERY_COLUMNS ") VALUES (?1, ?2, ?3, ?4,"
+                           " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_DELIVERY_LIST_DESTINATION] = "SELECT id, " DELIVERY_COLUMNS " FROM deliveries WHERE"
+                                     " destination_id = ?2 AND id > ?1 ORDER BY id LIMIT ?5",
+    [ST_DELIVERY_LIST_OUTCOME] = "SELECT id, " DELIVERY_COLUMNS " FROM deliveries WHERE"
+                                 " destination_id = ?2 AND outcome = ?4 AND id > ?1"
+                                 " ORDER BY id LIMIT ?5",
+    [ST_DELIVERY_LIST_SUBJECT] = "SELECT id, " DELIVERY_COLUMNS " FROM deliveries WHERE"
+                                 " subject_id = ?3 AND id > ?1 AND (?2 = '' OR destination_id = ?2)"
+                                 " AND (?4 = '' OR outcome = ?4) ORDER BY id LIMIT ?5",
     [ST_STATE_ON_NOTICE] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE purpose = ?3"
                            " AND status = 'given' AND subject_id > ?4 AND notice = ?1"
                            " AND notice_version < ?2 ORDER BY subject_id LIMIT ?5",
@@ -785,4 +803,9 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .consent_state_due = cpm__sqlite_consent_state_due,
     .consent_state_remind = cpm__sqlite_consent_state_remind,
     .consent_state_on_notice = cpm__sqlite_consent_state_on_notice,
+    .doc_delete = cpm__sqlite_doc_delete,
+    .delivery_cursors_get = cpm__sqlite_delivery_cursors_get,
+    .delivery_record = cpm__sqlite_delivery_record,
+    .delivery_cursors_delete = cpm__sqlite_delivery_cursors_delete,
+    .delivery_list = cpm__sqlite_delivery_list,
 };

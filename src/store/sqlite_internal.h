@@ -74,6 +74,15 @@ enum stmt {
     ST_LOAD_STATES,
     ST_LOAD_PREFS,
     ST_LOAD_CONTACTS,
+    /* destinations (sqlite_sync.c) */
+    ST_DOC_DELETE,
+    ST_LANES_GET,
+    ST_LANE_PUT,
+    ST_LANES_DELETE,
+    ST_DELIVERY_INSERT,
+    ST_DELIVERY_LIST_DESTINATION,
+    ST_DELIVERY_LIST_OUTCOME,
+    ST_DELIVERY_LIST_SUBJECT,
     ST__COUNT
 };
 
@@ -173,5 +182,16 @@ cpm_err cpm__sqlite_consent_state_on_notice(struct cpm_store *store, const char 
                                             int64_t version, const char *purpose,
                                             const char *after_subject, int limit,
                                             cpm_consent_state_visit_fn visit, void *ctx);
+
+/* The version 6 operations (sqlite_sync.c), as in struct cpm_store_ops. */
+cpm_err cpm__sqlite_doc_delete(struct cpm_store *store, enum cpm_doc_kind kind, const char *id);
+cpm_err cpm__sqlite_delivery_cursors_get(struct cpm_store *store, const char *destination_id,
+                                         int64_t seqs[CPM_DELIVERY_LANES]);
+cpm_err cpm__sqlite_delivery_record(struct cpm_store *store, const char *destination_id,
+                                    const struct cpm_delivery *rows, size_t count,
+                                    const int64_t seqs[CPM_DELIVERY_LANES]);
+cpm_err cpm__sqlite_delivery_cursors_delete(struct cpm_store *store, const char *destination_id);
+cpm_err cpm__sqlite_delivery_list(struct cpm_store *store, const struct cpm_delivery_filter *filter,
+                                  int limit, cpm_delivery_visit_fn visit, void *ctx);
 
 #endif /* CPM_STORE_SQLITE_INTERNAL_H */

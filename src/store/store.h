@@ -23,10 +23,10 @@
 #include "core/detail.h"
 #include "domain/config.h"
 
-#define CPM_STORE_OPS_VERSION 5
+#define CPM_STORE_OPS_VERSION 6
 
 /* The schema version this binary knows; a store newer than this is refused. */
-#define CPM_SCHEMA_VERSION 6
+#define CPM_SCHEMA_VERSION 7
 
 /* A configuration document as stored. */
 struct cpm_doc {
@@ -229,6 +229,41 @@ struct cpm_index_loader {
     cpm_err (*contact)(void *ctx, const struct cpm_contact *c);
 };
 
+/* ---- destinations (ops version 6) ---- */
+
+#define CPM_DELIVERY_LANES        32 /* per destination: one event in flight per lane */
+#define CPM_DELIVERY_DETAIL_BYTES 200
+
+/*
+ * One delivery attempt, or a decision not to send (blocked). outcome:
+ * delivered (acknowledged), failed (to be retried), dead (given up: the
+ * dead-letter list), blocked (not sent: PIPL Art. 23/39, no separate
+ * consent for the recipient).
+ */
+struct cpm_delivery {
+    int64_t id; /* reads: the row's number, increasing; ignored on writes */
+    char destination_id[CPM_ID_BYTES_MAX + 1];
+    int64_t seq;
+    char event_id[CPM_EVENT_ID_BYTES];
+    char event_type[CPM_EVENT_TYPE_BYTES];
+    char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1]; /* "" for configuration events */
+    int attempt;                                   /* 1, 2, …; 0 for blocked */
+    int64_t time_ms;                               /* when the outcome was known */
+    char outcome[16];
+    int status;         /* HTTP status; 0 when none */
+    int64_t latency_ms; /* the attempt: sent → answered */
+    int64_t lag_ms;     /* the event recorded → this outcome */
+    char detail[CPM_DELIVERY_DETAIL_BYTES];
+};
+
+/* Which deliveries delivery_list visits: NULL/"" fields match all. */
+struct cpm_delivery_filter {
+    const char *destination_id;
+    const char *subject_id;
+    const char *outcome;
+    int64_t after_id; /* rows with a larger id, oldest first */
+};
+
 struct cpm_store;
 
 /* Visitors return CPM_OK to go on; any other code stops the walk and is returned. */
@@ -239,6 +274,7 @@ typedef cpm_err (*cpm_event_visit_fn)(void *ctx, const struct cpm_event *event);
 typedef cpm_err (*cpm_consent_state_visit_fn)(void *ctx, const struct cpm_consent_state *state);
 typedef cpm_err (*cpm_identity_visit_fn)(void *ctx, const struct cpm_identity *identity);
 typedef cpm_err (*cpm_guardian_link_visit_fn)(void *ctx, const struct cpm_guardian_link *link);
+typedef cpm_err (*cpm_delivery_visit_fn)(void *ctx, const struct cpm_delivery *delivery);
 
 struct cpm_store_ops {
     int version;      /* CPM_STORE_OPS_VERSION the backend was built for */
@@ -375,6 +411,29 @@ struct cpm_store_ops {
     cpm_err (*consent_state_on_notice)(struct cpm_store *store, const char *notice, int64_t version,
                                        const char *purpose, const char *after_subject, int limit,
                                        cpm_consent_state_visit_fn visit, void *ctx);
+
+    /* ---- version 6: destinations ---- */
+
+    /* Deletes a configuration document; NOT_FOUND when absent. */
+    cpm_err (*doc_delete)(struct cpm_store *store, enum cpm_doc_kind kind, const char *id);
+    /*
+     * The destination's lane cursors (every event of lane i up to seqs[i] is
+     * done). NOT_FOUND when the destination has none yet.
+     */
+    cpm_err (*delivery_cursors_get)(struct cpm_store *store, const char *destination_id,
+                                    int64_t seqs[CPM_DELIVERY_LANES]);
+    /*
+     * Appends count delivery rows and, when seqs is not NULL, sets every
+     * lane cursor of the destination, in one transaction.
+     */
+    cpm_err (*delivery_record)(struct cpm_store *store, const char *destination_id,
+                               const struct cpm_delivery *rows, size_t count,
+                               const int64_t seqs[CPM_DELIVERY_LANES]);
+    /* Forgets a destination's cursors (its log stays: it is evidence). */
+    cpm_err (*delivery_cursors_delete)(struct cpm_store *store, const char *destination_id);
+    /* Visits up to limit deliveries matching filter, oldest first. */
+    cpm_err (*delivery_list)(struct cpm_store *store, const struct cpm_delivery_filter *filter,
+                             int limit, cpm_delivery_visit_fn visit, void *ctx);
 };
 
 /* Every backend's store begins with this. */

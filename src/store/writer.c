@@ -33,6 +33,8 @@ struct cpm_writer {
     struct cpm_merkle_frontier frontier; /* the writer thread's own */
     uint64_t head_size;                  /* committed head, under lock */
     uint8_t head_root[CPM_HASH_BYTES];
+    cpm_writer_watch_fn watch; /* under lock */
+    void *watch_ctx;
 };
 
 /* The growing arrays of one batch. */
@@ -211,8 +213,19 @@ static void publish_head(struct cpm_writer *w)
     uint8_t root[CPM_HASH_BYTES];
     cpm_merkle_frontier_root(&w->frontier, root);
     pthread_mutex_lock(&w->lock);
+    bool grew = w->head_size != w->frontier.size;
     w->head_size = w->frontier.size;
     memcpy(w->head_root, root, CPM_HASH_BYTES);
+    if (grew && w->watch != NULL)
+        w->watch(w->watch_ctx); /* under the lock: once unset, it is never called again */
+    pthread_mutex_unlock(&w->lock);
+}
+
+void cpm_writer_watch(struct cpm_writer *w, cpm_writer_watch_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&w->lock);
+    w->watch = fn;
+    w->watch_ctx = ctx;
     pthread_mutex_unlock(&w->lock);
 }
 

@@ -86,6 +86,15 @@ cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req) C
  */
 cpm_err cpm_writer_submit_async(struct cpm_writer *w, struct cpm_write_request *req) CPM_MUST_CHECK;
 
+/*
+ * After each commit that added events, fn(ctx) runs on the writer thread,
+ * under the writer's lock (so it must be quick and must not call the
+ * writer: the dispatcher's wake-up). NULL stops it; once this returns, fn
+ * is not running and is never called again.
+ */
+typedef void (*cpm_writer_watch_fn)(void *ctx);
+void cpm_writer_watch(struct cpm_writer *w, cpm_writer_watch_fn fn, void *ctx);
+
 /* The committed tree head: size and root. */
 void cpm_writer_head(struct cpm_writer *w, uint64_t *size, uint8_t root[CPM_HASH_BYTES]);
 

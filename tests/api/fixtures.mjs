@@ -39,17 +39,28 @@ export const policy = (id = 'cn-shop', region = 'CN') => ({
   consent_validity: 'P12M',
 });
 
-/** Creates property, purpose, notice (+ version 1) and a policy. */
-export async function seedAll(request, server, key) {
-  const steps = [
-    ['POST', '/v1/properties', property()],
-    ['POST', '/v1/purposes', purpose()],
-    ['POST', '/v1/notices', notice()],
-    ['POST', '/v1/notices/privacy/versions', version()],
-    ['POST', '/v1/policies', policy()],
-  ];
-  for (const [method, p, body] of steps) {
-    const res = await request(server, method, p, { key, body });
-    if (res.status !== 201) throw new Error(`${method} ${p}: ${res.status} ${res.text}`);
+/** POSTs each [path, body] in order; throws unless each answers 201. */
+export async function createAll(request, server, key, steps) {
+  for (const [p, body] of steps) {
+    const res = await request(server, 'POST', p, { key, body });
+    if (res.status !== 201) throw new Error(`POST ${p}: ${res.status} ${res.text}`);
   }
 }
+
+/** Creates property, purpose, notice (+ version 1) and a policy. */
+export async function seedAll(request, server, key) {
+  await createAll(request, server, key, [
+    ['/v1/properties', property()],
+    ['/v1/purposes', purpose()],
+    ['/v1/notices', notice()],
+    ['/v1/notices/privacy/versions', version()],
+    ['/v1/policies', policy()],
+  ]);
+}
+
+/** A consent action's body on version 1 of the privacy notice (noticeVersion: its document). */
+export const consentBody = (noticeVersion, decisions, extra = {}) => ({
+  property: 'shop', channel: 'web', locale: 'en', method: 'click',
+  notice: { id: 'privacy', version: 1, sha256: noticeVersion.content.en.sha256 },
+  decisions, ...extra,
+});

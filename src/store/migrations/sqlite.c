@@ -169,6 +169,34 @@ static const struct migration migrations[] = {
      ") STRICT;"
      "CREATE INDEX contacts_by_time ON contacts (time_ms);"
      "CREATE INDEX contacts_by_subject ON contacts (subject_id, time_ms);"},
+    {7, "destinations' cursors and delivery log",
+     "CREATE TABLE delivery_lanes ("
+     "  destination_id TEXT NOT NULL,"
+     "  lane INTEGER NOT NULL,"
+     "  seq INTEGER NOT NULL,"
+     "  PRIMARY KEY (destination_id, lane)"
+     ") STRICT, WITHOUT ROWID;"
+     "CREATE TABLE deliveries ("
+     "  id INTEGER PRIMARY KEY,"
+     "  destination_id TEXT NOT NULL,"
+     "  seq INTEGER NOT NULL,"
+     "  event_id TEXT NOT NULL,"
+     "  event_type TEXT NOT NULL,"
+     "  subject_id TEXT,"
+     "  attempt INTEGER NOT NULL,"
+     "  time_ms INTEGER NOT NULL,"
+     "  outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'failed', 'dead', 'blocked')),"
+     "  status INTEGER NOT NULL,"
+     "  latency_ms INTEGER NOT NULL,"
+     "  lag_ms INTEGER NOT NULL,"
+     "  detail TEXT NOT NULL"
+     ") STRICT;"
+     "CREATE INDEX deliveries_by_destination ON deliveries (destination_id, id);"
+     "CREATE INDEX deliveries_by_outcome ON deliveries (destination_id, outcome, id);"
+     "CREATE INDEX deliveries_by_subject ON deliveries (subject_id, id) WHERE subject_id IS NOT "
+     "NULL;"
+     "CREATE TRIGGER deliveries_no_update BEFORE UPDATE ON deliveries"
+     " BEGIN SELECT RAISE(ABORT, 'the delivery log is append-only'); END;"},
 };
 
 _Static_assert(CPM_ARRAY_LEN(migrations) == CPM_SCHEMA_VERSION,

@@ -114,9 +114,9 @@ static void test_open_creates_schema(void **state)
                                        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
                                        " name IN ('config_docs', 'notice_versions', 'api_keys')"),
                      3);
-    /* notice versions ×2, events ×2, events of an erased subject, checkpoints ×2 */
+    /* notice versions ×2, events ×2, events of an erased subject, checkpoints ×2, deliveries */
     assert_int_equal(
-        fixture_query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 7);
+        fixture_query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 8);
 }
 
 static void test_pragmas(void **state)

@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * worker.c — one destination's delivery loop: read the ledger on from the
+ * lanes' cursors, filter, check the recipient's separate consent, send
+ * through the sink (one event in flight per lane), judge each answer,
+ * back off and retry, give up into the dead letters, and record every
+ * outcome with the new cursors.
+ */
+#include "core/common.h"
+
+#include <pthread.h>
+#include <sodium.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "domain/destination.h"
+#include "store/config_writer.h"
+#include "sync/cloudevent.h"
+#include "sync/sink.h"
+#include "sync/worker.h"
+
+#define MODULE          "sync"
+#define LANES           CPM_DELIVERY_LANES
+#define READ_PAGE       256  /* events read from the ledger at a time */
+#define QUEUED_MAX      4096 /* events held in memory per destination */
+#define FLUSH_ROWS      512  /* log rows that make a flush due */
+#define FLUSH_MS        20   /* the longest an outcome waits to be recorded */
+#define IDLE_POLL_MS    1000 /* the longest sleep without news */
+#define RETRY_AFTER_MAX (3600 * 1000)
+
+const int64_t cpm__sync_ack_bucket_ms[CPM_SYNC_ACK_BUCKETS] = {5,   10,   25,   50,    100,
+                                                               250, 1000, 5000, 30000, 300000};
+
+struct item {
+    struct item *next;
+    int64_t seq;
+    char id[CPM_EVENT_ID_BYTES];
+    char type[CPM_EVENT_TYPE_BYTES];
+    char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    char purpose[CPM_ID_BYTES_MAX + 1];
+    bool about_recipient; /* the event decides this destination's own recipient consent */
+    int64_t time_ms;
+    char *body;
+    size_t body_len;
+};
+
+struct lane {
+    struct item *head, *tail;
+    bool in_flight;
+    int attempts;    /* failed attempts of the head so far */
+    int64_t next_ms; /* the head is not sent before */
+    int64_t sent_ns;
+};
+
+struct cpm_worker {
+    pthread_t thread;
+    struct cpm_store *store;
+    struct cpm_dispatcher_options options;
+    char source[256];
+    json_t *dest;
+    char id[CPM_ID_BYTES_MAX + 1];
+    int64_t revision;
+    const struct cpm_sink_ops *ops;
+    void *sink;
+    int max_attempts;
+    bool processor;
+    char recipient[CPM_ID_BYTES_MAX + 1];
+    json_t *channel_purposes; /* the purposes of filter.channels; NULL: no channel filter */
+
+    struct lane lanes[LANES];
+    int64_t cursors[LANES]; /* as last recorded */
+    int64_t read_seq;
+    int64_t queued;
+    struct cpm_delivery *rows; /* outcomes not yet recorded */
+    size_t row_count, row_cap;
+    int64_t flushed_ms;
+    bool gone;
+
+    atomic_bool stopping;
+    atomic_int_least64_t replay_from; /* 0: none asked */
+    struct cpm_worker_stats stats;
+};
+
+/* The lane of a subject: FNV-1a, stable across versions (cursors depend on it). */
+static unsigned lane_of(const char *subject_id)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)subject_id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h % LANES;
+}
+
+static void item_free(struct item *it)
+{
+    if (it != NULL)
+        cpm_free(it->body);
+    cpm_free(it);
+}
+
+static void lane_pop(struct cpm_worker *w, struct lane *l)
+{
+    struct item *it = l->head;
+    l->head = it->next;
+    if (l->head == NULL)
+        l->tail = NULL;
+    l->attempts = 0;
+    l->next_ms = 0;
+    w->queued--;
+    item_free(it);
+}
+
+/* ---- what goes out -------------------------------------------------------- */
+
+static bool purpose_in(const json_t *purposes, const char *purpose)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(purposes, i, p) if (strcmp(json_string_value(p), purpose) == 0) return true;
+    return false;
+}
+
+/*
+ * Types, purposes and channels (by their purposes), each matching when not
+ * set; without types, the events about subjects (configuration events only
+ * when a type pattern names them).
+ */
+static bool wanted(const struct cpm_worker *w, const struct cpm_event *e)
+{
+    const json_t *filter = json_object_get(w->dest, "filter");
+    const json_t *purposes = json_object_get(filter, "purposes");
+    const json_t *types = json_object_get(filter, "types");
+    if (json_array_size(types) == 0 ? e->subject_id[0] == '\0'
+                                    : !cpm_destination_patterns_match(types, e->type))
+        return false;
+    if (json_array_size(purposes) > 0 &&
+        (e->purpose[0] == '\0' || !cpm_destination_patterns_match(purposes, e->purpose)))
+        return false;
+    return w->channel_purposes == NULL || purpose_in(w->channel_purposes, e->purpose);
+}
+
+static cpm_err enqueue(void *ctx, const struct cpm_event *e)
+{
+    struct cpm_worker *w = ctx;
+    w->read_seq = e->seq;
+    unsigned lane = lane_of(e->subject_id);
+    if (e->seq <= w->cursors[lane] || !wanted(w, e))
+        return CPM_OK;
+    struct item *it = cpm_calloc(1, sizeof(*it));
+    json_t *data = json_loadb(e->leaf, e->leaf_len, 0, NULL);
+    if (it == NULL || !json_is_object(data)) {
+        json_decref(data);
+        cpm_free(it);
+        return it == NULL ? CPM_ERR_NOMEM : CPM_ERR_STORE;
+    }
+    const char *recipient = json_string_value(json_object_get(data, "recipient"));
+    it->about_recipient = recipient != NULL && strcmp(recipient, w->recipient) == 0;
+    it->seq = e->seq;
+    cpm_strlcpy(it->id, e->id, sizeof(it->id));
+    cpm_strlcpy(it->type, e->type, sizeof(it->type));
+    cpm_strlcpy(it->subject_id, e->subject_id, sizeof(it->subject_id));
+    cpm_strlcpy(it->purpose, e->purpose, sizeof(it->purpose));
+    it->time_ms = e->time_ms;
+    it->body = cpm_cloudevent_body(e->seq, e->id, e->type, e->subject_id, e->time_ms, data,
+                                   w->source, &it->body_len);
+    if (it->body == NULL) {
+        item_free(it);
+        return CPM_ERR_NOMEM;
+    }
+    struct lane *l = &w->lanes[lane];
+    if (l->tail != NULL)
+        l->tail->next = it;
+    else
+        l->head = it;
+    l->tail = it;
+    w->queued++;
+    return CPM_OK;
+}
+
+/* Reads the next page of the ledger when there is room; true when more may be waiting. */
+static bool fill(struct cpm_worker *w)
+{
+    if (w->queued >= QUEUED_MAX)
+        return false;
+    int64_t before = w->read_seq;
+    cpm_err err = w->store->ops->event_list(w->store, NULL, w->read_seq, READ_PAGE, enqueue, w);
+    if (err != CPM_OK) {
+        cpm_log_error(MODULE, "destination '%s': reading the ledger failed: %s", w->id,
+                      cpm_err_message(err));
+        return false;
+    }
+    atomic_store(&w->stats.read_seq, w->read_seq);
+    atomic_store(&w->stats.queued, w->queued);
+    return w->read_seq - before >= READ_PAGE;
+}
+
+/* ---- the log -------------------------------------------------------------- */
+
+static struct cpm_delivery *row_add(struct cpm_worker *w, const struct item *it,
+                                    const char *outcome)
+{
+    if (w->row_count == w->row_cap) {
+        size_t cap = w->row_cap ? w->row_cap * 2 : 64;
+        struct cpm_delivery *rows = cpm_realloc(w->rows, cap * sizeof(*rows));
+        if (rows == NULL) {
+            cpm_log_error(MODULE, "destination '%s': out of memory for the delivery log", w->id);
+            return NULL;
+        }
+        w->rows = rows;
+        w->row_cap = cap;
+    }
+    struct cpm_delivery *d = &w->rows[w->row_count++];
+    memset(d, 0, sizeof(*d));
+    cpm_strlcpy(d->destination_id, w->id, sizeof(d->destination_id));
+    d->seq = it->seq;
+    cpm_strlcpy(d->event_id, it->id, sizeof(d->event_id));
+    cpm_strlcpy(d->event_type, it->type, sizeof(d->event_type));
+    cpm_strlcpy(d->subject_id, it->subject_id, sizeof(d->subject_id));
+    cpm_strlcpy(d->outcome, outcome, sizeof(d->outcome));
+    d->time_ms = cpm_clock_now_ms();
+    d->lag_ms = d->time_ms - it->time_ms;
+    return d;
+}
+
+/* Records the outcomes so far and the cursors they allow, in one transaction. */
+static void flush(struct cpm_worker *w)
+{
+    int64_t seqs[LANES];
+    bool moved = false;
+    for (int i = 0; i < LANES; i++) {
+        seqs[i] = w->lanes[i].head ? w->lanes[i].head->seq - 1 : w->read_seq;
+        moved |= seqs[i] != w->cursors[i];
+    }
+    if (w->row_count == 0 && !moved)
+        return;
+    cpm_err err = w->store->ops->delivery_record(w->store, w->id, w->rows, w->row_count, seqs);
+    w->flushed_ms = cpm_clock_now_ms();
+    if (err != CPM_OK) { /* kept, and tried again: an outcome is never dropped */
+        cpm_log_error(MODULE, "destination '%s': recording %zu outcomes failed: %s", w->id,
+                      w->row_count, cpm_err_message(err));
+        return;
+    }
+    w->row_count = 0;
+    memcpy(w->cursors, seqs, sizeof(seqs));
+    int64_t low = seqs[0];
+    for (int i = 1; i < LANES; i++)
+        low = seqs[i] < low ? seqs[i] : low;
+    atomic_store(&w->stats.cursor_seq, low);
+}
+
+/* ---- sending and judging -------------------------------------------------- */
+
+struct consent_ctx {
+    const char *recipient;
+    bool given;
+};
+
+static cpm_err consent_visit(void *ctx, const struct cpm_consent_state *s)
+{
+    struct consent_ctx *c = ctx;
+    if (strcmp(s->recipient, c->recipient) == 0 && strcmp(s->status, "given") == 0)
+        c->given = true;
+    return CPM_OK;
+}
+
+/*
+ * PIPL Art. 23 and 39: to an independent or a cross-border recipient,
+ * nothing about a subject without the subject's separate consent for that
+ * recipient; the decision on that very consent (a withdrawal) still goes.
+ */
+static bool may_send(struct cpm_worker *w, const struct item *it, bool *failed)
+{
+    *failed = false;
+    if (w->processor || it->subject_id[0] == '\0' || it->about_recipient)
+        return true;
+    struct consent_ctx c = {.recipient = w->recipient};
+    cpm_err err = w->store->ops->consent_state_list(w->store, it->subject_id, consent_visit, &c);
+    *failed = err != CPM_OK;
+    return c.given;
+}
+
+static void block(struct cpm_worker *w, struct lane *l)
+{
+    struct cpm_delivery *d = row_add(w, l->head, "blocked");
+    if (d == NULL)
+        return;
+    snprintf(d->detail, sizeof(d->detail),
+             "not sent: the subject has no separate consent for recipient '%s' (PIPL Art. %s)",
+             w->recipient,
+             strcmp(json_string_value(json_object_get(w->dest, "role")), "cross_border") == 0
+                 ? "39"
+                 : "23");
+    atomic_fetch_add(&w->stats.blocked, 1);
+    lane_pop(w, l);
+}
+
+/* Sends every lane head that is due; returns the ms until the next one is, or IDLE_POLL_MS. */
+static int64_t send_due(struct cpm_worker *w)
+{
+    int64_t now = cpm_clock_now_ms(), wait = IDLE_POLL_MS;
+    for (unsigned i = 0; i < LANES; i++) {
+        struct lane *l = &w->lanes[i];
+        while (l->head != NULL && !l->in_flight) {
+            if (l->next_ms > now) {
+                wait = l->next_ms - now < wait ? l->next_ms - now : wait;
+                break;
+            }
+            bool failed;
+            if (!may_send(w, l->head, &failed)) {
+                if (failed) { /* the store did not answer: ask again shortly */
+                    l->next_ms = now + 1000;
+                    continue;
+                }
+                block(w, l);
+                continue;
+            }
+            struct item *it = l->head;
+            struct cpm_outbound_event e = {.seq = it->seq,
+                                           .id = it->id,
+                                           .type = it->type,
+                                           .subject_id = it->subject_id,
+                                           .purpose = it->purpose,
+                                           .time_ms = it->time_ms,
+                                           .body = it->body,
+                                           .body_len = it->body_len};
+            if (w->ops->send(w->sink, i, &e) != CPM_OK) {
+                l->next_ms = now + 1000;
+                continue;
+            }
+            l->in_flight = true;
+            l->sent_ns = cpm_clock_monotonic_ns();
+        }
+    }
+    return wait;
+}
+
+/* Exponential backoff with jitter (half to all of the step), or what the receiver asked. */
+static int64_t retry_delay_ms(const struct cpm_worker *w, int attempts, int64_t retry_after_ms)
+{
+    if (retry_after_ms > 0)
+        return retry_after_ms < RETRY_AFTER_MAX ? retry_after_ms : RETRY_AFTER_MAX;
+    int64_t step = w->options.retry_base_ms;
+    for (int i = 1; i < attempts && step < w->options.retry_max_ms; i++)
+        step *= 2;
+    step = step < w->options.retry_max_ms ? step : w->options.retry_max_ms;
+    return step / 2 + (int64_t)randombytes_uniform((uint32_t)(step / 2 + 1));
+}
+
+static void count_ack(struct cpm_worker *w, int64_t lag_ms)
+{
+    size_t b = 0;
+    while (b < CPM_SYNC_ACK_BUCKETS && lag_ms > cpm__sync_ack_bucket_ms[b])
+        b++;
+    atomic_fetch_add(&w->stats.ack_buckets[b], 1);
+    atomic_fetch_add(&w->stats.ack_sum_ms, (uint64_t)(lag_ms > 0 ? lag_ms : 0));
+    atomic_fetch_add(&w->stats.delivered, 1);
+}
+
+static void on_done(void *ctx, unsigned lane, const struct cpm_sink_result *r)
+{
+    struct cpm_worker *w = ctx;
+    struct lane *l = &w->lanes[lane];
+    CPM_ASSERT(lane < LANES && l->in_flight && l->head != NULL);
+    l->in_flight = false;
+    int attempt = l->attempts + 1;
+    bool give_up = r->outcome == CPM_SINK_REJECTED ||
+                   (r->outcome == CPM_SINK_RETRY && attempt >= w->max_attempts);
+    const char *outcome = r->outcome == CPM_SINK_DELIVERED ? "delivered"
+                          : give_up                        ? "dead"
+                                                           : "failed";
+    struct cpm_delivery *d = row_add(w, l->head, outcome);
+    if (d != NULL) {
+        d->attempt = attempt;
+        d->status = r->status;
+        d->latency_ms = (cpm_clock_monotonic_ns() - l->sent_ns) / 1000000;
+        snprintf(d->detail, sizeof(d->detail), "%.150s%s", r->detail,
+                 r->outcome == CPM_SINK_GONE ? " (gone: the destination is disabled)" : "");
+    }
+    if (r->outcome == CPM_SINK_DELIVERED) {
+        count_ack(w, d ? d->lag_ms : 0);
+        lane_pop(w, l);
+    } else if (give_up) {
+        atomic_fetch_add(&w->stats.dead, 1);
+        lane_pop(w, l);
+    } else {
+        atomic_fetch_add(&w->stats.failed, 1);
+        l->attempts = attempt;
+        l->next_ms = cpm_clock_now_ms() + retry_delay_ms(w, attempt, r->retry_after_ms);
+        w->gone |= r->outcome == CPM_SINK_GONE;
+    }
+    atomic_store(&w->stats.queued, w->queued);
+}
+
+/* HTTP 410: the receiver says it is gone for good; stop until an operator enables it again. */
+static void disable(struct cpm_worker *w)
+{
+    json_t *doc = json_deep_copy(w->dest);
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    cpm_err err = doc ? CPM_OK : CPM_ERR_NOMEM;
+    if (err == CPM_OK) {
+        json_object_set_new(doc, "enabled", json_false());
+        err = cpm_config_update(w->store, CPM_DOC_DESTINATION, doc, w->revision, &detail);
+    }
+    json_decref(doc);
+    cpm_log_warn(MODULE, "destination '%s' answered 410 Gone: %s", w->id,
+                 err == CPM_OK ? "disabled" : "could not be disabled (changed meanwhile)");
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static void drop_queues(struct cpm_worker *w)
+{
+    for (int i = 0; i < LANES; i++)
+        while (w->lanes[i].head != NULL)
+            lane_pop(w, &w->lanes[i]);
+}
+
+/* Waits for the sends in flight, then starts again from from_seq (never skipping ahead). */
+static void replay(struct cpm_worker *w, int64_t from_seq)
+{
+    for (;;) {
+        bool busy = false;
+        for (int i = 0; i < LANES; i++)
+            busy |= w->lanes[i].in_flight;
+        if (!busy)
+            break;
+        w->ops->poll(w->sink, 100, on_done, w);
+    }
+    flush(w);
+    drop_queues(w);
+    int64_t low = w->read_seq;
+    for (int i = 0; i < LANES; i++) {
+        w->cursors[i] = from_seq - 1 < w->cursors[i] ? from_seq - 1 : w->cursors[i];
+        low = w->cursors[i] < low ? w->cursors[i] : low;
+    }
+    w->read_seq = low;
+    int64_t seqs[LANES];
+    memcpy(seqs, w->cursors, sizeof(seqs));
+    if (w->store->ops->delivery_record(w->store, w->id, NULL, 0, seqs) != CPM_OK)
+        cpm_log_error(MODULE, "destination '%s': recording the replay failed", w->id);
+    cpm_log_info(MODULE, "destination '%s': replaying from seq %lld", w->id, (long long)from_seq);
+}
+
+static cpm_err load_cursors(struct cpm_worker *w)
+{
+    cpm_err err = w->store->ops->delivery_cursors_get(w->store, w->id, w->cursors);
+    if (err == CPM_ERR_NOT_FOUND) { /* new: from its from_seq (set when it was created) */
+        json_int_t from = json_integer_value(json_object_get(w->dest, "from_seq"));
+        for (int i = 0; i < LANES; i++)
+            w->cursors[i] = from > 0 ? from - 1 : 0;
+        err = w->store->ops->delivery_record(w->store, w->id, NULL, 0, w->cursors);
+    }
+    w->read_seq = w->cursors[0];
+    for (int i = 1; i < LANES; i++)
+        w->read_seq = w->cursors[i] < w->read_seq ? w->cursors[i] : w->read_seq;
+    atomic_store(&w->stats.cursor_seq, w->read_seq);
+    return err;
+}
+
+static void *run(void *arg)
+{
+    struct cpm_worker *w = arg;
+    while (!atomic_load(&w->stopping) && !w->gone) {
+        int64_t from = atomic_exchange(&w->replay_from, 0);
+        if (from > 0)
+            replay(w, from);
+        bool more = fill(w);
+        int64_t wait = send_due(w);
+        int64_t since_flush = cpm_clock_now_ms() - w->flushed_ms;
+        if (w->row_count > 0 && FLUSH_MS - since_flush < wait)
+            wait = FLUSH_MS - since_flush > 0 ? FLUSH_MS - since_flush : 0;
+        w->ops->poll(w->sink, more ? 0 : (int)wait, on_done, w);
+        if (w->row_count >= FLUSH_ROWS || cpm_clock_now_ms() - w->flushed_ms >= FLUSH_MS)
+            flush(w);
+    }
+    flush(w);
+    if (w->gone)
+        disable(w);
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+/* The purposes of the channels filter.channels names (from their channel documents). */
+static cpm_err load_channel_purposes(struct cpm_worker *w)
+{
+    const json_t *channels = json_object_get(json_object_get(w->dest, "filter"), "channels");
+    size_t i;
+    const json_t *c;
+    if (json_array_size(channels) == 0)
+        return CPM_OK;
+    w->channel_purposes = json_array();
+    json_array_foreach(channels, i, c)
+    {
+        json_t *doc = NULL;
+        int64_t revision;
+        cpm_err err =
+            cpm_config_read(w->store, CPM_DOC_CHANNEL, json_string_value(c), &doc, &revision);
+        if (err == CPM_OK)
+            json_array_extend(w->channel_purposes, json_object_get(doc, "purposes"));
+        json_decref(doc);
+        if (err != CPM_OK && err != CPM_ERR_NOT_FOUND)
+            return err;
+    }
+    return CPM_OK;
+}
+
+static void worker_free(struct cpm_worker *w)
+{
+    if (w == NULL)
+        return;
+    if (w->ops != NULL)
+        w->ops->close(w->sink);
+    drop_queues(w);
+    json_decref(w->dest);
+    json_decref(w->channel_purposes);
+    cpm_free(w->rows);
+    cpm_free(w);
+}
+
+static cpm_err worker_init(struct cpm_worker *w, const json_t *dest, struct cpm_detail *detail)
+{
+    const char *role = json_string_value(json_object_get(dest, "role"));
+    const char *recipient = json_string_value(json_object_get(dest, "recipient"));
+    w->dest = json_deep_copy(dest);
+    w->ops = cpm_sink_find(json_string_value(json_object_get(dest, "kind")));
+    if (w->dest == NULL)
+        return CPM_ERR_NOMEM;
+    if (w->ops == NULL)
+        return CPM_ERR_VALIDATION;
+    cpm_strlcpy(w->id, json_string_value(json_object_get(dest, "id")), sizeof(w->id));
+    cpm_strlcpy(w->recipient, recipient ? recipient : "", sizeof(w->recipient));
+    w->processor = role == NULL || strcmp(role, "processor") == 0;
+    w->max_attempts = (int)json_integer_value(json_object_get(dest, "max_attempts"));
+    w->max_attempts = w->max_attempts > 0 ? w->max_attempts : 1;
+    json_int_t timeout = json_integer_value(json_object_get(dest, "timeout_ms"));
+    struct cpm_sink_env env = {
+        .guard = w->options.guard, .lanes = LANES, .timeout_ms = timeout > 0 ? timeout : 10000};
+    cpm_err err = load_channel_purposes(w);
+    if (err == CPM_OK)
+        err = w->ops->open(w->dest, &env, &w->sink, detail);
+    if (err != CPM_OK)
+        w->ops = NULL; /* nothing to close */
+    return err == CPM_OK ? load_cursors(w) : err;
+}
+
+cpm_err cpm__worker_start(struct cpm_store *store, const struct cpm_dispatcher_options *options,
+                          const json_t *dest, int64_t revision, struct cpm_worker **out)
+{
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    struct cpm_worker *w = cpm_calloc(1, sizeof(*w));
+    if (w == NULL)
+        return CPM_ERR_NOMEM;
+    w->store = store;
+    w->options = *options;
+    cpm_strlcpy(w->source, options->source, sizeof(w->source));
+    w->options.source = w->source;
+    w->revision = revision;
+    w->flushed_ms = cpm_clock_now_ms();
+    cpm_err err = worker_init(w, dest, &detail);
+    if (err == CPM_OK && pthread_create(&w->thread, NULL, run, w) != 0)
+        err = CPM_ERR_INTERNAL;
+    if (err != CPM_OK) {
+        cpm_log_error(MODULE, "destination '%s' not started: %s%s%s", w->id, cpm_err_message(err),
+                      detail.count ? ": " : "", detail.count ? detail.faults[0].message : "");
+        worker_free(w);
+        return err;
+    }
+    cpm_log_info(MODULE, "destination '%s' (%s) started at seq %lld", w->id, w->ops->kind,
+                 (long long)w->read_seq);
+    *out = w;
+    return CPM_OK;
+}
+
+const char *cpm__worker_id(const struct cpm_worker *w)
+{
+    return w->id;
+}
+
+int64_t cpm__worker_revision(const struct cpm_worker *w)
+{
+    return w->revision;
+}
+
+const struct cpm_worker_stats *cpm__worker_stats(const struct cpm_worker *w)
+{
+    return &w->stats;
+}
+
+void cpm__worker_wake(struct cpm_worker *w)
+{
+    w->ops->wake(w->sink);
+}
+
+void cpm__worker_replay(struct cpm_worker *w, int64_t from_seq)
+{
+    CPM_ASSERT(from_seq > 0);
+    atomic_store(&w->replay_from, from_seq);
+    cpm__worker_wake(w);
+}
+
+void cpm__worker_stop(struct cpm_worker *w)
+{
+    if (w == NULL)
+        return;
+    atomic_store(&w->stopping, true);
+    cpm__worker_wake(w);
+    pthread_join(w->thread, NULL);
+    worker_free(w);
+}
