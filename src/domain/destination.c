@@ -12,14 +12,30 @@
 #include "domain/destination.h"
 #include "domain/schema.h"
 
-static const char *const kinds[] = {"webhook", "nats", NULL};
+static const char *const kinds[] = {"webhook",    "nats",        "wecom_tags",   "sms_gateway",
+                                    "ma_journey", "tencent_ads", "ocean_engine", NULL};
+static const char *const actions[] = {"tag_add",         "tag_remove",      "suppress",
+                                      "unsuppress",      "exit_journey",    "reschedule",
+                                      "audience_append", "audience_reduce", NULL};
+
+/* What each connector kind can do, and what it needs besides endpoint and secret. */
+static const struct {
+    const char *kind;
+    const char *actions[3];
+    const char *required[3];
+} connectors[] = {
+    {"wecom_tags", {"tag_add", "tag_remove"}, {"corp_id", "owner_userid"}},
+    {"sms_gateway", {"suppress", "unsuppress"}, {NULL}},
+    {"ma_journey", {"exit_journey", "reschedule"}, {NULL}},
+    {"tencent_ads", {"audience_append", "audience_reduce"}, {"account_id", "audience_id"}},
+    {"ocean_engine", {"audience_append", "audience_reduce"}, {"account_id", "audience_id"}},
+};
 static const char *const roles[] = {"processor", "independent", "cross_border", NULL};
 static const char *const mechanisms[] = {"security_assessment", "standard_contract",
                                          "certification", NULL};
 
 static const char *pattern_check(const char *s);
 static const char *country_check(const char *s);
-static const char *secret_check(const char *s);
 
 static const struct cpm__schema_field filter_fields[] = {
     {.name = "types",
@@ -37,6 +53,13 @@ static const struct cpm__schema_field filter_fields[] = {
 };
 static const struct cpm__schema filter_schema = CPM__SCHEMA(filter_fields, NULL);
 
+static const struct cpm__schema_field rule_fields[] = {
+    {.name = "when", .type = CPM__SCHEMA_OBJECT, .nested = &filter_schema, .dflt = "{}"},
+    {.name = "action", .type = CPM__SCHEMA_ENUM, .required = true, .values = actions},
+    {.name = "tag", .type = CPM__SCHEMA_STRING, .bytes_min = 1, .bytes_max = 128},
+};
+static const struct cpm__schema rule_schema = CPM__SCHEMA(rule_fields, NULL);
+
 static const struct cpm__schema_field destination_fields[] = {
     {.name = "id", .type = CPM__SCHEMA_SLUG, .required = true},
     {.name = "name",
@@ -46,7 +69,7 @@ static const struct cpm__schema_field destination_fields[] = {
      .bytes_max = CPM_NAME_BYTES_MAX},
     {.name = "kind", .type = CPM__SCHEMA_ENUM, .required = true, .values = kinds},
     {.name = "endpoint", .type = CPM__SCHEMA_STRING, .required = true, .bytes_min = 1},
-    {.name = "secret", .type = CPM__SCHEMA_STRING, .check = secret_check},
+    {.name = "secret", .type = CPM__SCHEMA_STRING, .bytes_min = 1, .bytes_max = 512},
     {.name = "enabled", .type = CPM__SCHEMA_BOOL, .dflt = "true"},
     {.name = "filter", .type = CPM__SCHEMA_OBJECT, .nested = &filter_schema, .dflt = "{}"},
     {.name = "role", .type = CPM__SCHEMA_ENUM, .values = roles, .dflt = "\"processor\""},
@@ -55,6 +78,20 @@ static const struct cpm__schema_field destination_fields[] = {
     {.name = "transfer_mechanism", .type = CPM__SCHEMA_ENUM, .values = mechanisms},
     {.name = "stream", .type = CPM__SCHEMA_STRING, .bytes_min = 1, .bytes_max = 64},
     {.name = "subject_prefix", .type = CPM__SCHEMA_STRING, .bytes_min = 1, .bytes_max = 64},
+    {.name = "corp_id", .type = CPM__SCHEMA_STRING, .bytes_min = 1, .bytes_max = 64},
+    {.name = "owner_userid", .type = CPM__SCHEMA_STRING, .bytes_min = 1, .bytes_max = 64},
+    {.name = "account_id", .type = CPM__SCHEMA_STRING, .bytes_min = 1, .bytes_max = 64},
+    {.name = "audience_id", .type = CPM__SCHEMA_STRING, .bytes_min = 1, .bytes_max = 64},
+    {.name = "batch_interval_ms",
+     .type = CPM__SCHEMA_INTEGER,
+     .min = 100,
+     .max = 3600000,
+     .dflt = "10000"},
+    {.name = "rules",
+     .type = CPM__SCHEMA_ARRAY,
+     .item = CPM__SCHEMA_OBJECT,
+     .nested = &rule_schema,
+     .max = 32},
     {.name = "max_attempts", .type = CPM__SCHEMA_INTEGER, .min = 1, .max = 50, .dflt = "12"},
     {.name = "timeout_ms", .type = CPM__SCHEMA_INTEGER, .min = 100, .max = 60000, .dflt = "10000"},
     {.name = "from_seq", .type = CPM__SCHEMA_INTEGER, .min = 1, .max = INT64_MAX},
@@ -87,7 +124,7 @@ static const char *country_check(const char *s)
                : "must be an ISO 3166-1 alpha-2 country code like SG or DE";
 }
 
-static const char *secret_check(const char *s)
+static const char *webhook_secret_check(const char *s)
 {
     uint8_t key[CPM_WEBHOOK_KEY_BYTES_MAX];
     size_t len;
@@ -166,25 +203,71 @@ static const char *str(const json_t *doc, const char *key)
 static void kind_rules(const json_t *doc, const char *kind, struct cpm_detail *d)
 {
     const char *endpoint = str(doc, "endpoint");
-    bool webhook = strcmp(kind, "webhook") == 0;
-    if (endpoint != NULL && webhook && !webhook_url_valid(endpoint))
+    bool nats = strcmp(kind, "nats") == 0, webhook = strcmp(kind, "webhook") == 0;
+    if (endpoint != NULL && !nats && !webhook_url_valid(endpoint))
         cpm_detail_add(d, "endpoint",
                        "must be an http:// or https:// URL with a lowercase host, an optional "
                        "port and path, no user name or fragment");
-    if (endpoint != NULL && !webhook && !nats_url_valid(endpoint))
+    if (endpoint != NULL && nats && !nats_url_valid(endpoint))
         cpm_detail_add(d, "endpoint", "must be a NATS server URL like nats://127.0.0.1:4222");
-    if (!webhook && str(doc, "stream") == NULL)
+    if (nats && str(doc, "stream") == NULL)
         cpm_detail_add(d, "stream", "is required for a nats destination (the JetStream stream)");
     if (str(doc, "stream") != NULL && !nats_name_valid(str(doc, "stream"), false))
         cpm_detail_add(d, "stream", "must be a stream name without spaces, dots or wildcards");
     if (str(doc, "subject_prefix") != NULL && !nats_name_valid(str(doc, "subject_prefix"), true))
         cpm_detail_add(d, "subject_prefix",
                        "must be NATS subject tokens like cpm or acme.consent (not $…)");
-    if (webhook && (str(doc, "stream") || str(doc, "subject_prefix")))
+    if (!nats && (str(doc, "stream") || str(doc, "subject_prefix")))
         cpm_detail_add(d, str(doc, "stream") ? "stream" : "subject_prefix",
                        "is only for nats destinations");
-    if (!webhook && str(doc, "secret") != NULL)
-        cpm_detail_add(d, "secret", "is only for webhook destinations");
+    const char *secret = str(doc, "secret");
+    if (webhook && secret != NULL && webhook_secret_check(secret) != NULL)
+        cpm_detail_add(d, "secret", "%s", webhook_secret_check(secret));
+    if (strcmp(kind, "nats") == 0 && secret != NULL)
+        cpm_detail_add(d, "secret", "is not used by nats destinations");
+}
+
+static int connector_of(const char *kind)
+{
+    for (size_t i = 0; i < CPM_ARRAY_LEN(connectors); i++)
+        if (strcmp(connectors[i].kind, kind) == 0)
+            return (int)i;
+    return -1;
+}
+
+static bool has(const char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n && list[i] != NULL; i++)
+        if (strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* A connector: its credentials and ids, and rules whose actions it can take. */
+static void connector_rules(const json_t *doc, int c, struct cpm_detail *d)
+{
+    const json_t *rules = json_object_get(doc, "rules");
+    char path[CPM_FIELD_PATH_BYTES_MAX];
+    size_t i;
+    const json_t *rule;
+    if (str(doc, "secret") == NULL)
+        cpm_detail_add(d, "secret", "is required: the %s credential", connectors[c].kind);
+    for (size_t r = 0; r < CPM_ARRAY_LEN(connectors[c].required) && connectors[c].required[r]; r++)
+        if (str(doc, connectors[c].required[r]) == NULL)
+            cpm_detail_add(d, connectors[c].required[r], "is required for a %s destination",
+                           connectors[c].kind);
+    if (json_array_size(rules) == 0)
+        cpm_detail_add(d, "rules", "needs at least one rule: which changes trigger which action");
+    json_array_foreach(rules, i, rule)
+    {
+        const char *action = str(rule, "action");
+        cpm__schema_path_index(path, sizeof(path), "rules", i);
+        if (action != NULL && !has(connectors[c].actions, 3, action))
+            cpm_detail_add(d, path, "action '%s' is not one a %s destination takes", action,
+                           connectors[c].kind);
+        if (action != NULL && strncmp(action, "tag_", 4) == 0 && str(rule, "tag") == NULL)
+            cpm_detail_add(d, path, "needs the WeCom tag id its action adds or removes");
+    }
 }
 
 /* PIPL Art. 23 and 38/39: a recipient's own consent, and the transfer's legal mechanism. */
@@ -212,10 +295,61 @@ cpm_err cpm__destination_rules(const json_t *doc, const struct cpm_config_lookup
 {
     CPM_UNUSED(lookup);
     const char *kind = str(doc, "kind");
+    int c = kind != NULL ? connector_of(kind) : -1;
     if (kind != NULL)
         kind_rules(doc, kind, d);
+    if (c >= 0)
+        connector_rules(doc, c, d);
+    else if (kind != NULL && json_object_get(doc, "rules") != NULL)
+        cpm_detail_add(d, "rules",
+                       "are for connectors; a %s destination sends what its filter"
+                       " matches",
+                       kind);
     role_rules(doc, d);
     return CPM_OK;
+}
+
+/* PIPL Art. 15 and 44: a stop reaches every system that acts on the person. */
+#define STOPS                                                                                      \
+    "\"consent.withdrawn\", \"consent.refused\", \"consent.expired\", \"consent.objected\""
+
+static const struct {
+    const char *kind;
+    const char *rules;
+} default_rules[] = {
+    {"sms_gateway",
+     "[{\"when\": {\"types\": [" STOPS "], \"purposes\": [\"marketing.sms\", \"marketing.sms.*\"]},"
+     " \"action\": \"suppress\"},"
+     " {\"when\": {\"types\": [\"consent.given\", \"consent.objection_withdrawn\"],"
+     " \"purposes\": [\"marketing.sms\", \"marketing.sms.*\"]}, \"action\": \"unsuppress\"}]"},
+    {"ma_journey",
+     "[{\"when\": {\"types\": [" STOPS ", \"subject.erased\"]}, \"action\": \"exit_journey\"},"
+     " {\"when\": {\"types\": [\"preferences.changed\"]}, \"action\": \"reschedule\"}]"},
+    {"tencent_ads", "[{\"when\": {\"types\": [" STOPS
+                    "], \"purposes\": [\"ads.*\"]}, \"action\": \"audience_reduce\"},"
+                    " {\"when\": {\"types\": [\"consent.given\"], \"purposes\": [\"ads.*\"]},"
+                    " \"action\": \"audience_append\"}]"},
+    {"ocean_engine", "[{\"when\": {\"types\": [" STOPS
+                     "], \"purposes\": [\"ads.*\"]}, \"action\": \"audience_reduce\"},"
+                     " {\"when\": {\"types\": [\"consent.given\"], \"purposes\": [\"ads.*\"]},"
+                     " \"action\": \"audience_append\"}]"},
+};
+
+json_t *cpm_destination_default_rules(const char *kind)
+{
+    for (size_t i = 0; kind != NULL && i < CPM_ARRAY_LEN(default_rules); i++)
+        if (strcmp(default_rules[i].kind, kind) == 0)
+            return json_loads(default_rules[i].rules, 0, NULL);
+    return NULL;
+}
+
+bool cpm_destination_rule_matches(const json_t *when, const char *type, const char *purpose)
+{
+    const json_t *purposes = json_object_get(when, "purposes");
+    if (!cpm_destination_patterns_match(json_object_get(when, "types"), type))
+        return false;
+    return json_array_size(purposes) == 0 ||
+           (purpose[0] != '\0' && cpm_destination_patterns_match(purposes, purpose));
 }
 
 void cpm_webhook_secret_new(char out[CPM_WEBHOOK_SECRET_BYTES_MAX])

@@ -43,4 +43,16 @@ bool cpm_destination_pattern_matches(const char *pattern, const char *value);
 /* True when value matches one pattern of the JSON array patterns; an absent or empty one: all. */
 bool cpm_destination_patterns_match(const json_t *patterns, const char *value);
 
+/*
+ * The rules a connector kind gets when its document names none (owned), or
+ * NULL when the kind has no defaults (wecom_tags: tag ids are the account's).
+ */
+json_t *cpm_destination_default_rules(const char *kind);
+
+/*
+ * True when an event of type about purpose ("" when none) matches a filter
+ * or rule condition `when` (types, purposes; channels are the caller's).
+ */
+bool cpm_destination_rule_matches(const json_t *when, const char *type, const char *purpose);
+
 #endif /* CPM_DOMAIN_DESTINATION_H */

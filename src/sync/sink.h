@@ -35,6 +35,9 @@ struct cpm_outbound_event {
     size_t leaf_len;
     const char *body; /* the CloudEvents 1.0 structured JSON the dispatcher built */
     size_t body_len;
+    /* connectors: the first of the destination's rules the event matched */
+    const char *action; /* "tag_add", "suppress", …; NULL for webhook and nats */
+    const json_t *rule; /* that rule (its tag, …) */
 };
 
 enum cpm_sink_outcome {
@@ -54,11 +57,20 @@ struct cpm_sink_result {
 /* Called from poll, once per finished send. */
 typedef void (*cpm_sink_done_fn)(void *ctx, unsigned lane, const struct cpm_sink_result *r);
 
-/* What every sink is opened with. */
+/*
+ * A subject's identifier of type ("phone", "wecom_external_userid"), in its
+ * normalised form, into out. NOT_FOUND when it has none (or was erased).
+ */
+typedef cpm_err (*cpm_sink_identifier_fn)(void *ctx, const char *subject_id, const char *type,
+                                          char *out, size_t cap);
+
+/* What every sink is opened with; all borrowed, valid until close. */
 struct cpm_sink_env {
     const struct cpm_outbound_guard *guard; /* which addresses may be reached */
     unsigned lanes;                         /* sends outstanding at most */
     int64_t timeout_ms;                     /* per send, everything included */
+    cpm_sink_identifier_fn identifier;      /* connectors: who the subject is downstream */
+    void *identifier_ctx;
 };
 
 struct cpm_sink_ops {
@@ -86,6 +98,11 @@ struct cpm_sink_ops {
 
 extern const struct cpm_sink_ops cpm_sink_webhook_ops;
 extern const struct cpm_sink_ops cpm_sink_nats_ops;
+extern const struct cpm_sink_ops cpm_sink_wecom_tags_ops;
+extern const struct cpm_sink_ops cpm_sink_sms_gateway_ops;
+extern const struct cpm_sink_ops cpm_sink_ma_journey_ops;
+extern const struct cpm_sink_ops cpm_sink_tencent_ads_ops;
+extern const struct cpm_sink_ops cpm_sink_ocean_engine_ops;
 
 /* The operations of a destination kind ("webhook"), or NULL when there is no such kind. */
 const struct cpm_sink_ops *cpm_sink_find(const char *kind);

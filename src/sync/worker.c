@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "crypto/keyring.h"
 #include "domain/destination.h"
 #include "store/config_writer.h"
 #include "sync/cloudevent.h"
@@ -40,6 +41,7 @@ struct item {
     char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1];
     char purpose[CPM_ID_BYTES_MAX + 1];
     bool about_recipient; /* the event decides this destination's own recipient consent */
+    const json_t *rule;   /* connectors: the rule it matched (borrowed from dest) */
     int64_t time_ms;
     char *body;
     size_t body_len;
@@ -65,8 +67,9 @@ struct cpm_worker {
     void *sink;
     int max_attempts;
     bool processor;
+    bool connector; /* takes actions by its rules */
     char recipient[CPM_ID_BYTES_MAX + 1];
-    json_t *channel_purposes; /* the purposes of filter.channels; NULL: no channel filter */
+    json_t *channels; /* channel id → its purposes, from the channel documents */
 
     struct lane lanes[LANES];
     int64_t cursors[LANES]; /* as last recorded */
@@ -120,23 +123,51 @@ static bool purpose_in(const json_t *purposes, const char *purpose)
     return false;
 }
 
+/* True when `when` names no channels, or purpose serves one of them (per its document). */
+static bool channels_match(const struct cpm_worker *w, const json_t *when, const char *purpose)
+{
+    const json_t *channels = json_object_get(when, "channels");
+    size_t i;
+    const json_t *c;
+    if (json_array_size(channels) == 0)
+        return true;
+    json_array_foreach(
+        channels, i,
+        c) if (purpose_in(json_object_get(w->channels, json_string_value(c)), purpose)) return true;
+    return false;
+}
+
 /*
- * Types, purposes and channels (by their purposes), each matching when not
- * set; without types, the events about subjects (configuration events only
- * when a type pattern names them).
+ * Types, purposes and channels, each matching when not set; without types,
+ * the events about subjects (configuration events only when a type pattern
+ * names them).
  */
 static bool wanted(const struct cpm_worker *w, const struct cpm_event *e)
 {
     const json_t *filter = json_object_get(w->dest, "filter");
-    const json_t *purposes = json_object_get(filter, "purposes");
-    const json_t *types = json_object_get(filter, "types");
-    if (json_array_size(types) == 0 ? e->subject_id[0] == '\0'
-                                    : !cpm_destination_patterns_match(types, e->type))
+    if (json_array_size(json_object_get(filter, "types")) == 0 && e->subject_id[0] == '\0')
         return false;
-    if (json_array_size(purposes) > 0 &&
-        (e->purpose[0] == '\0' || !cpm_destination_patterns_match(purposes, e->purpose)))
-        return false;
-    return w->channel_purposes == NULL || purpose_in(w->channel_purposes, e->purpose);
+    return (json_array_size(json_object_get(filter, "types")) == 0 ||
+            cpm_destination_rule_matches(filter, e->type, e->purpose)) &&
+                   cpm_destination_rule_matches(filter, "", "") == false
+               ? channels_match(w, filter, e->purpose)
+               : cpm_destination_rule_matches(filter, e->type, e->purpose) &&
+                     channels_match(w, filter, e->purpose);
+}
+
+/* A connector's first rule the event matches; NULL when none (it is not sent). */
+static const json_t *rule_for(const struct cpm_worker *w, const struct cpm_event *e)
+{
+    size_t i;
+    const json_t *rule;
+    json_array_foreach(json_object_get(w->dest, "rules"), i, rule)
+    {
+        const json_t *when = json_object_get(rule, "when");
+        if (cpm_destination_rule_matches(when, e->type, e->purpose) &&
+            channels_match(w, when, e->purpose))
+            return rule;
+    }
+    return NULL;
 }
 
 static cpm_err enqueue(void *ctx, const struct cpm_event *e)
@@ -144,7 +175,10 @@ static cpm_err enqueue(void *ctx, const struct cpm_event *e)
     struct cpm_worker *w = ctx;
     w->read_seq = e->seq;
     unsigned lane = lane_of(e->subject_id);
+    const json_t *rule = NULL;
     if (e->seq <= w->cursors[lane] || !wanted(w, e))
+        return CPM_OK;
+    if (w->connector && (rule = rule_for(w, e)) == NULL)
         return CPM_OK;
     struct item *it = cpm_calloc(1, sizeof(*it));
     json_t *data = json_loadb(e->leaf, e->leaf_len, 0, NULL);
@@ -155,6 +189,7 @@ static cpm_err enqueue(void *ctx, const struct cpm_event *e)
     }
     const char *recipient = json_string_value(json_object_get(data, "recipient"));
     it->about_recipient = recipient != NULL && strcmp(recipient, w->recipient) == 0;
+    it->rule = rule;
     it->seq = e->seq;
     cpm_strlcpy(it->id, e->id, sizeof(it->id));
     cpm_strlcpy(it->type, e->type, sizeof(it->type));
@@ -315,14 +350,17 @@ static int64_t send_due(struct cpm_worker *w)
                 continue;
             }
             struct item *it = l->head;
-            struct cpm_outbound_event e = {.seq = it->seq,
-                                           .id = it->id,
-                                           .type = it->type,
-                                           .subject_id = it->subject_id,
-                                           .purpose = it->purpose,
-                                           .time_ms = it->time_ms,
-                                           .body = it->body,
-                                           .body_len = it->body_len};
+            struct cpm_outbound_event e = {
+                .seq = it->seq,
+                .id = it->id,
+                .type = it->type,
+                .subject_id = it->subject_id,
+                .purpose = it->purpose,
+                .time_ms = it->time_ms,
+                .body = it->body,
+                .body_len = it->body_len,
+                .rule = it->rule,
+                .action = json_string_value(json_object_get(it->rule, "action"))};
             if (w->ops->send(w->sink, i, &e) != CPM_OK) {
                 l->next_ms = now + 1000;
                 continue;
@@ -482,28 +520,65 @@ static void *run(void *arg)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-/* The purposes of the channels filter.channels names (from their channel documents). */
-static cpm_err load_channel_purposes(struct cpm_worker *w)
+/* Every channel document's purposes, by channel id: what `channels` conditions mean. */
+static cpm_err load_channels(struct cpm_worker *w)
 {
-    const json_t *channels = json_object_get(json_object_get(w->dest, "filter"), "channels");
+    json_t *all = NULL;
     size_t i;
-    const json_t *c;
-    if (json_array_size(channels) == 0)
+    json_t *doc;
+    cpm_err err = cpm_config_all(w->store, CPM_DOC_CHANNEL, &all);
+    w->channels = json_object();
+    if (err == CPM_OK && w->channels == NULL)
+        err = CPM_ERR_NOMEM;
+    json_array_foreach(all, i, doc) if (err == CPM_OK)
+        json_object_set(w->channels, json_string_value(json_object_get(doc, "id")),
+                        json_object_get(doc, "purposes"));
+    json_decref(all);
+    return err;
+}
+
+/* A subject's identifier for connectors: opened with its data key, never stored elsewhere. */
+struct identifier_ctx {
+    const char *type;
+    const uint8_t *key;
+    const char *subject_id;
+    char *out;
+    size_t cap;
+    bool found;
+};
+
+static cpm_err identifier_visit(void *ctx, const struct cpm_identity *identity)
+{
+    struct identifier_ctx *ic = ctx;
+    size_t len = 0;
+    if (ic->found || strcmp(identity->type, ic->type) != 0)
         return CPM_OK;
-    w->channel_purposes = json_array();
-    json_array_foreach(channels, i, c)
-    {
-        json_t *doc = NULL;
-        int64_t revision;
-        cpm_err err =
-            cpm_config_read(w->store, CPM_DOC_CHANNEL, json_string_value(c), &doc, &revision);
-        if (err == CPM_OK)
-            json_array_extend(w->channel_purposes, json_object_get(doc, "purposes"));
-        json_decref(doc);
-        if (err != CPM_OK && err != CPM_ERR_NOT_FOUND)
-            return err;
+    cpm_err err = cpm_field_open(ic->key, ic->subject_id, identity->type, identity->sealed,
+                                 identity->sealed_len, ic->out, ic->cap - 1, &len);
+    if (err == CPM_OK) {
+        ic->out[len] = '\0';
+        ic->found = true;
     }
-    return CPM_OK;
+    return err;
+}
+
+static cpm_err identifier(void *ctx, const char *subject_id, const char *type, char *out,
+                          size_t cap)
+{
+    struct cpm_worker *w = ctx;
+    struct cpm_subject s;
+    uint8_t key[CPM_DATA_KEY_BYTES];
+    cpm_err err = w->store->ops->subject_get(w->store, subject_id, &s);
+    if (err == CPM_OK && (s.wrapped_key_len == 0 || w->options.keyring == NULL))
+        err = CPM_ERR_NOT_FOUND; /* erased: nothing to say about them downstream */
+    if (err == CPM_OK)
+        err = cpm_data_key_unwrap(w->options.keyring, subject_id, s.wrapped_key, s.wrapped_key_len,
+                                  key);
+    struct identifier_ctx ic = {type, key, subject_id, out, cap, false};
+    if (err == CPM_OK)
+        err = w->store->ops->identity_list(w->store, subject_id, 32, identifier_visit, &ic);
+    sodium_memzero(key, sizeof(key));
+    return err == CPM_OK && !ic.found ? CPM_ERR_NOT_FOUND : err;
 }
 
 static void worker_free(struct cpm_worker *w)
@@ -514,7 +589,7 @@ static void worker_free(struct cpm_worker *w)
         w->ops->close(w->sink);
     drop_queues(w);
     json_decref(w->dest);
-    json_decref(w->channel_purposes);
+    json_decref(w->channels);
     cpm_free(w->rows);
     cpm_free(w);
 }
@@ -535,9 +610,13 @@ static cpm_err worker_init(struct cpm_worker *w, const json_t *dest, struct cpm_
     w->max_attempts = (int)json_integer_value(json_object_get(dest, "max_attempts"));
     w->max_attempts = w->max_attempts > 0 ? w->max_attempts : 1;
     json_int_t timeout = json_integer_value(json_object_get(dest, "timeout_ms"));
-    struct cpm_sink_env env = {
-        .guard = w->options.guard, .lanes = LANES, .timeout_ms = timeout > 0 ? timeout : 10000};
-    cpm_err err = load_channel_purposes(w);
+    struct cpm_sink_env env = {.guard = w->options.guard,
+                               .lanes = LANES,
+                               .timeout_ms = timeout > 0 ? timeout : 10000,
+                               .identifier = identifier,
+                               .identifier_ctx = w};
+    w->connector = json_object_get(dest, "rules") != NULL;
+    cpm_err err = load_channels(w);
     if (err == CPM_OK)
         err = w->ops->open(w->dest, &env, &w->sink, detail);
     if (err != CPM_OK)
