@@ -48,6 +48,13 @@ void cpm_api_destinations_replay(struct cpm_request *req);
 void cpm_api_destinations_test(struct cpm_request *req);
 void cpm_api_destinations_deliveries(struct cpm_request *req);
 void cpm_api_subject_deliveries(struct cpm_request *req);
+void cpm_api_inbound_sms(struct cpm_request *req);
+/*
+ * Records body (a consent action, taken) for subject id and answers like
+ * POST /v1/subjects/{id}/consents; on a resumed request (req->pending set)
+ * goes on with the one already started (id and body are then unused).
+ */
+void cpm_api_consents_record_action(struct cpm_request *req, const char *id, json_t *body);
 /* destinations.c, for config_resource.c: a new destination's secret and start */
 cpm_err cpm_api_destination_complete(struct cpm_request *req, json_t *doc) CPM_MUST_CHECK;
 /* Hides the secret (unless just created) and adds the live delivery figures. */

@@ -48,6 +48,7 @@ struct consent_write {
     struct cpm_request *req;
     struct cpm_write_request write;
     bool retried;
+    char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1]; /* whose action it is */
 };
 
 /* Drops what one attempt built from the subject, keeping the parsed action. */
@@ -349,7 +350,7 @@ static void committed(struct cpm_write_request *wr)
         cpm_request_resume(req); /* without an answer: the handler retries */
         return;
     }
-    answer(req, cpm_request_param(req, 0), w, wr->result);
+    answer(req, w->subject_id, w, wr->result);
     cpm_request_resume(req);
 }
 
@@ -393,22 +394,22 @@ static void record(struct cpm_request *req, const char *id, struct consent_write
     }
 }
 
-/* The first call: checks, parses, and keeps the state in req->pending. */
-static struct consent_write *start(struct cpm_request *req, const char *id)
+/* The first call: checks, parses body (taken), and keeps the state in req->pending. */
+static struct consent_write *start(struct cpm_request *req, const char *id, json_t *body)
 {
     struct consent_write *w = cpm_calloc(1, sizeof(*w));
     if (w == NULL) {
+        json_decref(body);
         cpm_respond_error(req, CPM_ERR_NOMEM, NULL, "out of memory");
         return NULL;
     }
     req->pending = w;
     req->pending_free = consent_write_free;
+    w->body = body;
     w->now_ms = cpm_clock_now_ms();
+    cpm_strlcpy(w->subject_id, id, sizeof(w->subject_id));
     bool answered = false;
     if (!read_idempotency(req, id, w) || (w->with_idempotency && replayed(req, w, &answered)))
-        return NULL;
-    w->body = cpm_request_json_object(req);
-    if (w->body == NULL)
         return NULL;
     struct cpm_detail detail;
     cpm_detail_init(&detail);
@@ -426,17 +427,29 @@ static struct consent_write *start(struct cpm_request *req, const char *id)
     return w;
 }
 
+void cpm_api_consents_record_action(struct cpm_request *req, const char *id, json_t *body)
+{
+    struct consent_write *w = req->pending;
+    if (w != NULL) { /* resumed to retry with the subject another request created */
+        json_decref(body);
+        consent_write_reset(w);
+        record(req, w->subject_id, w);
+        return;
+    }
+    if ((w = start(req, id, body)) != NULL)
+        record(req, id, w);
+}
+
 void cpm_api_consents_record(struct cpm_request *req)
 {
     const char *id = cpm_request_param(req, 0);
-    struct consent_write *w = req->pending;
-    if (w != NULL) { /* resumed to retry with the subject another request created */
-        consent_write_reset(w);
-        record(req, id, w);
+    if (req->pending != NULL) {
+        cpm_api_consents_record_action(req, id, NULL);
         return;
     }
-    if (cpm_api_subject_id_checked(req, id) && (w = start(req, id)) != NULL)
-        record(req, id, w);
+    json_t *body = NULL;
+    if (cpm_api_subject_id_checked(req, id) && (body = cpm_request_json_object(req)) != NULL)
+        cpm_api_consents_record_action(req, id, body);
 }
 
 static cpm_err state_visit(void *ctx, const struct cpm_consent_state *s)

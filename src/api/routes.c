@@ -85,6 +85,7 @@ const struct cpm_route cpm_routes[] = {
      cpm_api_contacts_record},
     {CPM_GET, "/v1/subjects/{id}/deliveries", SCOPE(CPM_SCOPE_DECISIONS_READ), false,
      cpm_api_subject_deliveries},
+    {CPM_POST, "/v1/inbound/sms", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true, cpm_api_inbound_sms},
 
     {CPM_GET, "/v1/decide", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_decide_get},
     {CPM_POST, "/v1/decide", SCOPE(CPM_SCOPE_DECISIONS_READ), true, cpm_api_decide_post},
