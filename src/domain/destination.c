@@ -208,6 +208,9 @@ static void kind_rules(const json_t *doc, const char *kind, struct cpm_detail *d
         cpm_detail_add(d, "endpoint",
                        "must be an http:// or https:// URL with a lowercase host, an optional "
                        "port and path, no user name or fragment");
+    if (endpoint != NULL && !nats && !webhook && strpbrk(endpoint, "?#") != NULL)
+        cpm_detail_add(d, "endpoint",
+                       "must be the API base URL without a query: the connector appends its paths");
     if (endpoint != NULL && nats && !nats_url_valid(endpoint))
         cpm_detail_add(d, "endpoint", "must be a NATS server URL like nats://127.0.0.1:4222");
     if (nats && str(doc, "stream") == NULL)

@@ -34,7 +34,11 @@ struct cpm_dispatcher {
     bool reload, stopping;
 };
 
-static const struct cpm_sink_ops *const sink_kinds[] = {&cpm_sink_webhook_ops, &cpm_sink_nats_ops};
+static const struct cpm_sink_ops *const sink_kinds[] = {
+    &cpm_sink_webhook_ops,      &cpm_sink_nats_ops,       &cpm_sink_wecom_tags_ops,
+    &cpm_sink_sms_gateway_ops,  &cpm_sink_ma_journey_ops, &cpm_sink_tencent_ads_ops,
+    &cpm_sink_ocean_engine_ops,
+};
 
 const struct cpm_sink_ops *cpm_sink_find(const char *kind)
 {

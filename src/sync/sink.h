@@ -64,7 +64,7 @@ typedef void (*cpm_sink_done_fn)(void *ctx, unsigned lane, const struct cpm_sink
 typedef cpm_err (*cpm_sink_identifier_fn)(void *ctx, const char *subject_id, const char *type,
                                           char *out, size_t cap);
 
-/* What every sink is opened with; all borrowed, valid until close. */
+/* What every sink is opened with: the struct only during open, what it points to until close. */
 struct cpm_sink_env {
     const struct cpm_outbound_guard *guard; /* which addresses may be reached */
     unsigned lanes;                         /* sends outstanding at most */
