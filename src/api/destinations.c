@@ -39,9 +39,7 @@ cpm_err cpm_api_destination_complete(struct cpm_request *req, json_t *doc)
         json_object_set_new(doc, "secret", json_string(secret));
         sodium_memzero(secret, sizeof(secret));
     }
-    json_t *rules = json_object_get(doc, "rules") ? NULL : cpm_destination_default_rules(kind);
-    if (rules != NULL)
-        json_object_set_new(doc, "rules", rules);
+    cpm_destination_fill_defaults(doc);
     if (json_object_get(doc, "from_seq") == NULL) { /* from the next event on */
         uint64_t size;
         uint8_t root[CPM_HASH_BYTES];

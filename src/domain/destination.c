@@ -338,12 +338,18 @@ static const struct {
                      " \"action\": \"audience_append\"}]"},
 };
 
-json_t *cpm_destination_default_rules(const char *kind)
+/* Ocean Engine updates a data source at most 50 times a day: a flush every 30 minutes fits. */
+#define OCEAN_ENGINE_INTERVAL_MS 1800000
+
+void cpm_destination_fill_defaults(json_t *doc)
 {
+    const char *kind = json_string_value(json_object_get(doc, "kind"));
     for (size_t i = 0; kind != NULL && i < CPM_ARRAY_LEN(default_rules); i++)
-        if (strcmp(default_rules[i].kind, kind) == 0)
-            return json_loads(default_rules[i].rules, 0, NULL);
-    return NULL;
+        if (strcmp(default_rules[i].kind, kind) == 0 && json_object_get(doc, "rules") == NULL)
+            json_object_set_new(doc, "rules", json_loads(default_rules[i].rules, 0, NULL));
+    if (kind != NULL && strcmp(kind, "ocean_engine") == 0 &&
+        json_object_get(doc, "batch_interval_ms") == NULL)
+        json_object_set_new(doc, "batch_interval_ms", json_integer(OCEAN_ENGINE_INTERVAL_MS));
 }
 
 bool cpm_destination_rule_matches(const json_t *when, const char *type, const char *purpose)

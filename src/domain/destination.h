@@ -44,10 +44,11 @@ bool cpm_destination_pattern_matches(const char *pattern, const char *value);
 bool cpm_destination_patterns_match(const json_t *patterns, const char *value);
 
 /*
- * The rules a connector kind gets when its document names none (owned), or
- * NULL when the kind has no defaults (wecom_tags: tag ids are the account's).
+ * Fills a new document's kind-dependent defaults: the rules a connector
+ * gets when it names none (wecom_tags has none: tag ids are the account's),
+ * and ocean_engine's 30-minute batch interval (50 updates a day).
  */
-json_t *cpm_destination_default_rules(const char *kind);
+void cpm_destination_fill_defaults(json_t *doc);
 
 /*
  * True when an event of type about purpose ("" when none) matches a filter

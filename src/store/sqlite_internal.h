@@ -186,10 +186,10 @@ cpm_err cpm__sqlite_consent_state_on_notice(struct cpm_store *store, const char 
 /* The version 6 operations (sqlite_sync.c), as in struct cpm_store_ops. */
 cpm_err cpm__sqlite_doc_delete(struct cpm_store *store, enum cpm_doc_kind kind, const char *id);
 cpm_err cpm__sqlite_delivery_cursors_get(struct cpm_store *store, const char *destination_id,
-                                         int64_t seqs[CPM_DELIVERY_LANES]);
+                                         int64_t *seqs, unsigned cap, unsigned *lanes);
 cpm_err cpm__sqlite_delivery_record(struct cpm_store *store, const char *destination_id,
                                     const struct cpm_delivery *rows, size_t count,
-                                    const int64_t seqs[CPM_DELIVERY_LANES]);
+                                    const struct cpm_lane_cursor *cursors, size_t cursor_count);
 cpm_err cpm__sqlite_delivery_cursors_delete(struct cpm_store *store, const char *destination_id);
 cpm_err cpm__sqlite_delivery_list(struct cpm_store *store, const struct cpm_delivery_filter *filter,
                                   int limit, cpm_delivery_visit_fn visit, void *ctx);

@@ -23,26 +23,28 @@ cpm_err cpm__sqlite_doc_delete(struct cpm_store *store, enum cpm_doc_kind kind, 
 }
 
 cpm_err cpm__sqlite_delivery_cursors_get(struct cpm_store *store, const char *destination_id,
-                                         int64_t seqs[CPM_DELIVERY_LANES])
+                                         int64_t *seqs, unsigned cap, unsigned *lanes)
 {
     struct sqlite_store *s = cpm__sqlite_lock(store); /* the writer's view: its own last write */
     sqlite3_stmt *st = s->stmts[ST_LANES_GET];
     int rc = cpm__sqlite_bind_text(st, 1, destination_id);
-    int found = 0;
-    for (int i = 0; i < CPM_DELIVERY_LANES; i++)
+    bool found = false;
+    *lanes = 0;
+    for (unsigned i = 0; i < cap; i++)
         seqs[i] = 0;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t lane = sqlite3_column_int64(st, 0);
-        if (lane >= 0 && lane < CPM_DELIVERY_LANES) {
+        found = true;
+        if (lane >= 0 && lane < CPM_DELIVERY_LANES_MAX && (unsigned)lane >= *lanes)
+            *lanes = (unsigned)lane + 1;
+        if (lane >= 0 && (uint64_t)lane < cap)
             seqs[lane] = sqlite3_column_int64(st, 1);
-            found++;
-        }
         rc = SQLITE_OK;
     }
     cpm_err err = rc == SQLITE_DONE ? CPM_OK : cpm__sqlite_fail(s, "delivery_cursors_get", rc);
     cpm__sqlite_done(st);
     cpm__sqlite_unlock(s);
-    if (err == CPM_OK && found == 0)
+    if (err == CPM_OK && !found)
         err = CPM_ERR_NOT_FOUND;
     return err;
 }
@@ -69,14 +71,14 @@ static cpm_err insert_delivery(struct sqlite_store *s, const char *destination_i
 }
 
 static cpm_err put_cursors(struct sqlite_store *s, const char *destination_id,
-                           const int64_t seqs[CPM_DELIVERY_LANES])
+                           const struct cpm_lane_cursor *cursors, size_t count)
 {
     sqlite3_stmt *st = s->stmts[ST_LANE_PUT];
     cpm_err err = CPM_OK;
-    for (int lane = 0; err == CPM_OK && lane < CPM_DELIVERY_LANES; lane++) {
+    for (size_t i = 0; err == CPM_OK && i < count; i++) {
         int rc = cpm__sqlite_bind_text(st, 1, destination_id);
-        rc = rc ? rc : sqlite3_bind_int(st, 2, lane);
-        rc = rc ? rc : sqlite3_bind_int64(st, 3, seqs[lane]);
+        rc = rc ? rc : sqlite3_bind_int(st, 2, (int)cursors[i].lane);
+        rc = rc ? rc : sqlite3_bind_int64(st, 3, cursors[i].seq);
         err = cpm__sqlite_run(s, ST_LANE_PUT, rc, "delivery_record cursors");
     }
     return err;
@@ -84,14 +86,14 @@ static cpm_err put_cursors(struct sqlite_store *s, const char *destination_id,
 
 cpm_err cpm__sqlite_delivery_record(struct cpm_store *store, const char *destination_id,
                                     const struct cpm_delivery *rows, size_t count,
-                                    const int64_t seqs[CPM_DELIVERY_LANES])
+                                    const struct cpm_lane_cursor *cursors, size_t cursor_count)
 {
     struct sqlite_store *s = cpm__sqlite_lock(store);
     cpm_err err = cpm__sqlite_tx_begin(s, "delivery_record");
     for (size_t i = 0; err == CPM_OK && i < count; i++)
         err = insert_delivery(s, destination_id, &rows[i]);
-    if (err == CPM_OK && seqs != NULL)
-        err = put_cursors(s, destination_id, seqs);
+    if (err == CPM_OK)
+        err = put_cursors(s, destination_id, cursors, cursor_count);
     err = cpm__sqlite_tx_end(s, err, "delivery_record");
     cpm__sqlite_unlock(s);
     return err;

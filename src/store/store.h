@@ -231,8 +231,14 @@ struct cpm_index_loader {
 
 /* ---- destinations (ops version 6) ---- */
 
-#define CPM_DELIVERY_LANES        32 /* per destination: one event in flight per lane */
+#define CPM_DELIVERY_LANES_MAX    4096 /* per destination: one event in flight per lane */
 #define CPM_DELIVERY_DETAIL_BYTES 200
+
+/* Lane lane's cursor: every event of the lane up to seq is done. */
+struct cpm_lane_cursor {
+    unsigned lane;
+    int64_t seq;
+};
 
 /*
  * One delivery attempt, or a decision not to send (blocked). outcome:
@@ -417,18 +423,19 @@ struct cpm_store_ops {
     /* Deletes a configuration document; NOT_FOUND when absent. */
     cpm_err (*doc_delete)(struct cpm_store *store, enum cpm_doc_kind kind, const char *id);
     /*
-     * The destination's lane cursors (every event of lane i up to seqs[i] is
-     * done). NOT_FOUND when the destination has none yet.
+     * The destination's lane cursors: seqs[i] for each stored lane i < cap
+     * (0 for lanes not stored), *lanes = 1 + the highest lane stored.
+     * NOT_FOUND when the destination has none yet.
      */
     cpm_err (*delivery_cursors_get)(struct cpm_store *store, const char *destination_id,
-                                    int64_t seqs[CPM_DELIVERY_LANES]);
+                                    int64_t *seqs, unsigned cap, unsigned *lanes);
     /*
-     * Appends count delivery rows and, when seqs is not NULL, sets every
-     * lane cursor of the destination, in one transaction.
+     * Appends count delivery rows and sets cursor_count lane cursors (the
+     * others keep theirs), in one transaction.
      */
     cpm_err (*delivery_record)(struct cpm_store *store, const char *destination_id,
                                const struct cpm_delivery *rows, size_t count,
-                               const int64_t seqs[CPM_DELIVERY_LANES]);
+                               const struct cpm_lane_cursor *cursors, size_t cursor_count);
     /* Forgets a destination's cursors (its log stays: it is evidence). */
     cpm_err (*delivery_cursors_delete)(struct cpm_store *store, const char *destination_id);
     /* Visits up to limit deliveries matching filter, oldest first. */

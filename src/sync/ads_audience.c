@@ -6,8 +6,8 @@
  *
  * Limits: a batch holds at most env.lanes ids per operation (the dispatcher
  * keeps one event in flight per lane, and this sink holds each until its
- * batch is answered), so one flush carries at most 32 APPEND and 32 REDUCE
- * ids today; a request body is at most CPM__ADS_BODY_BYTES_MAX.
+ * batch is answered), so one flush carries at most CPM_ADS_LANES (2048)
+ * ids in all; a request body is at most CPM__ADS_BODY_BYTES_MAX.
  */
 #include "core/common.h"
 
@@ -535,10 +535,8 @@ static void ready(struct cpm__ads_sink *s, unsigned lane, enum cpm_sink_outcome 
 {
     struct slot *slot = &s->slots[lane];
     va_list ap;
-    memset(&slot->result, 0, sizeof(slot->result));
-    slot->result.outcome = outcome;
     va_start(ap, fmt);
-    vsnprintf(slot->result.detail, sizeof(slot->result.detail), fmt, ap);
+    cpm_sink_result_vset(&slot->result, outcome, fmt, ap);
     va_end(ap);
     slot->state = SLOT_READY;
     s->ready++;

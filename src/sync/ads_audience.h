@@ -11,7 +11,7 @@
  * flight per lane) and sends ONE request per operation (APPEND / REDUCE) per
  * flush. A flush happens when batch_interval_ms has passed since the oldest
  * pending event, or when every lane has one pending — the largest batch the
- * dispatcher can give (env.lanes ids per operation, 32 today). One flush is
+ * dispatcher can give (CPM_ADS_LANES ids, both operations together). One flush is
  * in flight at a time and its operations go one after the other (REDUCE
  * first: a stop reaches the vendor before anything new is added; and the
  * vendors refuse a file while the audience's previous one is in progress).
@@ -33,6 +33,12 @@
 #include "core/common.h"
 #include "sync/http_lanes.h"
 #include "sync/sink.h"
+
+/*
+ * Lanes of an audience destination: the events a flush can carry at most
+ * (one per lane). 2048 hashed ids is far under both vendors' file limits.
+ */
+#define CPM_ADS_LANES 2048
 
 #define CPM__ADS_HASH_HEX_BYTES 65                /* SHA-256 hex + NUL (MD5 uses 33 of them) */
 #define CPM__ADS_MOBILE_BYTES   12                /* 11 digits + NUL */

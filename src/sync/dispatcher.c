@@ -34,20 +34,6 @@ struct cpm_dispatcher {
     bool reload, stopping;
 };
 
-static const struct cpm_sink_ops *const sink_kinds[] = {
-    &cpm_sink_webhook_ops,      &cpm_sink_nats_ops,       &cpm_sink_wecom_tags_ops,
-    &cpm_sink_sms_gateway_ops,  &cpm_sink_ma_journey_ops, &cpm_sink_tencent_ads_ops,
-    &cpm_sink_ocean_engine_ops,
-};
-
-const struct cpm_sink_ops *cpm_sink_find(const char *kind)
-{
-    for (size_t i = 0; kind != NULL && i < CPM_ARRAY_LEN(sink_kinds); i++)
-        if (strcmp(sink_kinds[i]->kind, kind) == 0)
-            return sink_kinds[i];
-    return NULL;
-}
-
 /* A destination as listed: its document (with id) and revision. */
 struct listed {
     json_t *docs;      /* array of enabled documents */
@@ -224,12 +210,19 @@ cpm_err cpm_dispatcher_replay(struct cpm_dispatcher *d, const char *destination_
     if (w != NULL)
         return CPM_OK;
     /* Not running (disabled): move its stored cursors back, for when it runs again. */
-    int64_t seqs[CPM_DELIVERY_LANES];
-    cpm_err err = d->store->ops->delivery_cursors_get(d->store, destination_id, seqs);
-    for (int i = 0; err == CPM_OK && i < CPM_DELIVERY_LANES; i++)
-        seqs[i] = from_seq - 1 < seqs[i] ? from_seq - 1 : seqs[i];
+    int64_t *seqs = cpm_calloc(CPM_DELIVERY_LANES_MAX, sizeof(*seqs));
+    struct cpm_lane_cursor *cursors = cpm_calloc(CPM_DELIVERY_LANES_MAX, sizeof(*cursors));
+    unsigned lanes = 0;
+    cpm_err err = seqs && cursors
+                      ? d->store->ops->delivery_cursors_get(d->store, destination_id, seqs,
+                                                            CPM_DELIVERY_LANES_MAX, &lanes)
+                      : CPM_ERR_NOMEM;
+    for (unsigned i = 0; err == CPM_OK && i < lanes; i++)
+        cursors[i] = (struct cpm_lane_cursor){i, from_seq - 1 < seqs[i] ? from_seq - 1 : seqs[i]};
     if (err == CPM_OK)
-        err = d->store->ops->delivery_record(d->store, destination_id, NULL, 0, seqs);
+        err = d->store->ops->delivery_record(d->store, destination_id, NULL, 0, cursors, lanes);
+    cpm_free(seqs);
+    cpm_free(cursors);
     return err == CPM_ERR_NOT_FOUND ? CPM_OK : err; /* never started: it starts at from_seq */
 }
 

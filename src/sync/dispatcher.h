@@ -4,7 +4,7 @@
  * subject, at least once, with each attempt logged (docs/SYNC.md).
  *
  * The events table is the outbox. Each enabled destination gets a worker
- * thread with CPM_DELIVERY_LANES lanes: an event goes to the lane of its
+ * thread with its kind's lanes (32; ad audiences more): an event goes to the lane of its
  * subject (a stable hash), a lane has one event in flight at most, so one
  * subject's events arrive in order and a failing subject holds up only its
  * lane. Each lane's durable cursor (store delivery_cursors) is the seq up

@@ -8,7 +8,7 @@
  * 2xx delivered; 401/403 a retry whose detail never quotes the body (it may
  * echo the credential); 400/422 rejected (dead letter) with the receiver's
  * message; 410 gone; anything else, and no answer, a retry (Retry-After
- * honoured). Reentrant.
+ * honoured). Reentrant. The sink those connectors share is json_connector.h.
  */
 #ifndef CPM_SYNC_JSON_API_H
 #define CPM_SYNC_JSON_API_H

@@ -187,20 +187,6 @@ static void text_set(char *out, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
-static void result_set(struct cpm_sink_result *r, enum cpm_sink_outcome outcome, const char *fmt,
-                       ...) CPM_PRINTF(3, 4);
-
-static void result_set(struct cpm_sink_result *r, enum cpm_sink_outcome outcome, const char *fmt,
-                       ...)
-{
-    memset(r, 0, sizeof(*r));
-    r->outcome = outcome;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
-    va_end(ap);
-}
-
 /* Copies server text into out, keeping printable ASCII only (it goes into logs). */
 static void text_clean(char *out, size_t size, const char *in)
 {
@@ -277,42 +263,45 @@ static void classify_error(const struct nats_sink *s, natsStatus status, jsErrCo
     *stream_gone = false;
     switch (status) {
     case NATS_TIMEOUT:
-        result_set(r, CPM_SINK_RETRY, "no PubAck from the NATS server at %s within %lld ms",
-                   s->where, (long long)s->timeout_ms);
+        cpm_sink_result_set(r, CPM_SINK_RETRY,
+                            "no PubAck from the NATS server at %s within %lld ms", s->where,
+                            (long long)s->timeout_ms);
         return;
     case NATS_NO_RESPONDERS:
         *stream_gone = true;
-        result_set(r, CPM_SINK_RETRY,
-                   "no responders for subject '%s' on %s (stream '%s' gone or JetStream down)",
-                   subject, s->where, s->stream);
+        cpm_sink_result_set(
+            r, CPM_SINK_RETRY,
+            "no responders for subject '%s' on %s (stream '%s' gone or JetStream down)", subject,
+            s->where, s->stream);
         return;
     case NATS_MAX_PAYLOAD:
-        result_set(r, CPM_SINK_REJECTED, "maximum payload exceeded on the NATS server at %s",
-                   s->where);
+        cpm_sink_result_set(r, CPM_SINK_REJECTED,
+                            "maximum payload exceeded on the NATS server at %s", s->where);
         return;
     case NATS_ERR:
         if (code == 0)
             break;
         /* A JetStream API error from the server. */
         if (code == JSStreamMessageExceedsMaximumErr) {
-            result_set(r, CPM_SINK_REJECTED, "maximum payload exceeded: stream '%s' says: %s",
-                       s->stream, clean);
+            cpm_sink_result_set(r, CPM_SINK_REJECTED,
+                                "maximum payload exceeded: stream '%s' says: %s", s->stream, clean);
         } else if (code == JSStreamNotMatchErr) {
-            result_set(r, CPM_SINK_REJECTED,
-                       "no stream matches subject '%s' as stream '%s' (JetStream error %d: %s)",
-                       subject, s->stream, (int)code, clean);
+            cpm_sink_result_set(
+                r, CPM_SINK_REJECTED,
+                "no stream matches subject '%s' as stream '%s' (JetStream error %d: %s)", subject,
+                s->stream, (int)code, clean);
         } else {
             if (code == JSStreamNotFoundErr)
                 *stream_gone = true;
-            result_set(r, CPM_SINK_RETRY, "JetStream error %d from stream '%s': %s", (int)code,
-                       s->stream, clean);
+            cpm_sink_result_set(r, CPM_SINK_RETRY, "JetStream error %d from stream '%s': %s",
+                                (int)code, s->stream, clean);
         }
         return;
     default:
         break;
     }
-    result_set(r, CPM_SINK_RETRY, "publish to the NATS server at %s failed: %s", s->where,
-               natsStatus_GetText(status));
+    cpm_sink_result_set(r, CPM_SINK_RETRY, "publish to the NATS server at %s failed: %s", s->where,
+                        natsStatus_GetText(status));
 }
 
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
@@ -328,9 +317,9 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
                 continue;
             struct cpm_sink_result r;
             if (pa != NULL) {
-                result_set(&r, CPM_SINK_DELIVERED, "stored in stream '%s' as seq %llu%s", s->stream,
-                           (unsigned long long)pa->Sequence,
-                           pa->Duplicate ? " (duplicate: already stored)" : "");
+                cpm_sink_result_set(&r, CPM_SINK_DELIVERED, "stored in stream '%s' as seq %llu%s",
+                                    s->stream, (unsigned long long)pa->Sequence,
+                                    pa->Duplicate ? " (duplicate: already stored)" : "");
             } else {
                 bool stream_gone = false;
                 classify_error(s, pae != NULL ? pae->Err : NATS_ERR, pae != NULL ? pae->ErrCode : 0,
@@ -391,7 +380,7 @@ static void disconnect(struct nats_sink *s, const char *detail)
             continue;
         if (detail != NULL) {
             struct cpm_sink_result r;
-            result_set(&r, CPM_SINK_RETRY, "%s", detail);
+            cpm_sink_result_set(&r, CPM_SINK_RETRY, "%s", detail);
             lane_finish_locked(s, i, &r);
         } else {
             l->busy = false;
@@ -761,33 +750,34 @@ static cpm_err nats_send(void *sink, unsigned lane, const struct cpm_outbound_ev
 
     int n = snprintf(subject, sizeof(subject), "%s.%s", s->prefix, e->type != NULL ? e->type : "");
     if (n < 0 || (size_t)n >= sizeof(subject) || !subject_tokens_valid(e->type)) {
-        result_set(&r, CPM_SINK_REJECTED, "event type is not a valid NATS subject part");
+        cpm_sink_result_set(&r, CPM_SINK_REJECTED, "event type is not a valid NATS subject part");
         goto finish;
     }
     if (!msg_id_valid(e->id)) {
-        result_set(&r, CPM_SINK_REJECTED, "event id is not a valid Nats-Msg-Id");
+        cpm_sink_result_set(&r, CPM_SINK_REJECTED, "event id is not a valid Nats-Msg-Id");
         goto finish;
     }
     if (!ready(s, why, sizeof(why))) {
-        result_set(&r, CPM_SINK_RETRY, "%s", why);
+        cpm_sink_result_set(&r, CPM_SINK_RETRY, "%s", why);
         goto finish;
     }
     if (!stream_takes(s, subject) && stream_check(s, why, sizeof(why)) &&
         !stream_takes(s, subject)) {
-        result_set(&r, CPM_SINK_REJECTED,
-                   "no stream matches subject '%s' (stream '%s' does not take it)", subject,
-                   s->stream);
+        cpm_sink_result_set(&r, CPM_SINK_REJECTED,
+                            "no stream matches subject '%s' (stream '%s' does not take it)",
+                            subject, s->stream);
         goto finish;
     }
     if (!s->stream_found) {
-        result_set(&r, CPM_SINK_RETRY, "%s", why);
+        cpm_sink_result_set(&r, CPM_SINK_RETRY, "%s", why);
         goto finish;
     }
     int64_t payload_max = natsConnection_GetMaxPayload(s->nc);
     if (e->body_len > INT_MAX || (payload_max > 0 && e->body_len > (uint64_t)payload_max)) {
-        result_set(&r, CPM_SINK_REJECTED,
-                   "maximum payload exceeded: %zu bytes, the NATS server at %s allows %lld",
-                   e->body_len, s->where, (long long)payload_max);
+        cpm_sink_result_set(
+            &r, CPM_SINK_REJECTED,
+            "maximum payload exceeded: %zu bytes, the NATS server at %s allows %lld", e->body_len,
+            s->where, (long long)payload_max);
         goto finish;
     }
 
@@ -857,9 +847,9 @@ static void nats_poll(void *sink, int timeout_ms, cpm_sink_done_fn done, void *c
                 continue;
             if (l->deadline_ms <= now) {
                 struct cpm_sink_result r;
-                result_set(&r, CPM_SINK_RETRY,
-                           "no PubAck from the NATS server at %s within %lld ms", s->where,
-                           (long long)s->timeout_ms);
+                cpm_sink_result_set(&r, CPM_SINK_RETRY,
+                                    "no PubAck from the NATS server at %s within %lld ms", s->where,
+                                    (long long)s->timeout_ms);
                 lane_finish_locked(s, i, &r);
             } else if (l->deadline_ms < wake_at) {
                 wake_at = l->deadline_ms;

@@ -5,7 +5,7 @@
  * mobile number is added to a DMP data source; withdrawn, refused, expired
  * or objected → deleted from it. Batched by ads_audience.c: one upload and
  * one update per operation per flush (batch_interval_ms, or when every one
- * of the dispatcher's lanes has an event waiting — at most env.lanes, 32,
+ * of the dispatcher's lanes has an event waiting — at most CPM_ADS_LANES (2048)
  * ids per operation and flush), the two requests chained on one lane.
  *
  * Followed (the vendor's own pages were not in the stored material; these
@@ -248,6 +248,7 @@ static cpm_err ocean_engine_open(const json_t *dest, const struct cpm_sink_env *
 
 const struct cpm_sink_ops cpm_sink_ocean_engine_ops = {
     .kind = "ocean_engine",
+    .lanes = CPM_ADS_LANES,
     .open = ocean_engine_open,
     .send = cpm__ads_send,
     .poll = cpm__ads_poll,

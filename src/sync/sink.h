@@ -17,6 +17,7 @@
 #define CPM_SYNC_SINK_H
 
 #include <jansson.h>
+#include <stdarg.h>
 
 #include "core/common.h"
 #include "core/detail.h"
@@ -73,8 +74,15 @@ struct cpm_sink_env {
     void *identifier_ctx;
 };
 
+#define CPM_SINK_LANES_DEFAULT 32
+
 struct cpm_sink_ops {
     const char *kind; /* as in the destination document: "webhook" */
+    /*
+     * Lanes a destination of this kind has (0: CPM_SINK_LANES_DEFAULT): the
+     * events in flight at most, and so a batching kind's largest batch.
+     */
+    unsigned lanes;
     /*
      * Opens a sink for the destination document dest (validated, secret
      * included). CPM_ERR_VALIDATION (detail) or CPM_ERR_NOMEM; a receiver
@@ -106,5 +114,11 @@ extern const struct cpm_sink_ops cpm_sink_ocean_engine_ops;
 
 /* The operations of a destination kind ("webhook"), or NULL when there is no such kind. */
 const struct cpm_sink_ops *cpm_sink_find(const char *kind);
+
+/* Empties r and sets its outcome and detail (cut to fit). */
+void cpm_sink_result_set(struct cpm_sink_result *r, enum cpm_sink_outcome outcome, const char *fmt,
+                         ...) CPM_PRINTF(3, 4);
+void cpm_sink_result_vset(struct cpm_sink_result *r, enum cpm_sink_outcome outcome, const char *fmt,
+                          va_list ap) CPM_PRINTF(3, 0);
 
 #endif /* CPM_SYNC_SINK_H */

@@ -5,7 +5,7 @@
  * a customer-file audience (客户文件人群); withdrawn, refused, expired or
  * objected → REDUCEd from it. Batched by ads_audience.c: one request per
  * operation per flush (batch_interval_ms, or when every one of the
- * dispatcher's lanes has an event waiting — at most env.lanes, 32, ids per
+ * dispatcher's lanes has an event waiting — at most CPM_ADS_LANES (2048) ids per
  * operation and flush).
  *
  * Followed: the Marketing API v1.3 reference for custom_audience_files/add
@@ -201,6 +201,7 @@ static cpm_err tencent_open(const json_t *dest, const struct cpm_sink_env *env, 
 
 const struct cpm_sink_ops cpm_sink_tencent_ads_ops = {
     .kind = "tencent_ads",
+    .lanes = CPM_ADS_LANES,
     .open = tencent_open,
     .send = cpm__ads_send,
     .poll = cpm__ads_poll,

@@ -205,12 +205,11 @@ static void lane_finish(struct lane *l, enum cpm_sink_outcome outcome, int statu
 {
     va_list ap;
     l->state = LANE_FINISHED;
-    l->result.outcome = outcome;
+    va_start(ap, fmt);
+    cpm_sink_result_vset(&l->result, outcome, fmt, ap);
+    va_end(ap);
     l->result.status = status;
     l->result.retry_after_ms = retry_after_ms;
-    va_start(ap, fmt);
-    vsnprintf(l->result.detail, sizeof(l->result.detail), fmt, ap);
-    va_end(ap);
 }
 
 static bool token_valid(const struct wecom *w)

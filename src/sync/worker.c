@@ -22,7 +22,6 @@
 #include "sync/worker.h"
 
 #define MODULE          "sync"
-#define LANES           CPM_DELIVERY_LANES
 #define READ_PAGE       256  /* events read from the ledger at a time */
 #define QUEUED_MAX      4096 /* events held in memory per destination */
 #define FLUSH_ROWS      512  /* log rows that make a flush due */
@@ -71,8 +70,10 @@ struct cpm_worker {
     char recipient[CPM_ID_BYTES_MAX + 1];
     json_t *channels; /* channel id → its purposes, from the channel documents */
 
-    struct lane lanes[LANES];
-    int64_t cursors[LANES]; /* as last recorded */
+    unsigned lane_count; /* the kind's: CPM_SINK_LANES_DEFAULT or its own */
+    struct lane *lanes;
+    int64_t *cursors;                /* as last recorded */
+    struct cpm_lane_cursor *changed; /* flush's scratch: the cursors that moved */
     int64_t read_seq;
     int64_t queued;
     struct cpm_delivery *rows; /* outcomes not yet recorded */
@@ -85,13 +86,17 @@ struct cpm_worker {
     struct cpm_worker_stats stats;
 };
 
-/* The lane of a subject: FNV-1a, stable across versions (cursors depend on it). */
-static unsigned lane_of(const char *subject_id)
+/*
+ * The lane of a subject: FNV-1a modulo the lane count, stable across
+ * versions (the stored cursors depend on it; a changed count is caught by
+ * load_cursors).
+ */
+static unsigned lane_of(const struct cpm_worker *w, const char *subject_id)
 {
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)subject_id; *p; p++)
         h = (h ^ *p) * 16777619u;
-    return h % LANES;
+    return h % w->lane_count;
 }
 
 static void item_free(struct item *it)
@@ -174,7 +179,7 @@ static cpm_err enqueue(void *ctx, const struct cpm_event *e)
 {
     struct cpm_worker *w = ctx;
     w->read_seq = e->seq;
-    unsigned lane = lane_of(e->subject_id);
+    unsigned lane = lane_of(w, e->subject_id);
     const json_t *rule = NULL;
     if (e->seq <= w->cursors[lane] || !wanted(w, e))
         return CPM_OK;
@@ -257,18 +262,27 @@ static struct cpm_delivery *row_add(struct cpm_worker *w, const struct item *it,
     return d;
 }
 
-/* Records the outcomes so far and the cursors they allow, in one transaction. */
+static int64_t lowest_cursor(const struct cpm_worker *w)
+{
+    int64_t low = w->cursors[0];
+    for (unsigned i = 1; i < w->lane_count; i++)
+        low = w->cursors[i] < low ? w->cursors[i] : low;
+    return low;
+}
+
+/* Records the outcomes so far and the cursors that moved, in one transaction. */
 static void flush(struct cpm_worker *w)
 {
-    int64_t seqs[LANES];
-    bool moved = false;
-    for (int i = 0; i < LANES; i++) {
-        seqs[i] = w->lanes[i].head ? w->lanes[i].head->seq - 1 : w->read_seq;
-        moved |= seqs[i] != w->cursors[i];
+    size_t moved = 0;
+    for (unsigned i = 0; i < w->lane_count; i++) {
+        int64_t seq = w->lanes[i].head ? w->lanes[i].head->seq - 1 : w->read_seq;
+        if (seq != w->cursors[i])
+            w->changed[moved++] = (struct cpm_lane_cursor){i, seq};
     }
-    if (w->row_count == 0 && !moved)
+    if (w->row_count == 0 && moved == 0)
         return;
-    cpm_err err = w->store->ops->delivery_record(w->store, w->id, w->rows, w->row_count, seqs);
+    cpm_err err =
+        w->store->ops->delivery_record(w->store, w->id, w->rows, w->row_count, w->changed, moved);
     w->flushed_ms = cpm_clock_now_ms();
     if (err != CPM_OK) { /* kept, and tried again: an outcome is never dropped */
         cpm_log_error(MODULE, "destination '%s': recording %zu outcomes failed: %s", w->id,
@@ -276,11 +290,17 @@ static void flush(struct cpm_worker *w)
         return;
     }
     w->row_count = 0;
-    memcpy(w->cursors, seqs, sizeof(seqs));
-    int64_t low = seqs[0];
-    for (int i = 1; i < LANES; i++)
-        low = seqs[i] < low ? seqs[i] : low;
-    atomic_store(&w->stats.cursor_seq, low);
+    for (size_t i = 0; i < moved; i++)
+        w->cursors[w->changed[i].lane] = w->changed[i].seq;
+    atomic_store(&w->stats.cursor_seq, lowest_cursor(w));
+}
+
+/* Records every lane's cursor (a new destination, a replay, a changed lane count). */
+static cpm_err record_all_cursors(struct cpm_worker *w)
+{
+    for (unsigned i = 0; i < w->lane_count; i++)
+        w->changed[i] = (struct cpm_lane_cursor){i, w->cursors[i]};
+    return w->store->ops->delivery_record(w->store, w->id, NULL, 0, w->changed, w->lane_count);
 }
 
 /* ---- sending and judging -------------------------------------------------- */
@@ -333,7 +353,7 @@ static void block(struct cpm_worker *w, struct lane *l)
 static int64_t send_due(struct cpm_worker *w)
 {
     int64_t now = cpm_clock_now_ms(), wait = IDLE_POLL_MS;
-    for (unsigned i = 0; i < LANES; i++) {
+    for (unsigned i = 0; i < w->lane_count; i++) {
         struct lane *l = &w->lanes[i];
         while (l->head != NULL && !l->in_flight) {
             if (l->next_ms > now) {
@@ -398,7 +418,7 @@ static void on_done(void *ctx, unsigned lane, const struct cpm_sink_result *r)
 {
     struct cpm_worker *w = ctx;
     struct lane *l = &w->lanes[lane];
-    CPM_ASSERT(lane < LANES && l->in_flight && l->head != NULL);
+    CPM_ASSERT(lane < w->lane_count && l->in_flight && l->head != NULL);
     l->in_flight = false;
     int attempt = l->attempts + 1;
     bool give_up = r->outcome == CPM_SINK_REJECTED ||
@@ -449,7 +469,7 @@ static void disable(struct cpm_worker *w)
 
 static void drop_queues(struct cpm_worker *w)
 {
-    for (int i = 0; i < LANES; i++)
+    for (unsigned i = 0; w->lanes != NULL && i < w->lane_count; i++)
         while (w->lanes[i].head != NULL)
             lane_pop(w, &w->lanes[i]);
 }
@@ -459,7 +479,7 @@ static void replay(struct cpm_worker *w, int64_t from_seq)
 {
     for (;;) {
         bool busy = false;
-        for (int i = 0; i < LANES; i++)
+        for (unsigned i = 0; i < w->lane_count; i++)
             busy |= w->lanes[i].in_flight;
         if (!busy)
             break;
@@ -467,31 +487,49 @@ static void replay(struct cpm_worker *w, int64_t from_seq)
     }
     flush(w);
     drop_queues(w);
-    int64_t low = w->read_seq;
-    for (int i = 0; i < LANES; i++) {
+    for (unsigned i = 0; i < w->lane_count; i++)
         w->cursors[i] = from_seq - 1 < w->cursors[i] ? from_seq - 1 : w->cursors[i];
-        low = w->cursors[i] < low ? w->cursors[i] : low;
-    }
-    w->read_seq = low;
-    int64_t seqs[LANES];
-    memcpy(seqs, w->cursors, sizeof(seqs));
-    if (w->store->ops->delivery_record(w->store, w->id, NULL, 0, seqs) != CPM_OK)
+    w->read_seq = lowest_cursor(w);
+    if (record_all_cursors(w) != CPM_OK)
         cpm_log_error(MODULE, "destination '%s': recording the replay failed", w->id);
     cpm_log_info(MODULE, "destination '%s': replaying from seq %lld", w->id, (long long)from_seq);
 }
 
+/*
+ * The stored cursors; a new destination starts at its from_seq. Stored
+ * under another lane count (a new version changed the kind's), subjects
+ * map to other lanes: every lane restarts from the lowest cursor, so
+ * nothing is skipped (some events may be sent again, under their ids).
+ */
 static cpm_err load_cursors(struct cpm_worker *w)
 {
-    cpm_err err = w->store->ops->delivery_cursors_get(w->store, w->id, w->cursors);
-    if (err == CPM_ERR_NOT_FOUND) { /* new: from its from_seq (set when it was created) */
+    unsigned stored = 0;
+    cpm_err err =
+        w->store->ops->delivery_cursors_get(w->store, w->id, w->cursors, w->lane_count, &stored);
+    if (err == CPM_ERR_NOT_FOUND) {
         json_int_t from = json_integer_value(json_object_get(w->dest, "from_seq"));
-        for (int i = 0; i < LANES; i++)
+        for (unsigned i = 0; i < w->lane_count; i++)
             w->cursors[i] = from > 0 ? from - 1 : 0;
-        err = w->store->ops->delivery_record(w->store, w->id, NULL, 0, w->cursors);
     }
-    w->read_seq = w->cursors[0];
-    for (int i = 1; i < LANES; i++)
-        w->read_seq = w->cursors[i] < w->read_seq ? w->cursors[i] : w->read_seq;
+    if (err == CPM_OK && stored != w->lane_count) {
+        int64_t *all = cpm_calloc(stored, sizeof(*all));
+        err = all ? w->store->ops->delivery_cursors_get(w->store, w->id, all, stored, &stored)
+                  : CPM_ERR_NOMEM;
+        int64_t low = err == CPM_OK ? all[0] : 0;
+        for (unsigned i = 1; err == CPM_OK && i < stored; i++)
+            low = all[i] < low ? all[i] : low;
+        for (unsigned i = 0; i < w->lane_count; i++)
+            w->cursors[i] = low;
+        cpm_free(all);
+        if (err == CPM_OK)
+            err = w->store->ops->delivery_cursors_delete(w->store, w->id);
+        cpm_log_warn(MODULE, "destination '%s': %u lanes stored, %u now: restarting from seq %lld",
+                     w->id, stored, w->lane_count, (long long)low);
+        err = err == CPM_OK ? CPM_ERR_NOT_FOUND : err;
+    }
+    if (err == CPM_ERR_NOT_FOUND)
+        err = record_all_cursors(w);
+    w->read_seq = lowest_cursor(w);
     atomic_store(&w->stats.cursor_seq, w->read_seq);
     return err;
 }
@@ -591,6 +629,9 @@ static void worker_free(struct cpm_worker *w)
     json_decref(w->dest);
     json_decref(w->channels);
     cpm_free(w->rows);
+    cpm_free(w->lanes);
+    cpm_free(w->cursors);
+    cpm_free(w->changed);
     cpm_free(w);
 }
 
@@ -610,8 +651,17 @@ static cpm_err worker_init(struct cpm_worker *w, const json_t *dest, struct cpm_
     w->max_attempts = (int)json_integer_value(json_object_get(dest, "max_attempts"));
     w->max_attempts = w->max_attempts > 0 ? w->max_attempts : 1;
     json_int_t timeout = json_integer_value(json_object_get(dest, "timeout_ms"));
+    w->lane_count = w->ops->lanes ? w->ops->lanes : CPM_SINK_LANES_DEFAULT;
+    CPM_ASSERT(w->lane_count <= CPM_DELIVERY_LANES_MAX);
+    w->lanes = cpm_calloc(w->lane_count, sizeof(*w->lanes));
+    w->cursors = cpm_calloc(w->lane_count, sizeof(*w->cursors));
+    w->changed = cpm_calloc(w->lane_count, sizeof(*w->changed));
+    if (w->lanes == NULL || w->cursors == NULL || w->changed == NULL) {
+        w->ops = NULL;
+        return CPM_ERR_NOMEM;
+    }
     struct cpm_sink_env env = {.guard = w->options.guard,
-                               .lanes = LANES,
+                               .lanes = w->lane_count,
                                .timeout_ms = timeout > 0 ? timeout : 10000,
                                .identifier = identifier,
                                .identifier_ctx = w};

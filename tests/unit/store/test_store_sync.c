@@ -67,16 +67,34 @@ static void test_cursors(void **state)
 {
     struct fixture *f = *state;
     const struct cpm_store_ops *ops = f->store->ops;
-    int64_t seqs[CPM_DELIVERY_LANES], back[CPM_DELIVERY_LANES];
-    assert_int_equal(ops->delivery_cursors_get(f->store, "crm", seqs), CPM_ERR_NOT_FOUND);
-    for (int i = 0; i < CPM_DELIVERY_LANES; i++)
-        seqs[i] = 100 + i;
-    assert_int_equal(ops->delivery_record(f->store, "crm", NULL, 0, seqs), CPM_OK);
-    assert_int_equal(ops->delivery_cursors_get(f->store, "crm", back), CPM_OK);
-    assert_memory_equal(seqs, back, sizeof(seqs));
-    assert_int_equal(ops->delivery_cursors_get(f->store, "other", back), CPM_ERR_NOT_FOUND);
+    struct cpm_lane_cursor set[4];
+    int64_t back[8];
+    unsigned lanes = 99;
+    assert_int_equal(ops->delivery_cursors_get(f->store, "crm", back, 8, &lanes),
+                     CPM_ERR_NOT_FOUND);
+    for (unsigned i = 0; i < 4; i++)
+        set[i] = (struct cpm_lane_cursor){i, 100 + i};
+    assert_int_equal(ops->delivery_record(f->store, "crm", NULL, 0, set, 4), CPM_OK);
+    assert_int_equal(ops->delivery_cursors_get(f->store, "crm", back, 8, &lanes), CPM_OK);
+    assert_int_equal(lanes, 4);
+    assert_int_equal(back[0], 100);
+    assert_int_equal(back[3], 103);
+    assert_int_equal(back[4], 0); /* not stored */
+
+    /* only the lanes given move */
+    struct cpm_lane_cursor one = {2, 500};
+    assert_int_equal(ops->delivery_record(f->store, "crm", NULL, 0, &one, 1), CPM_OK);
+    assert_int_equal(ops->delivery_cursors_get(f->store, "crm", back, 2, &lanes), CPM_OK);
+    assert_int_equal(lanes, 4); /* stored lanes, though only 2 were asked for */
+    assert_int_equal(back[1], 101);
+    assert_int_equal(ops->delivery_cursors_get(f->store, "crm", back, 8, &lanes), CPM_OK);
+    assert_int_equal(back[2], 500);
+
+    assert_int_equal(ops->delivery_cursors_get(f->store, "other", back, 8, &lanes),
+                     CPM_ERR_NOT_FOUND);
     assert_int_equal(ops->delivery_cursors_delete(f->store, "crm"), CPM_OK);
-    assert_int_equal(ops->delivery_cursors_get(f->store, "crm", back), CPM_ERR_NOT_FOUND);
+    assert_int_equal(ops->delivery_cursors_get(f->store, "crm", back, 8, &lanes),
+                     CPM_ERR_NOT_FOUND);
 }
 
 static void test_log_lists(void **state)
@@ -86,10 +104,10 @@ static void test_log_lists(void **state)
     struct cpm_delivery rows[] = {row(1, "a", "delivered", 1), row(2, "b", "failed", 1),
                                   row(2, "b", "dead", 2), row(3, "", "delivered", 1),
                                   row(4, "a", "blocked", 0)};
-    int64_t seqs[CPM_DELIVERY_LANES] = {0};
-    assert_int_equal(ops->delivery_record(f->store, "crm", rows, 3, seqs), CPM_OK);
-    assert_int_equal(ops->delivery_record(f->store, "crm", rows + 3, 2, NULL), CPM_OK);
-    assert_int_equal(ops->delivery_record(f->store, "erp", rows, 1, NULL), CPM_OK);
+    struct cpm_lane_cursor cursor = {0, 2};
+    assert_int_equal(ops->delivery_record(f->store, "crm", rows, 3, &cursor, 1), CPM_OK);
+    assert_int_equal(ops->delivery_record(f->store, "crm", rows + 3, 2, NULL, 0), CPM_OK);
+    assert_int_equal(ops->delivery_record(f->store, "erp", rows, 1, NULL, 0), CPM_OK);
 
     struct seen s = {0};
     struct cpm_delivery_filter all = {.destination_id = "crm"};
@@ -126,13 +144,16 @@ static void test_bad_outcome_writes_nothing(void **state)
     struct fixture *f = *state;
     const struct cpm_store_ops *ops = f->store->ops;
     struct cpm_delivery rows[] = {row(1, "a", "delivered", 1), row(2, "a", "lost", 1)};
-    int64_t seqs[CPM_DELIVERY_LANES] = {7};
-    assert_int_not_equal(ops->delivery_record(f->store, "crm", rows, 2, seqs), CPM_OK);
+    struct cpm_lane_cursor cursor = {0, 7};
+    int64_t seqs[1];
+    unsigned lanes;
+    assert_int_not_equal(ops->delivery_record(f->store, "crm", rows, 2, &cursor, 1), CPM_OK);
     struct seen s = {0};
     struct cpm_delivery_filter all = {.destination_id = "crm"};
     assert_int_equal(ops->delivery_list(f->store, &all, 10, see, &s), CPM_OK);
     assert_int_equal(s.count, 0);
-    assert_int_equal(ops->delivery_cursors_get(f->store, "crm", seqs), CPM_ERR_NOT_FOUND);
+    assert_int_equal(ops->delivery_cursors_get(f->store, "crm", seqs, 1, &lanes),
+                     CPM_ERR_NOT_FOUND); /* the cursor was not written either */
 }
 
 static void test_doc_delete(void **state)
