@@ -145,7 +145,9 @@ static void create(struct cpm_request *req, enum cpm_doc_kind kind)
         goto out;
     struct cpm_detail detail;
     cpm_detail_init(&detail);
-    cpm_err err = kind == CPM_DOC_DESTINATION ? cpm_api_destination_complete(req, doc) : CPM_OK;
+    cpm_err err = kind == CPM_DOC_DESTINATION
+                      ? cpm_api_destination_prepare(req, doc, doc, true, &detail)
+                      : CPM_OK;
     if (err == CPM_OK)
         err = cpm_config_create(req->app->store, kind, doc, &detail);
     if (err == CPM_OK) {
@@ -211,7 +213,11 @@ static void patch(struct cpm_request *req, enum cpm_doc_kind kind)
     }
     struct cpm_detail detail;
     cpm_detail_init(&detail);
-    err = cpm_config_update(req->app->store, kind, doc, expected ? expected : revision, &detail);
+    if (kind == CPM_DOC_DESTINATION)
+        err = cpm_api_destination_prepare(req, doc, delta, false, &detail);
+    if (err == CPM_OK)
+        err =
+            cpm_config_update(req->app->store, kind, doc, expected ? expected : revision, &detail);
     if (err == CPM_OK) {
         respond_current(req, kind, id, 200, "config.updated");
         changed(req, kind);

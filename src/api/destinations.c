@@ -22,6 +22,7 @@
 #include "store/config_writer.h"
 #include "store/writer.h"
 #include "sync/cloudevent.h"
+#include "sync/destination_secret.h"
 #include "sync/dispatcher.h"
 #include "sync/sink.h"
 
@@ -30,7 +31,8 @@
 
 static const char *const outcomes[] = {"delivered", "failed", "dead", "blocked", NULL};
 
-cpm_err cpm_api_destination_complete(struct cpm_request *req, json_t *doc)
+/* A new destination: its kind's defaults, a webhook secret, and delivery from the next event. */
+static void complete(struct cpm_request *req, json_t *doc)
 {
     const char *kind = json_string_value(json_object_get(doc, "kind"));
     if (kind != NULL && strcmp(kind, "webhook") == 0 && json_object_get(doc, "secret") == NULL) {
@@ -40,17 +42,40 @@ cpm_err cpm_api_destination_complete(struct cpm_request *req, json_t *doc)
         sodium_memzero(secret, sizeof(secret));
     }
     cpm_destination_fill_defaults(doc);
-    if (json_object_get(doc, "from_seq") == NULL) { /* from the next event on */
+    if (json_object_get(doc, "from_seq") == NULL) {
         uint64_t size;
         uint8_t root[CPM_HASH_BYTES];
         cpm_writer_head(req->app->writer, &size, root);
         json_object_set_new(doc, "from_seq", json_integer((json_int_t)size + 1));
     }
-    return CPM_OK;
+}
+
+cpm_err cpm_api_destination_prepare(struct cpm_request *req, json_t *doc, const json_t *sent,
+                                    bool creating, struct cpm_detail *detail)
+{
+    const char *secret = json_string_value(json_object_get(sent, "secret"));
+    if (secret != NULL && cpm_secret_is_sealed(secret)) {
+        cpm_detail_add(detail, "secret", "must be the credential itself");
+        return CPM_ERR_VALIDATION;
+    }
+    if (creating)
+        complete(req, doc);
+    struct cpm_config_cache cache;
+    struct cpm_config_lookup lookup;
+    cpm_config_cache_init(&cache, req->app->store, &lookup);
+    cpm_err err = cpm_config_validate(CPM_DOC_DESTINATION, doc, &lookup, detail);
+    cpm_config_cache_release(&cache);
+    if (err == CPM_OK)
+        err = cpm_destination_secret_seal(doc, req->app->keyring);
+    if (err == CPM_ERR_VALIDATION && detail->count == 0)
+        cpm_detail_add(detail, "secret", "must be at most %d bytes", CPM_SECRET_BYTES_MAX);
+    return err;
 }
 
 void cpm_api_destination_present(struct cpm_request *req, json_t *doc, bool created)
 {
+    if (cpm_destination_secret_open(doc, req->app->keyring) != CPM_OK)
+        json_object_set_new(doc, "secret", json_string("(cannot be opened)"));
     const char *secret = json_string_value(json_object_get(doc, "secret"));
     if (secret != NULL && !created) {
         char hint[SECRET_HINT_BYTES + 8];
@@ -197,6 +222,11 @@ void cpm_api_destinations_test(struct cpm_request *req)
     json_t *doc = destination(req, id);
     if (doc == NULL)
         return;
+    if (cpm_destination_secret_open(doc, req->app->keyring) != CPM_OK) {
+        cpm_respond_error(req, CPM_ERR_CRYPTO, "secret", "the stored secret cannot be opened");
+        json_decref(doc);
+        return;
+    }
     struct test_ctx t = {0};
     struct cpm_detail detail;
     int64_t latency_ms = 0;

@@ -31,7 +31,7 @@ _Static_assert(sizeof(((struct cpm_keyring *)0)->signing_secret_key) == crypto_s
                "signing secret key size");
 
 /* Subkey ids and contexts: never change them, stored data depends on them. */
-enum { SUBKEY_IDENTIFIER = 1, SUBKEY_WRAPPING = 2, SUBKEY_PSEUDONYM = 3 };
+enum { SUBKEY_IDENTIFIER = 1, SUBKEY_WRAPPING = 2, SUBKEY_PSEUDONYM = 3, SUBKEY_SECRETS = 4 };
 
 cpm_err cpm_keyring_init(struct cpm_keyring *kr, const struct cpm_datadir_keys *keys)
 {
@@ -45,6 +45,8 @@ cpm_err cpm_keyring_init(struct cpm_keyring *kr, const struct cpm_datadir_keys *
                                      "cpmwrap_", keys->master);
     rc |= crypto_kdf_derive_from_key(kr->pseudonym_key, sizeof(kr->pseudonym_key), SUBKEY_PSEUDONYM,
                                      "cpmsubjr", keys->master);
+    rc |= crypto_kdf_derive_from_key(kr->secrets_key, sizeof(kr->secrets_key), SUBKEY_SECRETS,
+                                     "cpmsecrt", keys->master);
     memcpy(kr->signing_seed, keys->signing_seed, sizeof(kr->signing_seed));
     rc |= crypto_sign_seed_keypair(kr->signing_public_key, kr->signing_secret_key,
                                    keys->signing_seed);
@@ -59,6 +61,52 @@ void cpm_keyring_wipe(struct cpm_keyring *kr)
 {
     if (kr != NULL)
         sodium_memzero(kr, sizeof(*kr));
+}
+
+/* "sealed:v1:" ‖ base64url(nonce ‖ XChaCha20-Poly1305(text)), name as associated data. */
+#define SEALED_PREFIX "sealed:v1:"
+
+bool cpm_secret_is_sealed(const char *text)
+{
+    return strncmp(text, SEALED_PREFIX, strlen(SEALED_PREFIX)) == 0;
+}
+
+cpm_err cpm_secret_seal(const struct cpm_keyring *kr, const char *name, const char *text, char *out,
+                        size_t cap)
+{
+    size_t len = strlen(text);
+    uint8_t box[CPM_SECRET_BYTES_MAX + CPM_SEALED_OVERHEAD];
+    size_t prefix = strlen(SEALED_PREFIX);
+    if (len > CPM_SECRET_BYTES_MAX)
+        return CPM_ERR_VALIDATION;
+    CPM_ASSERT(cap >= CPM_SECRET_SEALED_BYTES_MAX);
+    randombytes_buf(box, 24);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(box + 24, NULL, (const uint8_t *)text, len,
+                                               (const uint8_t *)name, strlen(name), NULL, box,
+                                               kr->secrets_key);
+    memcpy(out, SEALED_PREFIX, prefix);
+    sodium_bin2base64(out + prefix, cap - prefix, box, len + CPM_SEALED_OVERHEAD,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return CPM_OK;
+}
+
+cpm_err cpm_secret_open(const struct cpm_keyring *kr, const char *name, const char *sealed,
+                        char *out, size_t cap)
+{
+    uint8_t box[CPM_SECRET_BYTES_MAX + CPM_SEALED_OVERHEAD];
+    size_t len = 0;
+    unsigned long long plain_len = 0;
+    const char *b64 = sealed + strlen(SEALED_PREFIX);
+    if (!cpm_secret_is_sealed(sealed) ||
+        sodium_base642bin(box, sizeof(box), b64, strlen(b64), NULL, &len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        len < CPM_SEALED_OVERHEAD || len - CPM_SEALED_OVERHEAD >= cap ||
+        crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)out, &plain_len, NULL, box + 24,
+                                                   len - 24, (const uint8_t *)name, strlen(name),
+                                                   box, kr->secrets_key) != 0)
+        return CPM_ERR_CRYPTO;
+    out[plain_len] = '\0';
+    return CPM_OK;
 }
 
 const uint8_t *cpm_keyring_signing_seed(const struct cpm_keyring *kr)

@@ -10,6 +10,8 @@
  *   id 2 "cpmwrap_"  key-wrapping key: encrypts each subject's data key
  *   id 3 "cpmsubjr"  subject-pseudonym key: HMAC of the company's subject id,
  *                    which is all the ledger's leaves carry about the subject
+ *   id 4 "cpmsecrt"  secrets key: seals credentials kept in the configuration
+ *                    (destinations' webhook secrets, vendor tokens)
  *
  * and the Ed25519 checkpoint-signing keypair comes from the signing seed.
  *
@@ -47,6 +49,7 @@ struct cpm_keyring {
     uint8_t identifier_key[CPM_KEYRING_KEY_BYTES];
     uint8_t wrapping_key[CPM_KEYRING_KEY_BYTES];
     uint8_t pseudonym_key[CPM_KEYRING_KEY_BYTES];
+    uint8_t secrets_key[CPM_KEYRING_KEY_BYTES];
     uint8_t signing_seed[32];
     uint8_t signing_public_key[32];
     uint8_t signing_secret_key[64]; /* libsodium's form: seed ‖ public key */
@@ -127,5 +130,25 @@ cpm_err cpm_field_seal(const uint8_t key[CPM_DATA_KEY_BYTES], const char *subjec
 cpm_err cpm_field_open(const uint8_t key[CPM_DATA_KEY_BYTES], const char *subject_id,
                        const char *field_name, const uint8_t *sealed, size_t len, void *out,
                        size_t cap, size_t *out_len) CPM_MUST_CHECK;
+
+#define CPM_SECRET_BYTES_MAX 512 /* a credential's text */
+/* "sealed:v1:" and the unpadded base64url of nonce ‖ ciphertext ‖ tag, with a NUL */
+#define CPM_SECRET_SEALED_BYTES_MAX                                                                \
+    (10 + ((CPM_SECRET_BYTES_MAX + CPM_SEALED_OVERHEAD) * 4 + 2) / 3 + 1)
+
+/* True when text is a sealed secret (as cpm_secret_seal writes them). */
+bool cpm_secret_is_sealed(const char *text);
+
+/*
+ * Seals a credential (at most CPM_SECRET_BYTES_MAX bytes, else
+ * CPM_ERR_VALIDATION) under the secrets key, bound to name (e.g.
+ * "destination/crm": a sealed value cannot be moved to another document),
+ * into out (cap ≥ CPM_SECRET_SEALED_BYTES_MAX).
+ */
+cpm_err cpm_secret_seal(const struct cpm_keyring *kr, const char *name, const char *text, char *out,
+                        size_t cap) CPM_MUST_CHECK;
+/* The inverse into out (NUL-terminated); CPM_ERR_CRYPTO when altered, moved or not sealed. */
+cpm_err cpm_secret_open(const struct cpm_keyring *kr, const char *name, const char *sealed,
+                        char *out, size_t cap) CPM_MUST_CHECK;
 
 #endif /* CPM_CRYPTO_KEYRING_H */

@@ -69,7 +69,8 @@ static const struct cpm__schema_field destination_fields[] = {
      .bytes_max = CPM_NAME_BYTES_MAX},
     {.name = "kind", .type = CPM__SCHEMA_ENUM, .required = true, .values = kinds},
     {.name = "endpoint", .type = CPM__SCHEMA_STRING, .required = true, .bytes_min = 1},
-    {.name = "secret", .type = CPM__SCHEMA_STRING, .bytes_min = 1, .bytes_max = 512},
+    /* 512 bytes of credential, or (stored) its sealed form */
+    {.name = "secret", .type = CPM__SCHEMA_STRING, .bytes_min = 1, .bytes_max = 800},
     {.name = "enabled", .type = CPM__SCHEMA_BOOL, .dflt = "true"},
     {.name = "filter", .type = CPM__SCHEMA_OBJECT, .nested = &filter_schema, .dflt = "{}"},
     {.name = "role", .type = CPM__SCHEMA_ENUM, .values = roles, .dflt = "\"processor\""},
@@ -224,7 +225,8 @@ static void kind_rules(const json_t *doc, const char *kind, struct cpm_detail *d
         cpm_detail_add(d, str(doc, "stream") ? "stream" : "subject_prefix",
                        "is only for nats destinations");
     const char *secret = str(doc, "secret");
-    if (webhook && secret != NULL && webhook_secret_check(secret) != NULL)
+    bool sealed = secret != NULL && strncmp(secret, "sealed:", 7) == 0; /* checked when written */
+    if (webhook && secret != NULL && !sealed && webhook_secret_check(secret) != NULL)
         cpm_detail_add(d, "secret", "%s", webhook_secret_check(secret));
     if (strcmp(kind, "nats") == 0 && secret != NULL)
         cpm_detail_add(d, "secret", "is not used by nats destinations");

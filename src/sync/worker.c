@@ -18,6 +18,7 @@
 #include "domain/destination.h"
 #include "store/config_writer.h"
 #include "sync/cloudevent.h"
+#include "sync/destination_secret.h"
 #include "sync/sink.h"
 #include "sync/worker.h"
 
@@ -458,8 +459,10 @@ static void disable(struct cpm_worker *w)
     cpm_err err = doc ? CPM_OK : CPM_ERR_NOMEM;
     if (err == CPM_OK) {
         json_object_set_new(doc, "enabled", json_false());
-        err = cpm_config_update(w->store, CPM_DOC_DESTINATION, doc, w->revision, &detail);
+        err = cpm_destination_secret_seal(doc, w->options.keyring); /* opened for use */
     }
+    if (err == CPM_OK)
+        err = cpm_config_update(w->store, CPM_DOC_DESTINATION, doc, w->revision, &detail);
     json_decref(doc);
     cpm_log_warn(MODULE, "destination '%s' answered 410 Gone: %s", w->id,
                  err == CPM_OK ? "disabled" : "could not be disabled (changed meanwhile)");
@@ -643,6 +646,12 @@ static cpm_err worker_init(struct cpm_worker *w, const json_t *dest, struct cpm_
     w->ops = cpm_sink_find(json_string_value(json_object_get(dest, "kind")));
     if (w->dest == NULL)
         return CPM_ERR_NOMEM;
+    if (w->options.keyring == NULL ||
+        cpm_destination_secret_open(w->dest, w->options.keyring) != CPM_OK) {
+        cpm_detail_add(detail, "secret", "the stored secret cannot be opened");
+        w->ops = NULL;
+        return CPM_ERR_CRYPTO;
+    }
     if (w->ops == NULL)
         return CPM_ERR_VALIDATION;
     cpm_strlcpy(w->id, json_string_value(json_object_get(dest, "id")), sizeof(w->id));

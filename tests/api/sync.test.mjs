@@ -6,6 +6,8 @@
 // letters, replay under the same ids, the SSRF guard, the delivery log and
 // "where my data went", metrics — and nothing lost across kill -9.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as fx from './fixtures.mjs';
 import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
@@ -120,6 +122,38 @@ test('a secret is made when none is given, shown once', async () => {
   assert.equal((await request(server, 'DELETE', '/v1/destinations/made', { key })).status, 204);
   assert.equal((await request(server, 'GET', '/v1/destinations/made', { key })).status, 404);
   await receiver.stop();
+});
+
+test('secrets are stored sealed; a changed secret is used at once; a sealed value cannot be sent', async () => {
+  const sql = (q) => spawnSync('sqlite3', [path.join(data.data, 'cpm.db'), q], { encoding: 'utf8' }).stdout.trim();
+  const receiver = await startReceiver({ secret: SECRET });
+  const NEW = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
+  try {
+    await hook('sealed', receiver);
+    const stored = sql("SELECT body FROM config_docs WHERE kind = 'destination' AND id = 'sealed'");
+    assert.match(JSON.parse(stored).secret, /^sealed:v1:/);
+    assert.ok(!stored.includes(SECRET.slice(6)), 'the secret is not in the database');
+    await given('sec-1');
+    await receiver.waitFor((r) => r.some((d) => d.event.subject === 'sec-1'));
+    const patched = await request(server, 'PATCH', '/v1/destinations/sealed', { key, body: { secret: NEW } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.json.secret, undefined);
+    assert.ok(!sql("SELECT body FROM config_docs WHERE id = 'sealed'").includes(NEW.slice(6)));
+    await receiver.stop();
+    const second = await startReceiver({ secret: NEW, port: receiver.port });
+    try {
+      await given('sec-2');
+      await second.waitFor((r) => r.some((d) => d.event.subject === 'sec-2'));
+      assert.deepEqual(second.invalid, [], 'signed with the new secret');
+    } finally {
+      await second.stop();
+    }
+    const forged = await request(server, 'PATCH', '/v1/destinations/sealed', { key, body: { secret: JSON.parse(stored).secret } });
+    assert.equal(expectProblem(assert, forged, 422, 'validation_failed').field, 'secret');
+  } finally {
+    await request(server, 'DELETE', '/v1/destinations/sealed', { key });
+    await receiver.stop();
+  }
 });
 
 test('bad destination documents are refused, naming the field, and nothing is created', async () => {

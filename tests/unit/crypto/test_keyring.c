@@ -34,9 +34,11 @@ static void test_derivation(void **state)
     assert_memory_not_equal(a.identifier_key, c.identifier_key, 32);
     assert_memory_not_equal(a.wrapping_key, c.wrapping_key, 32);
     assert_memory_not_equal(a.pseudonym_key, c.pseudonym_key, 32);
+    assert_memory_not_equal(a.secrets_key, c.secrets_key, 32);
     uint8_t master[32];
     memset(master, 0x42, sizeof(master));
-    const uint8_t *subkeys[] = {a.identifier_key, a.wrapping_key, a.pseudonym_key, master};
+    const uint8_t *subkeys[] = {a.identifier_key, a.wrapping_key, a.pseudonym_key, a.secrets_key,
+                                master};
     for (size_t i = 0; i < CPM_ARRAY_LEN(subkeys); i++)
         for (size_t j = i + 1; j < CPM_ARRAY_LEN(subkeys); j++)
             assert_memory_not_equal(subkeys[i], subkeys[j], 32);
@@ -244,6 +246,48 @@ static void test_seal_open(void **state)
 }
 
 /* Erasure: once the wrapped data key is gone, neither a new key nor the master opens the data. */
+static void test_secrets(void **state)
+{
+    CPM_UNUSED(state);
+    struct cpm_keyring kr, other;
+    char sealed[CPM_SECRET_SEALED_BYTES_MAX], again[CPM_SECRET_SEALED_BYTES_MAX], plain[600];
+    keyring_from(&kr, 0x42, 0x01);
+    keyring_from(&other, 0x43, 0x01);
+    assert_int_equal(cpm_secret_seal(&kr, "destination/crm", "whsec_abc", sealed, sizeof(sealed)),
+                     CPM_OK);
+    assert_true(cpm_secret_is_sealed(sealed));
+    assert_false(cpm_secret_is_sealed("whsec_abc"));
+    assert_null(strstr(sealed, "whsec_abc"));
+    assert_int_equal(cpm_secret_seal(&kr, "destination/crm", "whsec_abc", again, sizeof(again)),
+                     CPM_OK);
+    assert_string_not_equal(sealed, again); /* a fresh nonce each time */
+    assert_int_equal(cpm_secret_open(&kr, "destination/crm", sealed, plain, sizeof(plain)), CPM_OK);
+    assert_string_equal(plain, "whsec_abc");
+    /* bound to its document and to the master key; tampering is noticed */
+    assert_int_equal(cpm_secret_open(&kr, "destination/erp", sealed, plain, sizeof(plain)),
+                     CPM_ERR_CRYPTO);
+    assert_int_equal(cpm_secret_open(&other, "destination/crm", sealed, plain, sizeof(plain)),
+                     CPM_ERR_CRYPTO);
+    sealed[strlen(sealed) - 2] = sealed[strlen(sealed) - 2] == 'A' ? 'B' : 'A';
+    assert_int_equal(cpm_secret_open(&kr, "destination/crm", sealed, plain, sizeof(plain)),
+                     CPM_ERR_CRYPTO);
+    assert_int_equal(cpm_secret_open(&kr, "destination/crm", "whsec_abc", plain, sizeof(plain)),
+                     CPM_ERR_CRYPTO);
+    /* the longest credential fits; one byte more is refused */
+    char longest[CPM_SECRET_BYTES_MAX + 2];
+    memset(longest, 'x', sizeof(longest) - 1);
+    longest[CPM_SECRET_BYTES_MAX] = '\0';
+    assert_int_equal(cpm_secret_seal(&kr, "d/x", longest, sealed, sizeof(sealed)), CPM_OK);
+    assert_int_equal(cpm_secret_open(&kr, "d/x", sealed, plain, sizeof(plain)), CPM_OK);
+    assert_string_equal(plain, longest);
+    longest[CPM_SECRET_BYTES_MAX] = 'x';
+    longest[CPM_SECRET_BYTES_MAX + 1] = '\0';
+    assert_int_equal(cpm_secret_seal(&kr, "d/x", longest, sealed, sizeof(sealed)),
+                     CPM_ERR_VALIDATION);
+    cpm_keyring_wipe(&kr);
+    cpm_keyring_wipe(&other);
+}
+
 static void test_erasure(void **state)
 {
     CPM_UNUSED(state);
@@ -278,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_identifier_hash), cmocka_unit_test(test_normalise),
         cmocka_unit_test(test_pseudonym),       cmocka_unit_test(test_data_key),
         cmocka_unit_test(test_seal_open),       cmocka_unit_test(test_erasure),
+        cmocka_unit_test(test_secrets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
