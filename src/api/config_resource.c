@@ -9,10 +9,10 @@
 #include "core/common.h"
 
 #include "api/api.h"
-#include "api/config_events.h"
 #include "api/support.h"
 #include "core/json.h"
 #include "http/app.h"
+#include "store/config_events.h"
 #include "store/config_writer.h"
 #include "sync/dispatcher.h"
 
@@ -72,7 +72,8 @@ static void respond_current(struct cpm_request *req, enum cpm_doc_kind kind, con
         goto out;
     }
     if (event_type != NULL)
-        cpm_api_config_event(req, event_type, kind, id, doc.revision, doc.body);
+        cpm_config_event(req->app->writer, event_type, kind, id, doc.revision, doc.body,
+                         req->key.id, req->request_id);
     cpm_respond_json(req, status, body);
     char header[CPM_ID_BYTES_MAX + 32];
     snprintf(header, sizeof(header), "\"%lld\"", (long long)doc.revision);

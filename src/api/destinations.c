@@ -11,13 +11,13 @@
 #include <sodium.h>
 
 #include "api/api.h"
-#include "api/config_events.h"
 #include "api/support.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "crypto/random_id.h"
 #include "domain/destination.h"
 #include "http/app.h"
+#include "store/config_events.h"
 #include "store/checkpointer.h"
 #include "store/config_writer.h"
 #include "store/writer.h"
@@ -130,7 +130,8 @@ void cpm_api_destinations_delete(struct cpm_request *req)
         goto out;
     }
     char *body = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    cpm_api_config_event(req, "config.deleted", CPM_DOC_DESTINATION, id, 0, body ? body : "");
+    cpm_config_event(req->app->writer, "config.deleted", CPM_DOC_DESTINATION, id, 0,
+                     body ? body : "", req->key.id, req->request_id);
     cpm_free(body);
     if (req->app->dispatcher != NULL)
         cpm_dispatcher_reload(req->app->dispatcher);

@@ -8,10 +8,10 @@
 #include "core/common.h"
 
 #include "api/api.h"
-#include "api/config_events.h"
 #include "api/support.h"
 #include "core/log.h"
 #include "http/app.h"
+#include "store/config_events.h"
 #include "store/config_writer.h"
 #include "store/scheduler.h"
 
@@ -102,7 +102,8 @@ void cpm_api_notice_versions_publish(struct cpm_request *req)
     if (err == CPM_OK)
         err = store->ops->notice_version_get(store, id, number, &published);
     if (err == CPM_OK) {
-        cpm_api_config_event(req, "notice.published", CPM_DOC_NOTICE, id, number, published.body);
+        cpm_config_event(req->app->writer, "notice.published", CPM_DOC_NOTICE, id, number,
+                         published.body, req->key.id, req->request_id);
         int64_t sent_back = 0;
         send_back_to_reconsent(req, &published, &sent_back);
         respond_version(req, 201, &published, NULL,

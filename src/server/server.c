@@ -313,6 +313,7 @@ static cpm_err start_dispatcher(const struct cpm_server_settings *settings, stru
     snprintf(source, sizeof(source), "urn:opencpm:%s", r->origin);
     struct cpm_dispatcher_options options = {.guard = &settings->guard,
                                              .keyring = &r->keyring,
+                                             .writer = r->writer,
                                              .source = source,
                                              .retry_base_ms = settings->retry_base_ms,
                                              .retry_max_ms = settings->retry_max_ms};

@@ -25,10 +25,12 @@ struct cpm_dispatcher;
 struct cpm_buf;
 
 struct cpm_keyring;
+struct cpm_writer;
 
 struct cpm_dispatcher_options {
     const struct cpm_outbound_guard *guard; /* borrowed; outlives the dispatcher */
-    const struct cpm_keyring *keyring;      /* opens subjects' identifiers for connectors */
+    const struct cpm_keyring *keyring;      /* opens identifiers and destinations' secrets */
+    struct cpm_writer *writer;              /* records the dispatcher's own config changes */
     const char *source;                     /* the CloudEvents source of this ledger */
     int64_t retry_base_ms;                  /* first retry delay; doubles per attempt */
     int64_t retry_max_ms;                   /* the longest delay between attempts */

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "crypto/keyring.h"
 #include "domain/destination.h"
+#include "store/config_events.h"
 #include "store/config_writer.h"
 #include "sync/cloudevent.h"
 #include "sync/destination_secret.h"
@@ -450,11 +451,16 @@ static void on_done(void *ctx, unsigned lane, const struct cpm_sink_result *r)
     atomic_store(&w->stats.queued, w->queued);
 }
 
-/* HTTP 410: the receiver says it is gone for good; stop until an operator enables it again. */
+/*
+ * HTTP 410: the receiver says it is gone for good; stop until an operator
+ * enables it again. The change is a configuration change like any other:
+ * a ledger event, made by "system:dispatcher".
+ */
 static void disable(struct cpm_worker *w)
 {
     json_t *doc = json_deep_copy(w->dest);
     struct cpm_detail detail;
+    struct cpm_doc stored = {0};
     cpm_detail_init(&detail);
     cpm_err err = doc ? CPM_OK : CPM_ERR_NOMEM;
     if (err == CPM_OK) {
@@ -463,6 +469,12 @@ static void disable(struct cpm_worker *w)
     }
     if (err == CPM_OK)
         err = cpm_config_update(w->store, CPM_DOC_DESTINATION, doc, w->revision, &detail);
+    if (err == CPM_OK)
+        err = w->store->ops->doc_get(w->store, CPM_DOC_DESTINATION, w->id, &stored);
+    if (err == CPM_OK && w->options.writer != NULL)
+        cpm_config_event(w->options.writer, "config.updated", CPM_DOC_DESTINATION, w->id,
+                         stored.revision, stored.body, "system:dispatcher", NULL);
+    cpm_doc_release(&stored);
     json_decref(doc);
     cpm_log_warn(MODULE, "destination '%s' answered 410 Gone: %s", w->id,
                  err == CPM_OK ? "disabled" : "could not be disabled (changed meanwhile)");

@@ -264,6 +264,11 @@ test('410 Gone disables the destination; re-enabled, it goes on from where it st
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(dest.enabled, false);
+    const ledger = (await request(server, 'GET', `/v1/ledger/events?from_seq=${dest.from_seq}&limit=200`, { key })).json.items;
+    const change = ledger.find((e) => e.event.type === 'config.updated' && e.event.doc === 'gone');
+    assert.ok(change, 'the disabling is a ledger event');
+    assert.equal(change.event.key, 'system:dispatcher');
+    assert.equal(change.event.revision, dest.revision);
     receiver.setMode({ ok: true });
     const res = await request(server, 'PATCH', '/v1/destinations/gone', { key, body: { enabled: true } });
     assert.equal(res.status, 200, res.text);

@@ -7,14 +7,11 @@
 
 #include <sodium.h>
 
-#include "api/config_events.h"
-#include "api/support.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "crypto/random_id.h"
-#include "http/app.h"
-#include "store/writer.h"
+#include "store/config_events.h"
 
 static char *leaf_text(const struct cpm_event *e, enum cpm_doc_kind kind, const char *id,
                        int64_t number, const char *body, const char *key_id)
@@ -34,21 +31,22 @@ static char *leaf_text(const struct cpm_event *e, enum cpm_doc_kind kind, const 
     return text;
 }
 
-void cpm_api_config_event(struct cpm_request *req, const char *type, enum cpm_doc_kind kind,
-                          const char *id, int64_t number, const char *body)
+void cpm_config_event(struct cpm_writer *writer, const char *type, enum cpm_doc_kind kind,
+                      const char *id, int64_t number, const char *body, const char *key_id,
+                      const char *request_id)
 {
     struct cpm_event e = {.time_ms = cpm_clock_now_ms()};
     cpm_random_id(e.id, sizeof(e.id), "evt_");
     cpm_strlcpy(e.type, type, sizeof(e.type));
-    e.leaf = leaf_text(&e, kind, id, number, body, req->key.id);
+    e.leaf = leaf_text(&e, kind, id, number, body, key_id);
     cpm_err err = CPM_ERR_NOMEM;
     if (e.leaf != NULL) {
         e.leaf_len = strlen(e.leaf);
         struct cpm_write_request wr = {.events = &e, .event_count = 1};
-        err = cpm_writer_submit(req->app->writer, &wr);
+        err = cpm_writer_submit(writer, &wr);
     }
     if (err != CPM_OK)
-        cpm_log(CPM_LOG_ERROR, "ledger", req->request_id, NULL,
+        cpm_log(CPM_LOG_ERROR, "ledger", request_id, NULL,
                 "%s of %s '%s' is stored but its ledger event failed: %s", type,
                 cpm_doc_kind_name(kind), id, cpm_err_message(err));
     cpm_free(e.leaf);
