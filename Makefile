@@ -32,10 +32,13 @@ test:
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
+# bench/sync.sh also needs nats-server (deps.sh test) and the nats npm package (tests/).
 bench: build
-	@scripts/deps.sh bench
+	@scripts/deps.sh bench test
+	@[ -d tests/node_modules/nats ] || (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 	@bench/healthz.sh $(BUILD)
 	@bench/writes.sh $(BUILD)
+	@bench/sync.sh $(BUILD)
 	@bench/proofs.sh $(BUILD)
 	@bench/decide.sh $(BUILD) $(BENCH_DECIDE_SUBJECTS)
 	@bench/coldstart.sh $(BUILD) $(BENCH_COLDSTART_SUBJECTS)

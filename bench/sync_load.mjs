@@ -14,19 +14,26 @@
 //       latency = request issued → 201 answer read.
 //       → sent ok non201 errors seconds rate late max_late_ms p50_ms p90_ms p99_ms max_ms
 //   fill PORT EVENTS DECISIONS INFLIGHT TAG
-//       EVENTS/DECISIONS such POSTs (DECISIONS of 1–4 purposes each, a new
-//       subject each) as fast as INFLIGHT connections allow.
+//       EVENTS consent events in POSTs of DECISIONS (1–4) purposes each (the
+//       last one fewer when needed), a new subject each, as fast as INFLIGHT
+//       connections allow.
 //       → ok non201 errors seconds events_per_s
 //   drain PORT DESTINATION_JSON
 //       POST /v1/destinations, then GET /v1/destinations/{id} every 20 ms
 //       until delivery.lag_events is 0 (cursor at the ledger's end).
-//       → seconds cursor_seq delivered failed dead blocked
+//       → seconds cursor_seq delivered failed dead blocked max_stall_ms
+//       (the longest the cursor stood still once moving); with CPM_SYNC_TRACE
+//       set, every poll's "seconds cursor_seq queued" goes to stderr.
+//   wait PORT DESTINATION
+//       GET /v1/destinations/{id} every 20 ms until delivery.lag_events is 0.
+//       → as drain's
 //   histogram PORT DESTINATION [BEFORE_FILE]
 //       cpm_sync_acknowledged_after_seconds of DESTINATION from /metrics:
 //       buckets=le:count,… (cumulative) sum count; with BEFORE_FILE (an
 //       earlier output line) the difference, plus the share ≤ 100 ms and
 //       the bucket holding the p99.
 //   delete PORT DESTINATION
+//       → deleted
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -175,6 +182,7 @@ async function paced(port, rate, seconds, inflight, tag) {
 async function fill(port, events, decisions, inflight, tag) {
   const sha = await noticeSha(port);
   const body = consentBody(sha, decisions);
+  const lastBody = consentBody(sha, events % decisions || decisions); /* exactly EVENTS in all */
   agent = new http.Agent({ keepAlive: true, maxSockets: inflight });
   const total = Math.ceil(events / decisions);
   let next = 0;
@@ -187,7 +195,7 @@ async function fill(port, events, decisions, inflight, tag) {
     while (next < total) {
       const i = next++;
       try {
-        const r = await request(port, 'POST', `/v1/subjects/f${tag}-${i}/consents`, body);
+        const r = await request(port, 'POST', `/v1/subjects/f${tag}-${i}/consents`, i === total - 1 ? lastBody : body);
         if (r.status === 201) ok++;
         else {
           non201++;
@@ -207,7 +215,7 @@ async function fill(port, events, decisions, inflight, tag) {
     non201,
     errors,
     seconds: elapsed.toFixed(3),
-    events_per_s: ((ok * decisions) / elapsed).toFixed(0),
+    events_per_s: (Math.min(events, ok * decisions) / elapsed).toFixed(0),
   });
 }
 
@@ -215,16 +223,26 @@ const sleep = (t) => new Promise((r) => setTimeout(r, t));
 
 async function drain(port, destJson) {
   const dest = JSON.parse(destJson);
-  const path = `/v1/destinations/${encodeURIComponent(dest.id)}`;
   const t0 = performance.now();
   await json(port, 'POST', '/v1/destinations', destJson, 201);
+  await caughtUp(port, dest.id, t0);
+}
+
+/* Polls the destination until its cursor is at the ledger's end; prints the figures since t0. */
+async function caughtUp(port, id, t0) {
+  const path = `/v1/destinations/${encodeURIComponent(id)}`;
   let last = -1;
   let lastMove = performance.now();
+  let maxStall = 0;
+  const trace = process.env.CPM_SYNC_TRACE ? [] : null;
   for (;;) {
     const d = await json(port, 'GET', path, undefined, 200);
     const s = d.delivery;
+    const now = performance.now();
+    if (trace && s) trace.push(`${((now - t0) / 1000).toFixed(3)} ${s.cursor_seq} ${s.queued}`);
     if (s && s.cursor_seq > 0 && s.lag_events === 0) {
-      const elapsed = (performance.now() - t0) / 1000;
+      const elapsed = (now - t0) / 1000;
+      if (trace) console.error(trace.join('\n'));
       result({
         seconds: elapsed.toFixed(3),
         cursor_seq: s.cursor_seq,
@@ -232,15 +250,17 @@ async function drain(port, destJson) {
         failed: s.failed,
         dead: s.dead,
         blocked: s.blocked,
+        max_stall_ms: maxStall.toFixed(0),
       });
       return;
     }
     const cursor = s ? s.cursor_seq : -1;
     if (cursor !== last) {
+      if (last > 0) maxStall = Math.max(maxStall, now - lastMove);
       last = cursor;
-      lastMove = performance.now();
-    } else if (performance.now() - lastMove > 60_000) {
-      die(`destination ${dest.id}: no progress for 60 s (${JSON.stringify(s)})`);
+      lastMove = now;
+    } else if (now - lastMove > 60_000) {
+      die(`destination ${id}: no progress for 60 s (${JSON.stringify(s)})`);
     }
     await sleep(20);
   }
@@ -301,12 +321,16 @@ switch (command) {
   case 'drain':
     await drain(port, args[1]);
     break;
+  case 'wait':
+    await caughtUp(port, args[1], performance.now());
+    break;
   case 'histogram':
     await histogram(port, args[1], args[2]);
     break;
   case 'delete': {
     const r = await request(port, 'DELETE', `/v1/destinations/${encodeURIComponent(args[1])}`);
     if (r.status !== 204) die(`DELETE destination ${args[1]} answered ${r.status}: ${r.body}`);
+    result({ deleted: args[1] });
     break;
   }
   default:

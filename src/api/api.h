@@ -55,14 +55,8 @@ void cpm_api_inbound_sms(struct cpm_request *req);
  * goes on with the one already started (id and body are then unused).
  */
 void cpm_api_consents_record_action(struct cpm_request *req, const char *id, json_t *body);
-/*
- * destinations.c, for config_resource.c: readies a destination document to
- * be stored — a new one's defaults, secret and start; the client may not
- * send a sealed secret (sent: what it sent); validated, then its secret
- * sealed. CPM_ERR_VALIDATION with detail.
- */
-cpm_err cpm_api_destination_prepare(struct cpm_request *req, json_t *doc, const json_t *sent,
-                                    bool creating, struct cpm_detail *detail) CPM_MUST_CHECK;
+/* destinations.c, for config_resource.c: a new destination's defaults, secret and start. */
+void cpm_api_destination_complete(struct cpm_request *req, json_t *doc);
 /* Hides the secret (unless just created) and adds the live delivery figures. */
 void cpm_api_destination_present(struct cpm_request *req, json_t *doc, bool created);
 

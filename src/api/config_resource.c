@@ -13,6 +13,7 @@
 #include "core/json.h"
 #include "http/app.h"
 #include "store/config_events.h"
+#include "crypto/config_secrets.h"
 #include "store/config_writer.h"
 #include "sync/dispatcher.h"
 
@@ -27,6 +28,19 @@ static const char *const collection[CPM_DOC__COUNT] = {
 };
 
 static const char *const read_only[] = {"revision", "created_at", "updated_at"};
+
+/* A property's HS256 secrets are never read back: `k_set` says one is there. */
+static void hide_token_secrets(json_t *doc)
+{
+    size_t i;
+    json_t *jwk;
+    json_array_foreach(json_object_get(doc, "token_keys"), i,
+                       jwk) if (json_object_get(jwk, "k") != NULL)
+    {
+        json_object_del(jwk, "k");
+        json_object_set_new(jwk, "k_set", json_true());
+    }
+}
 
 /*
  * The document as answered: id, the stored fields, then the read-only ones;
@@ -43,7 +57,44 @@ static json_t *doc_json(struct cpm_request *req, enum cpm_doc_kind kind, const s
     json_object_set_new(out, "updated_at", cpm_api_time(doc->updated_ms));
     if (kind == CPM_DOC_DESTINATION)
         cpm_api_destination_present(req, out, created);
+    if (kind == CPM_DOC_PROPERTY)
+        hide_token_secrets(out);
     return out;
+}
+
+/* The credential field of kind named in faults. */
+static const char *credential_field(enum cpm_doc_kind kind)
+{
+    return kind == CPM_DOC_PROPERTY ? "token_keys" : "secret";
+}
+
+/* A client sends credentials in clear, never sealed (only this server seals them). */
+static bool refuse_sealed(struct cpm_request *req, enum cpm_doc_kind kind, const json_t *sent)
+{
+    if (!cpm_config_secrets_sent_sealed(kind, sent))
+        return false;
+    cpm_respond_error(req, CPM_ERR_VALIDATION, credential_field(kind),
+                      "must hold the credential itself, not a sealed value");
+    return true;
+}
+
+/* Credentials are validated in clear, then sealed before they are stored. */
+static cpm_err seal_credentials(struct cpm_request *req, enum cpm_doc_kind kind, json_t *doc,
+                                struct cpm_detail *detail)
+{
+    struct cpm_config_cache cache;
+    struct cpm_config_lookup lookup;
+    if (kind != CPM_DOC_DESTINATION && kind != CPM_DOC_PROPERTY)
+        return CPM_OK;
+    cpm_config_cache_init(&cache, req->app->store, &lookup);
+    cpm_err err = cpm_config_validate(kind, doc, &lookup, detail);
+    cpm_config_cache_release(&cache);
+    if (err == CPM_OK)
+        err = cpm_config_secrets_seal(kind, doc, req->app->keyring);
+    if (err == CPM_ERR_VALIDATION && detail->count == 0)
+        cpm_detail_add(detail, credential_field(kind), "a credential is at most %d bytes",
+                       CPM_SECRET_BYTES_MAX);
+    return err;
 }
 
 /* Destinations: the dispatcher picks a change up at once. */
@@ -142,13 +193,13 @@ static void get(struct cpm_request *req, enum cpm_doc_kind kind)
 static void create(struct cpm_request *req, enum cpm_doc_kind kind)
 {
     json_t *doc = cpm_request_json_object(req);
-    if (doc == NULL || refuse_read_only(req, doc))
+    if (doc == NULL || refuse_read_only(req, doc) || refuse_sealed(req, kind, doc))
         goto out;
     struct cpm_detail detail;
     cpm_detail_init(&detail);
-    cpm_err err = kind == CPM_DOC_DESTINATION
-                      ? cpm_api_destination_prepare(req, doc, doc, true, &detail)
-                      : CPM_OK;
+    if (kind == CPM_DOC_DESTINATION)
+        cpm_api_destination_complete(req, doc);
+    cpm_err err = seal_credentials(req, kind, doc, &detail);
     if (err == CPM_OK)
         err = cpm_config_create(req->app->store, kind, doc, &detail);
     if (err == CPM_OK) {
@@ -203,7 +254,8 @@ static void patch(struct cpm_request *req, enum cpm_doc_kind kind)
         return;
     }
     delta = cpm_request_json_object(req);
-    if (delta == NULL || refuse_read_only(req, delta) || !id_unchanged(req, delta, id))
+    if (delta == NULL || refuse_read_only(req, delta) || !id_unchanged(req, delta, id) ||
+        refuse_sealed(req, kind, delta))
         goto out;
     cpm_err err = cpm_config_read(req->app->store, kind, id, &doc, &revision);
     if (err == CPM_OK)
@@ -214,8 +266,7 @@ static void patch(struct cpm_request *req, enum cpm_doc_kind kind)
     }
     struct cpm_detail detail;
     cpm_detail_init(&detail);
-    if (kind == CPM_DOC_DESTINATION)
-        err = cpm_api_destination_prepare(req, doc, delta, false, &detail);
+    err = seal_credentials(req, kind, doc, &detail);
     if (err == CPM_OK)
         err =
             cpm_config_update(req->app->store, kind, doc, expected ? expected : revision, &detail);

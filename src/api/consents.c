@@ -414,6 +414,12 @@ static struct consent_write *start(struct cpm_request *req, const char *id, json
     struct cpm_detail detail;
     cpm_detail_init(&detail);
     cpm_err err = cpm_consent_parse(w->body, &w->action, &detail);
+    if (err == CPM_OK && req->end_user_property[0] &&
+        strcmp(w->action.property, req->end_user_property) != 0) {
+        cpm_detail_add(&detail, "property", "must be '%s', the property the token is for",
+                       req->end_user_property);
+        err = CPM_ERR_VALIDATION;
+    }
     if (err != CPM_OK) {
         cpm_respond_problem(req, err, &detail);
         return NULL;

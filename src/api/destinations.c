@@ -14,6 +14,7 @@
 #include "api/support.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "crypto/config_secrets.h"
 #include "crypto/random_id.h"
 #include "domain/destination.h"
 #include "http/app.h"
@@ -22,7 +23,6 @@
 #include "store/config_writer.h"
 #include "store/writer.h"
 #include "sync/cloudevent.h"
-#include "sync/destination_secret.h"
 #include "sync/dispatcher.h"
 #include "sync/sink.h"
 
@@ -50,31 +50,14 @@ static void complete(struct cpm_request *req, json_t *doc)
     }
 }
 
-cpm_err cpm_api_destination_prepare(struct cpm_request *req, json_t *doc, const json_t *sent,
-                                    bool creating, struct cpm_detail *detail)
+void cpm_api_destination_complete(struct cpm_request *req, json_t *doc)
 {
-    const char *secret = json_string_value(json_object_get(sent, "secret"));
-    if (secret != NULL && cpm_secret_is_sealed(secret)) {
-        cpm_detail_add(detail, "secret", "must be the credential itself");
-        return CPM_ERR_VALIDATION;
-    }
-    if (creating)
-        complete(req, doc);
-    struct cpm_config_cache cache;
-    struct cpm_config_lookup lookup;
-    cpm_config_cache_init(&cache, req->app->store, &lookup);
-    cpm_err err = cpm_config_validate(CPM_DOC_DESTINATION, doc, &lookup, detail);
-    cpm_config_cache_release(&cache);
-    if (err == CPM_OK)
-        err = cpm_destination_secret_seal(doc, req->app->keyring);
-    if (err == CPM_ERR_VALIDATION && detail->count == 0)
-        cpm_detail_add(detail, "secret", "must be at most %d bytes", CPM_SECRET_BYTES_MAX);
-    return err;
+    complete(req, doc);
 }
 
 void cpm_api_destination_present(struct cpm_request *req, json_t *doc, bool created)
 {
-    if (cpm_destination_secret_open(doc, req->app->keyring) != CPM_OK)
+    if (cpm_config_secrets_open(CPM_DOC_DESTINATION, doc, req->app->keyring) != CPM_OK)
         json_object_set_new(doc, "secret", json_string("(cannot be opened)"));
     const char *secret = json_string_value(json_object_get(doc, "secret"));
     if (secret != NULL && !created) {
@@ -194,8 +177,12 @@ static cpm_err test_send(struct cpm_request *req, const json_t *doc, struct test
     snprintf(source, sizeof(source), "urn:opencpm:%s", req->app->origin);
     json_t *data = json_pack("{s:b, s:s}", "test", true, "destination",
                              json_string_value(json_object_get(doc, "id")));
-    char *body =
-        data ? cpm_cloudevent_body(0, id, "destination.test", "", now, data, source, &len) : NULL;
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    char *body = text ? cpm_cloudevent_body(0, id, "destination.test", "", now, text, strlen(text),
+                                            source, &len)
+                      : NULL;
+    cpm_free(text);
     cpm_err err = body == NULL ? CPM_ERR_NOMEM : ops->open(doc, &env, &sink, detail);
     struct cpm_outbound_event e = {.id = id,
                                    .type = "destination.test",
@@ -223,7 +210,7 @@ void cpm_api_destinations_test(struct cpm_request *req)
     json_t *doc = destination(req, id);
     if (doc == NULL)
         return;
-    if (cpm_destination_secret_open(doc, req->app->keyring) != CPM_OK) {
+    if (cpm_config_secrets_open(CPM_DOC_DESTINATION, doc, req->app->keyring) != CPM_OK) {
         cpm_respond_error(req, CPM_ERR_CRYPTO, "secret", "the stored secret cannot be opened");
         json_decref(doc);
         return;

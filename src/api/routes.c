@@ -13,6 +13,8 @@
 #define PUBLIC   CPM_ACCESS_PUBLIC, 0
 #define SCOPE(s) CPM_ACCESS_SCOPE, (s)
 #define CONFIG   SCOPE(CPM_SCOPE_CONFIG)
+/* an API key with the scope, or an end-user token on /v1/subjects/me/… */
+#define SUBJECT(s) CPM_ACCESS_SUBJECT, (s)
 
 const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/healthz", PUBLIC, false, cpm_api_healthz},
@@ -71,31 +73,31 @@ const struct cpm_route cpm_routes[] = {
     {CPM_POST, "/v1/subjects/{id}/guardians", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_subject_guardians_link},
 
-    {CPM_POST, "/v1/subjects/{id}/consents", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
+    {CPM_POST, "/v1/subjects/{id}/consents", SUBJECT(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_consents_record},
-    {CPM_GET, "/v1/subjects/{id}/consents", SCOPE(CPM_SCOPE_DECISIONS_READ), false,
+    {CPM_GET, "/v1/subjects/{id}/consents", SUBJECT(CPM_SCOPE_DECISIONS_READ), false,
      cpm_api_consents_list},
-    {CPM_GET, "/v1/subjects/{id}/preferences", SCOPE(CPM_SCOPE_DECISIONS_READ), false,
+    {CPM_GET, "/v1/subjects/{id}/preferences", SUBJECT(CPM_SCOPE_DECISIONS_READ), false,
      cpm_api_preferences_get},
-    {CPM_PUT, "/v1/subjects/{id}/preferences", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
+    {CPM_PUT, "/v1/subjects/{id}/preferences", SUBJECT(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_preferences_put},
-    {CPM_PATCH, "/v1/subjects/{id}/preferences", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
+    {CPM_PATCH, "/v1/subjects/{id}/preferences", SUBJECT(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_preferences_patch},
     {CPM_POST, "/v1/subjects/{id}/contacts", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_contacts_record},
-    {CPM_GET, "/v1/subjects/{id}/deliveries", SCOPE(CPM_SCOPE_DECISIONS_READ), false,
+    {CPM_GET, "/v1/subjects/{id}/deliveries", SUBJECT(CPM_SCOPE_DECISIONS_READ), false,
      cpm_api_subject_deliveries},
     {CPM_POST, "/v1/inbound/sms", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true, cpm_api_inbound_sms},
 
     {CPM_GET, "/v1/decide", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_decide_get},
     {CPM_POST, "/v1/decide", SCOPE(CPM_SCOPE_DECISIONS_READ), true, cpm_api_decide_post},
 
-    {CPM_GET, "/v1/subjects/{id}/events", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+    {CPM_GET, "/v1/subjects/{id}/events", SUBJECT(CPM_SCOPE_LEDGER_READ), false,
      cpm_api_subject_events},
 
-    {CPM_GET, "/v1/subjects/{id}/evidence", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+    {CPM_GET, "/v1/subjects/{id}/evidence", SUBJECT(CPM_SCOPE_LEDGER_READ), false,
      cpm_api_subject_evidence},
-    {CPM_GET, "/v1/subjects/{id}/receipts/{event}", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+    {CPM_GET, "/v1/subjects/{id}/receipts/{event}", SUBJECT(CPM_SCOPE_LEDGER_READ), false,
      cpm_api_subject_receipt},
 
     {CPM_POST, "/v1/audiences/filter", SCOPE(CPM_SCOPE_DECISIONS_READ), CPM_BODY_STREAM,

@@ -83,7 +83,8 @@ bool cpm_api_subject_id_checked(struct cpm_request *req, const char *id)
     bool ok = cpm_subject_id_valid(id);
     if (!ok)
         cpm_respond_error(req, CPM_ERR_VALIDATION, "id",
-                          "a subject id is 1–%d printable ASCII characters without spaces or '/'",
+                          "a subject id is 1–%d printable ASCII characters without spaces or '/',"
+                          " and not 'me' (which stands for the caller of an end-user token)",
                           CPM_SUBJECT_ID_BYTES_MAX);
     return ok;
 }

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "core/clock.h"
+#include "crypto/jwt.h"
 #include "domain/config.h"
 #include "domain/decide.h"
 #include "domain/tz.h"
@@ -49,6 +50,15 @@ static const char *const gpc_modes[] = {"ignore", "refuse_sale_and_ads", NULL};
                            .item = CPM__SCHEMA_OBJECT, .nested = &(schema)}
 /* clang-format on */
 
+/* A JWK of a property's token verification keys (checked whole by cpm_jwk_parse). */
+static const struct cpm__schema_field jwk_fields[] = {
+    REQUIRED("kty", CPM__SCHEMA_STRING), OPTIONAL("kid", CPM__SCHEMA_STRING),
+    OPTIONAL("alg", CPM__SCHEMA_STRING), OPTIONAL("use", CPM__SCHEMA_STRING),
+    OPTIONAL("crv", CPM__SCHEMA_STRING), OPTIONAL("x", CPM__SCHEMA_STRING),
+    OPTIONAL("y", CPM__SCHEMA_STRING),   OPTIONAL("k", CPM__SCHEMA_STRING),
+};
+static const struct cpm__schema jwk_schema = CPM__SCHEMA(jwk_fields, NULL);
+
 static const struct cpm__schema_field property_fields[] = {
     REQUIRED("id", CPM__SCHEMA_SLUG),
     NAME("name"),
@@ -64,6 +74,13 @@ static const struct cpm__schema_field property_fields[] = {
      .min = 1,
      .max = CPM_LOCALES_MAX},
     REQUIRED("default_locale", CPM__SCHEMA_LOCALE),
+    {.name = "token_keys",
+     .type = CPM__SCHEMA_ARRAY,
+     .item = CPM__SCHEMA_OBJECT,
+     .nested = &jwk_schema,
+     .max = 8,
+     .dflt = "[]"},
+    {.name = "token_lifetime_max", .type = CPM__SCHEMA_DURATION, .dflt = "\"PT1H\""},
     STORED_READ_ONLY,
 };
 
@@ -288,10 +305,36 @@ out:
     return err;
 }
 
+/*
+ * Each token key is a public JWK (or an HS256 secret) of an algorithm end
+ * users' tokens may use; ids tell several apart. A sealed `k` was checked
+ * when it was written.
+ */
+static void token_key_rules(const json_t *doc, struct cpm_detail *d)
+{
+    const json_t *keys = json_object_get(doc, "token_keys"), *jwk;
+    char path[CPM_FIELD_PATH_BYTES_MAX];
+    struct cpm_jwt_key key;
+    size_t i;
+    json_array_foreach(keys, i, jwk)
+    {
+        const char *k = str(jwk, "k");
+        cpm__schema_path_index(path, sizeof(path), "token_keys", i);
+        cpm_err err = k == NULL || strncmp(k, "sealed:", 7) != 0
+                          ? cpm_jwk_parse(jwk, path, &key, d) /* faults go in d */
+                          : CPM_OK;
+        CPM_UNUSED(err);
+        if (json_array_size(keys) > 1 && str(jwk, "kid") == NULL)
+            cpm_detail_add(d, path, "needs a kid: the property has several token keys");
+    }
+    sodium_memzero(&key, sizeof(key));
+}
+
 static cpm_err property_rules(const json_t *doc, const struct cpm_config_lookup *lookup,
                               struct cpm_detail *d)
 {
     CPM_UNUSED(lookup);
+    token_key_rules(doc, d);
     const char *locale = str(doc, "default_locale");
     const json_t *locales = json_object_get(doc, "locales"), *tag;
     size_t i;

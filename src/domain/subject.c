@@ -52,7 +52,7 @@ bool cpm_subject_id_valid(const char *id)
     bool ok = n > 0 && n <= CPM_SUBJECT_ID_BYTES_MAX;
     for (size_t i = 0; ok && i < n; i++)
         ok = id[i] > ' ' && id[i] <= '~' && id[i] != '/';
-    return ok;
+    return ok && strcmp(id, CPM_SUBJECT_ME) != 0;
 }
 
 bool cpm_age_status_valid(const char *status)

@@ -25,6 +25,9 @@
 /* An age status needing a guardian for every consent (PIPL Art. 31). */
 #define CPM_AGE_STATUS_CHILD_UNDER_14 "child_under_14"
 
+/* In a path, the subject of the end-user token calling; never a stored id. */
+#define CPM_SUBJECT_ME "me"
+
 /*
  * True when id is a company subject id: 1–CPM_SUBJECT_ID_BYTES_MAX
  * printable ASCII characters, no space or '/'.

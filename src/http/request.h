@@ -44,8 +44,11 @@ struct cpm_request {
     const char *path;
     const char *params[CPM_PATH_PARAMS_MAX]; /* {captures} in route order */
     char request_id[CPM_REQUEST_ID_BYTES_MAX + 1];
-    struct cpm_api_key key; /* the authenticated caller; id "" when none */
-    char *body;             /* NUL-terminated, owned by the server glue */
+    struct cpm_api_key key;                       /* the authenticated caller; id "" when none */
+    char end_user_property[CPM_ID_BYTES_MAX + 1]; /* an end-user token's property, else "" */
+    const char *cors_origin;                      /* answered with CORS headers when set */
+    char early_message[160]; /* why an early 401/403/422 was given, when more is known */
+    char *body;              /* NUL-terminated, owned by the server glue */
     size_t body_len;
     size_t body_cap;
     size_t body_discarded; /* bytes dropped after an early answer */

@@ -17,6 +17,8 @@ typedef void (*cpm_handler_fn)(struct cpm_request *req);
 enum cpm_access {
     CPM_ACCESS_PUBLIC, /* anyone, no key */
     CPM_ACCESS_SCOPE,  /* an API key holding `scope` (admin holds every scope) */
+    /* as SCOPE, or an end-user token of the subject the path writes as `me` */
+    CPM_ACCESS_SUBJECT,
 };
 
 /*
@@ -33,7 +35,7 @@ struct cpm_route {
     enum cpm_method method;
     const char *path; /* "/v1/purposes/{id}" */
     enum cpm_access access;
-    uint32_t scope;               /* CPM_SCOPE_* when access is CPM_ACCESS_SCOPE */
+    uint32_t scope;               /* CPM_SCOPE_* an API key needs (SCOPE, SUBJECT) */
     enum cpm_route_body has_body; /* CPM_BODY_* */
     cpm_handler_fn handler;
 };

@@ -22,6 +22,8 @@
 #include "http/auth.h"
 #include "http/metrics.h"
 #include "http/router.h"
+#include "domain/subject.h"
+#include "http/end_user.h"
 #include "http/server.h"
 
 #define REQUEST_ARENA_BYTES_MAX (4 * 1024 * 1024)
@@ -97,6 +99,64 @@ static bool json_content_type(const char *ct)
     return next == '\0' || next == ';' || next == ' ';
 }
 
+static void early_message(struct cpm_request *req, const struct cpm_detail *detail)
+{
+    if (detail->count > 0)
+        cpm_strlcpy(req->early_message, detail->faults[0].message, sizeof(req->early_message));
+}
+
+static cpm_err screen_api_key(struct cpm_request *req, const char *authorization)
+{
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    cpm_err err = cpm_auth_check(req->app->store, authorization, &req->key, &detail);
+    if (err == CPM_OK && !cpm_scopes_allow(req->key.scopes, req->route->scope))
+        err = CPM_ERR_FORBIDDEN;
+    if (err == CPM_OK && req->route->access == CPM_ACCESS_SUBJECT &&
+        strcmp(req->params[0], CPM_SUBJECT_ME) == 0) {
+        cpm_strlcpy(req->early_message,
+                    "'me' stands for the caller of an end-user token; an API"
+                    " key names the subject",
+                    sizeof(req->early_message));
+        err = CPM_ERR_VALIDATION;
+    }
+    return err;
+}
+
+/*
+ * An end-user token: verified against its property's keys, sent from one
+ * of the property's origins (when a browser says where from), and only
+ * for the caller's own subject, written `me`, which becomes its id.
+ */
+static cpm_err screen_end_user(struct cpm_request *req, const char *authorization)
+{
+    struct cpm_end_user user;
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    const char *origin = cpm_request_header(req, "Origin");
+    cpm_err err = cpm_end_user_check(req->app->store, req->app->keyring, authorization,
+                                     cpm_clock_now_ms() / 1000, &user, &detail);
+    early_message(req, &detail);
+    if (err == CPM_OK && origin != NULL &&
+        !cpm_end_user_origin_allowed(req->app->store, user.property, origin)) {
+        snprintf(req->early_message, sizeof(req->early_message),
+                 "this page's origin is not one of property '%s''s allowed_origins", user.property);
+        err = CPM_ERR_FORBIDDEN;
+    }
+    if (err == CPM_OK && strcmp(req->params[0], CPM_SUBJECT_ME) != 0) {
+        cpm_strlcpy(req->early_message, "an end-user token reaches only /v1/subjects/me/…",
+                    sizeof(req->early_message));
+        err = CPM_ERR_FORBIDDEN;
+    }
+    if (err == CPM_OK) {
+        req->params[0] = cpm_arena_strndup(&req->arena, user.subject_id, strlen(user.subject_id));
+        cpm_strlcpy(req->end_user_property, user.property, sizeof(req->end_user_property));
+        req->cors_origin = origin;
+        err = req->params[0] != NULL ? CPM_OK : CPM_ERR_NOMEM;
+    }
+    return err;
+}
+
 /* Decides from the headers alone whether the request can go on. */
 static void screen_request(struct cpm_request *req, const char *method_name, unsigned *allowed)
 {
@@ -114,15 +174,15 @@ static void screen_request(struct cpm_request *req, const char *method_name, uns
         return;
     }
     const struct cpm_route *r = req->route;
-    if (r->access == CPM_ACCESS_SCOPE) {
-        cpm_err err = cpm_auth_check(req->app->store, cpm_request_header(req, "Authorization"),
-                                     &req->key, &detail);
-        if (err == CPM_OK && !cpm_scopes_allow(req->key.scopes, r->scope))
-            err = CPM_ERR_FORBIDDEN;
-        if (err != CPM_OK) {
-            req->early_err = err;
-            return;
-        }
+    const char *authorization = cpm_request_header(req, "Authorization");
+    cpm_err err = CPM_OK;
+    if (r->access == CPM_ACCESS_SUBJECT && cpm_end_user_bearer(authorization))
+        err = screen_end_user(req, authorization);
+    else if (r->access != CPM_ACCESS_PUBLIC)
+        err = screen_api_key(req, authorization);
+    if (err != CPM_OK) {
+        req->early_err = err;
+        return;
     }
     if (r->has_body == CPM_BODY_STREAM)
         return; /* no size limit; its handler checks the media type */
@@ -141,6 +201,11 @@ static void answer_early(struct cpm_request *req, unsigned allowed)
 {
     struct cpm_detail detail;
     cpm_detail_init(&detail);
+    if (req->early_message[0]) {
+        cpm_detail_add(&detail, NULL, "%s", req->early_message);
+        cpm_respond_problem(req, req->early_err, &detail);
+        return;
+    }
     switch (req->early_err) {
     case CPM_ERR_NOT_FOUND:
         cpm_detail_add(&detail, NULL, "no route for %s", req->path);
@@ -252,7 +317,32 @@ static enum MHD_Result queue(struct cpm_request *req)
         cpm_respond_error(req, CPM_ERR_INTERNAL, NULL, "the handler gave no answer");
     if (req->response == NULL)
         return MHD_NO;
+    if (req->cors_origin != NULL) { /* an allowed page: it may read the answer */
+        MHD_add_response_header(req->response, "Access-Control-Allow-Origin", req->cors_origin);
+        MHD_add_response_header(req->response, "Vary", "Origin");
+    }
     return MHD_queue_response(req->conn, (unsigned)req->status, req->response);
+}
+
+/*
+ * A browser's CORS preflight carries no token, so an origin is let through
+ * when some property allows it; the real request is then checked against
+ * its own token's property.
+ */
+static void answer_preflight(struct cpm_request *req)
+{
+    const char *origin = cpm_request_header(req, "Origin");
+    if (origin == NULL || !cpm_end_user_origin_allowed(req->app->store, NULL, origin)) {
+        cpm_respond_error(req, CPM_ERR_FORBIDDEN, "Origin",
+                          "this origin is not in any property's allowed_origins");
+        return;
+    }
+    cpm_respond_static(req, 204, NULL, "", 0);
+    cpm_respond_header(req, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+    cpm_respond_header(req, "Access-Control-Allow-Headers",
+                       "Authorization, Content-Type, Idempotency-Key, If-Match");
+    cpm_respond_header(req, "Access-Control-Max-Age", "600");
+    req->cors_origin = origin;
 }
 
 static struct cpm_request *request_new(struct cpm_http *http, struct MHD_Connection *conn,
@@ -283,6 +373,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (req == NULL)
             return MHD_NO;
         *con_cls = req;
+        if (strcmp(method, "OPTIONS") == 0) {
+            answer_preflight(req);
+            return MHD_YES;
+        }
         unsigned allowed = 0;
         screen_request(req, method, &allowed);
         if (req->early_err != CPM_OK) {

@@ -14,19 +14,20 @@
 #ifndef CPM_SYNC_CLOUDEVENT_H
 #define CPM_SYNC_CLOUDEVENT_H
 
-#include <jansson.h>
-
 #include "core/common.h"
 #include "domain/destination.h"
 
 #define CPM_WEBHOOK_SIGNATURE_BYTES 64 /* "v1," + base64 of 32 bytes + NUL, with room */
 
 /*
- * The body (cpm_free) for the event whose parsed leaf is data (a JSON
- * object; its reference is taken); NULL when out of memory.
+ * The body (cpm_free) for the event whose ledger leaf is leaf (a JSON
+ * object's text, as stored: it is spliced in, not parsed and re-written —
+ * the dispatcher's largest cost otherwise). NULL when out of memory or the
+ * leaf is not an object's text.
  */
 char *cpm_cloudevent_body(int64_t seq, const char *id, const char *type, const char *subject_id,
-                          int64_t time_ms, json_t *data, const char *source, size_t *len);
+                          int64_t time_ms, const char *leaf, size_t leaf_len, const char *source,
+                          size_t *len);
 
 /*
  * Standard Webhooks: "v1," + base64(HMAC-SHA256(key, id "." timestamp "."

@@ -14,12 +14,12 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "crypto/config_secrets.h"
 #include "crypto/keyring.h"
 #include "domain/destination.h"
 #include "store/config_events.h"
 #include "store/config_writer.h"
 #include "sync/cloudevent.h"
-#include "sync/destination_secret.h"
 #include "sync/sink.h"
 #include "sync/worker.h"
 
@@ -177,6 +177,16 @@ static const json_t *rule_for(const struct cpm_worker *w, const struct cpm_event
     return NULL;
 }
 
+/* Whether the event decides this destination's own recipient's consent (its "recipient"). */
+static bool about_recipient(const struct cpm_worker *w, const struct cpm_event *e)
+{
+    json_t *leaf = json_loadb(e->leaf, e->leaf_len, 0, NULL);
+    const char *recipient = json_string_value(json_object_get(leaf, "recipient"));
+    bool about = recipient != NULL && strcmp(recipient, w->recipient) == 0;
+    json_decref(leaf);
+    return about;
+}
+
 static cpm_err enqueue(void *ctx, const struct cpm_event *e)
 {
     struct cpm_worker *w = ctx;
@@ -188,14 +198,9 @@ static cpm_err enqueue(void *ctx, const struct cpm_event *e)
     if (w->connector && (rule = rule_for(w, e)) == NULL)
         return CPM_OK;
     struct item *it = cpm_calloc(1, sizeof(*it));
-    json_t *data = json_loadb(e->leaf, e->leaf_len, 0, NULL);
-    if (it == NULL || !json_is_object(data)) {
-        json_decref(data);
-        cpm_free(it);
-        return it == NULL ? CPM_ERR_NOMEM : CPM_ERR_STORE;
-    }
-    const char *recipient = json_string_value(json_object_get(data, "recipient"));
-    it->about_recipient = recipient != NULL && strcmp(recipient, w->recipient) == 0;
+    if (it == NULL)
+        return CPM_ERR_NOMEM;
+    it->about_recipient = !w->processor && about_recipient(w, e);
     it->rule = rule;
     it->seq = e->seq;
     cpm_strlcpy(it->id, e->id, sizeof(it->id));
@@ -203,11 +208,11 @@ static cpm_err enqueue(void *ctx, const struct cpm_event *e)
     cpm_strlcpy(it->subject_id, e->subject_id, sizeof(it->subject_id));
     cpm_strlcpy(it->purpose, e->purpose, sizeof(it->purpose));
     it->time_ms = e->time_ms;
-    it->body = cpm_cloudevent_body(e->seq, e->id, e->type, e->subject_id, e->time_ms, data,
-                                   w->source, &it->body_len);
+    it->body = cpm_cloudevent_body(e->seq, e->id, e->type, e->subject_id, e->time_ms, e->leaf,
+                                   e->leaf_len, w->source, &it->body_len);
     if (it->body == NULL) {
         item_free(it);
-        return CPM_ERR_NOMEM;
+        return CPM_ERR_STORE; /* not an object's text: the ledger check will say more */
     }
     struct lane *l = &w->lanes[lane];
     if (l->tail != NULL)
@@ -465,7 +470,8 @@ static void disable(struct cpm_worker *w)
     cpm_err err = doc ? CPM_OK : CPM_ERR_NOMEM;
     if (err == CPM_OK) {
         json_object_set_new(doc, "enabled", json_false());
-        err = cpm_destination_secret_seal(doc, w->options.keyring); /* opened for use */
+        err = cpm_config_secrets_seal(CPM_DOC_DESTINATION, doc,
+                                      w->options.keyring); /* opened for use */
     }
     if (err == CPM_OK)
         err = cpm_config_update(w->store, CPM_DOC_DESTINATION, doc, w->revision, &detail);
@@ -659,7 +665,7 @@ static cpm_err worker_init(struct cpm_worker *w, const json_t *dest, struct cpm_
     if (w->dest == NULL)
         return CPM_ERR_NOMEM;
     if (w->options.keyring == NULL ||
-        cpm_destination_secret_open(w->dest, w->options.keyring) != CPM_OK) {
+        cpm_config_secrets_open(CPM_DOC_DESTINATION, w->dest, w->options.keyring) != CPM_OK) {
         cpm_detail_add(detail, "secret", "the stored secret cannot be opened");
         w->ops = NULL;
         return CPM_ERR_CRYPTO;

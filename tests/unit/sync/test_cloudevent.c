@@ -54,30 +54,50 @@ static void test_body(void **state)
 {
     CPM_UNUSED(state);
     size_t len = 0;
-    json_t *data = J("{'v': 1, 'type': 'consent.withdrawn', 'purpose': 'marketing.sms'}");
-    char *body = cpm_cloudevent_body(42, "evt_1", "consent.withdrawn", "s-1", 1767225600000, data,
-                                     "urn:opencpm:x", &len);
+    const char *leaf = "{\"v\":1,\"type\":\"consent.withdrawn\",\"purpose\":\"marketing.sms\"}";
+    char *body = cpm_cloudevent_body(42, "evt_1", "consent.withdrawn", "s-1", 1767225600000, leaf,
+                                     strlen(leaf), "urn:opencpm:x", &len);
     assert_non_null(body);
     assert_int_equal(len, strlen(body));
-    json_t *ce = json_loads(body, 0, NULL);
+    json_t *ce = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
+    assert_non_null(ce);
     assert_string_equal(json_string_value(json_object_get(ce, "specversion")), "1.0");
     assert_string_equal(json_string_value(json_object_get(ce, "id")), "evt_1");
     assert_string_equal(json_string_value(json_object_get(ce, "type")), "cpm.consent.withdrawn");
     assert_string_equal(json_string_value(json_object_get(ce, "subject")), "s-1");
     assert_string_equal(json_string_value(json_object_get(ce, "source")), "urn:opencpm:x");
     assert_string_equal(json_string_value(json_object_get(ce, "time")), "2026-01-01T00:00:00.000Z");
+    assert_string_equal(json_string_value(json_object_get(ce, "datacontenttype")),
+                        "application/json");
     json_t *d = json_object_get(ce, "data");
     assert_int_equal(json_integer_value(json_object_get(d, "seq")), 42);
     assert_string_equal(json_string_value(json_object_get(d, "purpose")), "marketing.sms");
+    assert_int_equal(json_object_size(d), 4);
     json_decref(ce);
     cpm_free(body);
 
-    data = J("{'v': 1}");
-    body = cpm_cloudevent_body(1, "evt_2", "config.created", "", 0, data, "urn:opencpm:x", &len);
+    /* a configuration event has no subject; an empty leaf, spaces around it */
+    body = cpm_cloudevent_body(1, "evt_2", "config.created", "", 0, " {} \n", 5, "urn:opencpm:x",
+                               &len);
     ce = json_loads(body, 0, NULL);
-    assert_null(json_object_get(ce, "subject")); /* configuration events have none */
+    assert_non_null(ce);
+    assert_null(json_object_get(ce, "subject"));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(ce, "data"), "seq")), 1);
     json_decref(ce);
     cpm_free(body);
+
+    /* subject ids may hold quotes and backslashes: escaped, the body stays JSON */
+    body = cpm_cloudevent_body(3, "evt_3", "consent.given", "a\"b\\c", 0, leaf, strlen(leaf),
+                               "urn:opencpm:x", &len);
+    ce = json_loads(body, 0, NULL);
+    assert_non_null(ce);
+    assert_string_equal(json_string_value(json_object_get(ce, "subject")), "a\"b\\c");
+    json_decref(ce);
+    cpm_free(body);
+
+    /* not an object's text: refused */
+    assert_null(cpm_cloudevent_body(4, "evt_4", "x", "", 0, "[1]", 3, "urn:x", &len));
+    assert_null(cpm_cloudevent_body(4, "evt_4", "x", "", 0, "{", 1, "urn:x", &len));
 }
 
 static void test_patterns(void **state)

@@ -588,6 +588,9 @@ static void test_server_restart(void **state)
 
     /* A server that stops answering: no PubAck within the timeout. */
     kill(server.pid, SIGSTOP);
+    int status = 0; /* kill() returns before the stop: wait for it, or it may still answer */
+    assert_int_equal(waitpid(server.pid, &status, WUNTRACED), server.pid);
+    assert_true(WIFSTOPPED(status));
     e = event("evt_restart_stopped", "consent.given", "{}");
     int64_t t0 = now_ms();
     r = send_one(sink, &e);

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+// End-user tokens: JWTs minted by the company's back end (here by the `jose`
+// package) with HS256, ES256 and EdDSA reach only /v1/subjects/me/…; forged,
+// expired, unsigned, mis-addressed or over-long tokens are 401; another
+// subject is 403; CORS follows the property's allowed origins; the HS256
+// secret is never read back and is stored sealed.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import * as fx from './fixtures.mjs';
+import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
+
+const ORIGIN = 'https://shop.example';
+const HS_SECRET = Buffer.from('an HS256 secret of thirty-two+ bytes for tests!');
+let data, server, key, notice, ed, es;
+
+before(async () => {
+  data = freshData();
+  key = data.adminKey;
+  server = await startServer(data.data);
+  ed = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  es = await generateKeyPair('ES256');
+  const tokenKeys = [
+    { kty: 'oct', kid: 'hs', alg: 'HS256', k: HS_SECRET.toString('base64url') },
+    { ...(await exportJWK(ed.publicKey)), kid: 'ed', alg: 'EdDSA' },
+    { ...(await exportJWK(es.publicKey)), kid: 'es', alg: 'ES256' },
+  ];
+  await fx.createAll(request, server, key, [
+    ['/v1/properties', { ...fx.property(), token_keys: tokenKeys, token_lifetime_max: 'PT15M' }],
+    ['/v1/properties', { ...fx.property(), id: 'app', allowed_origins: [] }],
+    ['/v1/purposes', fx.purpose('marketing.sms')],
+    ['/v1/notices', fx.notice()],
+    ['/v1/notices/privacy/versions', fx.version(['marketing.sms'])],
+  ]);
+  notice = (await request(server, 'GET', '/v1/notices/privacy/versions/1')).json;
+});
+after(async () => {
+  await stopServer(server);
+  data.cleanup();
+});
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** A token for sub, signed with alg (hs, ed, es), with claims overridden by extra. */
+async function token(sub, alg = 'hs', extra = {}) {
+  const { header = {}, ...claims } = extra;
+  const jwt = new SignJWT({ sub, aud: 'shop', iat: now(), exp: now() + 300, ...claims });
+  const algs = { hs: 'HS256', ed: 'EdDSA', es: 'ES256' };
+  jwt.setProtectedHeader({ alg: algs[alg], kid: alg, typ: 'JWT', ...header });
+  const keyOf = { hs: HS_SECRET, ed: ed.privateKey, es: es.privateKey };
+  return jwt.sign(keyOf[alg]);
+}
+
+const asUser = (t, method, p, body, headers = {}) =>
+  request(server, method, p, { body, headers: { authorization: `Bearer ${t}`, ...headers } });
+const consentBody = (decision) => fx.consentBody(notice, [{ purpose: 'marketing.sms', decision }]);
+
+test('each algorithm: the token reaches the caller\'s own subject as me, and nothing else', async () => {
+  for (const alg of ['hs', 'ed', 'es']) {
+    const sub = `eu-${alg}`;
+    const t = await token(sub, alg);
+    const given = await asUser(t, 'POST', '/v1/subjects/me/consents', consentBody('given'));
+    assert.equal(given.status, 201, `${alg}: ${given.text}`);
+    const mine = await asUser(t, 'GET', '/v1/subjects/me/consents');
+    assert.equal(mine.status, 200, mine.text);
+    assert.equal(mine.json.subject, sub);
+    assert.equal(mine.json.consents[0].status, 'given');
+    // the company sees it under the real id
+    const seen = await request(server, 'GET', `/v1/subjects/${sub}/consents`, { key });
+    assert.equal(seen.json.consents[0].status, 'given');
+    const prefs = await asUser(t, 'PATCH', '/v1/subjects/me/preferences', { language: 'zh-Hant' });
+    assert.equal(prefs.status, 200, prefs.text);
+    // another subject, even its own id spelled out: 403
+    expectProblem(assert, await asUser(t, 'GET', `/v1/subjects/other/consents`), 403, 'forbidden');
+    expectProblem(assert, await asUser(t, 'GET', `/v1/subjects/${sub}/consents`), 403, 'forbidden');
+    // only for the token's own property
+    const elsewhere = await asUser(t, 'POST', '/v1/subjects/me/consents', { ...consentBody('given'), property: 'app' });
+    assert.equal(expectProblem(assert, elsewhere, 422, 'validation_failed').field, 'property');
+    // routes that are not the person's: an API key is needed
+    expectProblem(assert, await asUser(t, 'GET', '/v1/purposes'), 401, 'unauthorized');
+    expectProblem(assert, await asUser(t, 'GET', `/v1/decide?subject=${sub}&purpose=marketing.sms`), 401, 'unauthorized');
+  }
+});
+
+test('forged, unsigned, expired, early, mis-addressed and long-lived tokens are 401 and change nothing', async () => {
+  const good = await token('victim');
+  const [h, p] = good.split('.');
+  const payload = JSON.parse(Buffer.from(p, 'base64url'));
+  const forgedPayload = Buffer.from(JSON.stringify({ ...payload, sub: 'admin' })).toString('base64url');
+  const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`;
+  const cases = {
+    'tampered payload': `${h}.${forgedPayload}.${good.split('.')[2]}`,
+    'alg none': none,
+    'wrong secret': await new SignJWT({ sub: 'victim', aud: 'shop', iat: now(), exp: now() + 300 })
+      .setProtectedHeader({ alg: 'HS256', kid: 'hs' }).sign(Buffer.from('not the secret, not the secret!!')),
+    expired: await token('victim', 'ed', { iat: now() - 900, exp: now() - 120 }),
+    'not yet valid': await token('victim', 'es', { nbf: now() + 600 }),
+    'issued in the future': await token('victim', 'hs', { iat: now() + 600, exp: now() + 700 }),
+    'lifetime over the property maximum': await token('victim', 'hs', { exp: now() + 3600 }),
+    'no exp': await token('victim', 'hs', { exp: undefined }),
+    'another property': await token('victim', 'hs', { aud: 'app' }),
+    'no such property': await token('victim', 'hs', { aud: 'nope' }),
+    'unknown kid': await token('victim', 'hs', { header: { kid: 'zz' } }),
+    'ES256 key, HS256 algorithm': await new SignJWT({ sub: 'victim', aud: 'shop', iat: now(), exp: now() + 300 })
+      .setProtectedHeader({ alg: 'HS256', kid: 'es' }).sign(HS_SECRET),
+    garbage: 'not.a.token',
+  };
+  for (const [name, t] of Object.entries(cases)) {
+    const res = await asUser(t, 'POST', '/v1/subjects/me/consents', consentBody('given'));
+    const problem = expectProblem(assert, res, 401, 'unauthorized');
+    const part = t.split('.')[1]?.length > 8 ? t.split('.')[1] : t;
+    assert.ok(!problem.detail.includes(part), `${name}: the token is not echoed`);
+  }
+  const seen = await request(server, 'GET', '/v1/subjects/victim/consents', { key });
+  assert.equal(seen.status, 404, 'nothing was written for the victim');
+  const admin = await request(server, 'GET', '/v1/subjects/admin/consents', { key });
+  assert.equal(admin.status, 404);
+});
+
+test('"me" is not a subject id for API keys', async () => {
+  const p = expectProblem(assert, await request(server, 'GET', '/v1/subjects/me/consents', { key }), 422, 'validation_failed');
+  assert.match(p.detail, /end-user token/);
+  expectProblem(assert, await request(server, 'PUT', '/v1/subjects/me', { key, body: { age_status: 'adult' } }), 422, 'validation_failed');
+});
+
+test('CORS: the property\'s origins may call with its tokens; others are refused', async () => {
+  const t = await token('cors-1');
+  const pre = await request(server, 'OPTIONS', '/v1/subjects/me/consents', {
+    headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+  });
+  assert.equal(pre.status, 204, pre.text);
+  assert.equal(pre.headers['access-control-allow-origin'], ORIGIN);
+  assert.match(pre.headers['access-control-allow-headers'], /Authorization/);
+  assert.match(pre.headers['access-control-allow-methods'], /POST/);
+  const badPre = await request(server, 'OPTIONS', '/v1/subjects/me/consents', { headers: { origin: 'https://evil.example' } });
+  expectProblem(assert, badPre, 403, 'forbidden');
+  assert.equal(badPre.headers['access-control-allow-origin'], undefined);
+  const ok = await asUser(t, 'POST', '/v1/subjects/me/consents', consentBody('given'), { origin: ORIGIN });
+  assert.equal(ok.status, 201, ok.text);
+  assert.equal(ok.headers['access-control-allow-origin'], ORIGIN);
+  assert.match(ok.headers.vary, /Origin/);
+  const evil = await asUser(t, 'GET', '/v1/subjects/me/consents', undefined, { origin: 'https://evil.example' });
+  expectProblem(assert, evil, 403, 'forbidden');
+  assert.equal(evil.headers['access-control-allow-origin'], undefined);
+});
+
+test('token keys: the HS256 secret is never read back, is stored sealed, and bad keys are refused', async () => {
+  const prop = (await request(server, 'GET', '/v1/properties/shop', { key })).json;
+  const hs = prop.token_keys.find((k) => k.kid === 'hs');
+  assert.equal(hs.k, undefined);
+  assert.equal(hs.k_set, true);
+  const stored = spawnSync('sqlite3', [path.join(data.data, 'cpm.db'), "SELECT body FROM config_docs WHERE kind = 'property' AND id = 'shop'"], { encoding: 'utf8' }).stdout;
+  assert.ok(!stored.includes(HS_SECRET.toString('base64url')), 'the secret is not in the database');
+  assert.match(stored, /sealed:v1:/);
+  const bad = [
+    [{ kty: 'EC', crv: 'P-384', x: 'AA', y: 'AA' }, 'token_keys[0]'],
+    [{ kty: 'OKP', crv: 'Ed25519', x: (await exportJWK(ed.publicKey)).x, d: 'AAAA' }, 'token_keys[0]'],
+    [{ kty: 'oct', k: 'c2hvcnQ' }, 'token_keys[0]'],
+  ];
+  for (const [jwk] of bad) {
+    const res = await request(server, 'POST', '/v1/properties', { key, body: { ...fx.property(), id: 'badkeys', token_keys: [jwk] } });
+    const p = expectProblem(assert, res, 422, 'validation_failed');
+    assert.ok(p.errors.some((e) => e.field.startsWith('token_keys[0]')), res.text);
+  }
+  assert.equal((await request(server, 'GET', '/v1/properties/badkeys', { key })).status, 404);
+});
