@@ -21,6 +21,7 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/readyz", PUBLIC, false, cpm_api_readyz},
     {CPM_GET, "/metrics", PUBLIC, false, cpm_api_metrics},
     {CPM_GET, "/v1/openapi.json", PUBLIC, false, cpm_api_openapi},
+    {CPM_GET, "/v1/experience", PUBLIC, false, cpm_api_experience},
 
     {CPM_GET, "/v1/properties", CONFIG, false, cpm_api_properties_list},
     {CPM_POST, "/v1/properties", CONFIG, true, cpm_api_properties_create},
