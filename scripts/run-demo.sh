@@ -19,8 +19,12 @@ if [[ ! -e "$data/master.key" ]]; then
 MSG
 fi
 
+# The demo property's HS256 key is in demo/demo.json (public: demo only).
+token=$("$build/cpm" token --data "$data" --property demo-shop --subject demo-visitor --ttl 3600)
 cat <<MSG
 OpenCPM is starting on http://$listen
+  demo shop:  http://$listen/demo?token=$token
+              (a visitor's token, valid one hour: 'cpm token --property demo-shop --subject ID' mints more)
   health:     http://$listen/healthz
   API doc:    http://$listen/v1/openapi.json
   try:        curl -H "Authorization: Bearer cpm_…" http://$listen/v1/purposes

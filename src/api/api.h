@@ -50,6 +50,9 @@ void cpm_api_destinations_deliveries(struct cpm_request *req);
 void cpm_api_subject_deliveries(struct cpm_request *req);
 void cpm_api_inbound_sms(struct cpm_request *req);
 void cpm_api_experience(struct cpm_request *req);
+void cpm_api_widget_file(struct cpm_request *req);
+void cpm_api_demo_index(struct cpm_request *req);
+void cpm_api_demo_file(struct cpm_request *req);
 /*
  * Records body (a consent action, taken) for subject id and answers like
  * POST /v1/subjects/{id}/consents; on a resumed request (req->pending set)

@@ -22,6 +22,9 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/metrics", PUBLIC, false, cpm_api_metrics},
     {CPM_GET, "/v1/openapi.json", PUBLIC, false, cpm_api_openapi},
     {CPM_GET, "/v1/experience", PUBLIC, false, cpm_api_experience},
+    {CPM_GET, "/widget/{file}", PUBLIC, false, cpm_api_widget_file},
+    {CPM_GET, "/demo", PUBLIC, false, cpm_api_demo_index},
+    {CPM_GET, "/demo/{file}", PUBLIC, false, cpm_api_demo_file},
 
     {CPM_GET, "/v1/properties", CONFIG, false, cpm_api_properties_list},
     {CPM_POST, "/v1/properties", CONFIG, true, cpm_api_properties_create},

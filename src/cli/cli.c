@@ -14,6 +14,7 @@ const struct cpm_cli_command cpm_cli_commands[] = {
     {"seed", "load configuration (properties, purposes, notices, policies) from JSON",
      cpm_cli_seed},
     {"verify", "check an evidence bundle offline, or the whole store", cpm_cli_verify},
+    {"token", "mint an end-user token (HS256) for trying the end-user API", cpm_cli_token},
 };
 
 const size_t cpm_cli_commands_count = CPM_ARRAY_LEN(cpm_cli_commands);

@@ -24,6 +24,7 @@ int cpm_cli_serve(int argc, char **argv);
 int cpm_cli_keys(int argc, char **argv);
 int cpm_cli_seed(int argc, char **argv);
 int cpm_cli_verify(int argc, char **argv);
+int cpm_cli_token(int argc, char **argv);
 
 /* Exit statuses: 0 success, 1 failure, 2 usage error. */
 enum { CPM_EXIT_OK = 0, CPM_EXIT_FAILURE = 1, CPM_EXIT_USAGE = 2 };

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import * as fx from './fixtures.mjs';
-import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
+import { cpm, expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
 
 const ORIGIN = 'https://shop.example';
 const HS_SECRET = Buffer.from('an HS256 secret of thirty-two+ bytes for tests!');
@@ -165,4 +165,23 @@ test('token keys: the HS256 secret is never read back, is stored sealed, and bad
     assert.ok(p.errors.some((e) => e.field.startsWith('token_keys[0]')), res.text);
   }
   assert.equal((await request(server, 'GET', '/v1/properties/badkeys', { key })).status, 404);
+});
+
+test('cpm token mints a working HS256 token for trying the end-user API; bad arguments are refused', async () => {
+  const r = cpm(['token', '--data', data.data, '--property', 'shop', '--subject', 'cli-1', '--ttl', '120']);
+  assert.equal(r.status, 0, r.stderr);
+  const t = r.stdout.trim();
+  const claims = JSON.parse(Buffer.from(t.split('.')[1], 'base64url'));
+  assert.equal(claims.sub, 'cli-1');
+  assert.equal(claims.aud, 'shop');
+  assert.equal(claims.exp - claims.iat, 120);
+  const res = await asUser(t, 'POST', '/v1/subjects/me/consents', consentBody('given'));
+  assert.equal(res.status, 201, res.text);
+  const noKey = cpm(['token', '--data', data.data, '--property', 'app', '--subject', 'x']);
+  assert.equal(noKey.status, 1);
+  assert.match(noKey.stderr, /no HS256 token key/);
+  for (const args of [['--property', 'shop'], ['--property', 'shop', '--subject', 'me'], ['--property', 'shop', '--subject', 'x', '--ttl', '0'], ['--bogus']]) {
+    const bad = cpm(['token', '--data', data.data, ...args]);
+    assert.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
+  }
 });

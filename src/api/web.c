@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * web.c — the static files people's browsers load from cpmd: the consent
+ * widget (/widget/…, loaded by the company's own pages on other origins,
+ * so served to any origin) and the demo shop (/demo/, cpmd's own page,
+ * under a content security policy). Embedded at build time (http/assets.h).
+ */
+#include "core/common.h"
+
+#include "api/api.h"
+#include "http/assets.h"
+
+#define DEMO_POLICY                                                                                \
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline';"     \
+    " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+/* Answers the asset at path (404 when none; 304 when the browser has it). */
+static const struct cpm_asset *serve(struct cpm_request *req, const char *dir, const char *file)
+{
+    char path[CPM_ID_BYTES_MAX * 2];
+    const struct cpm_asset *a = NULL;
+    if (file != NULL && strlen(dir) + strlen(file) + 2 < sizeof(path)) {
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        a = cpm_asset_find(path);
+    }
+    if (a == NULL) {
+        cpm_respond_error(req, CPM_ERR_NOT_FOUND, NULL, "no such file");
+        return NULL;
+    }
+    const char *cached = cpm_request_header(req, "If-None-Match");
+    if (cached != NULL && strcmp(cached, a->etag) == 0)
+        cpm_respond_static(req, 304, NULL, "", 0);
+    else
+        cpm_respond_static(req, 200, a->type, a->data, a->len);
+    cpm_respond_header(req, "ETag", a->etag);
+    cpm_respond_header(req, "X-Content-Type-Options", "nosniff");
+    return a;
+}
+
+void cpm_api_widget_file(struct cpm_request *req)
+{
+    if (serve(req, "widget", cpm_request_param(req, 0)) == NULL)
+        return;
+    cpm_respond_header(req, "Cache-Control", "public, max-age=300");
+    cpm_respond_header(req, "Access-Control-Allow-Origin", "*"); /* module scripts need CORS */
+    cpm_respond_header(req, "Cross-Origin-Resource-Policy", "cross-origin");
+}
+
+static void demo(struct cpm_request *req, const char *file)
+{
+    if (serve(req, "demo", file) == NULL)
+        return;
+    cpm_respond_header(req, "Cache-Control", "no-cache");
+    cpm_respond_header(req, "Content-Security-Policy", DEMO_POLICY);
+    cpm_respond_header(req, "X-Frame-Options", "DENY");
+}
+
+void cpm_api_demo_index(struct cpm_request *req)
+{
+    demo(req, "index.html");
+}
+
+void cpm_api_demo_file(struct cpm_request *req)
+{
+    demo(req, cpm_request_param(req, 0));
+}
