@@ -31,5 +31,8 @@ fi
 step "OpenAPI lint"
 tests/node_modules/.bin/redocly lint --config tests/redocly.yaml docs/openapi.yaml
 
+step "web (widget core and size budget)"
+node --test --test-concurrency=1 tests/web/
+
 step "API suite (real cpmd over loopback)"
 CPM_BUILD_DIR="$root/$build" node --test --test-concurrency=1 tests/api/

@@ -33,7 +33,6 @@ static const struct cpm_asset *serve(struct cpm_request *req, const char *dir, c
     else
         cpm_respond_static(req, 200, a->type, a->data, a->len);
     cpm_respond_header(req, "ETag", a->etag);
-    cpm_respond_header(req, "X-Content-Type-Options", "nosniff");
     return a;
 }
 

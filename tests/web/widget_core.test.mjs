@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: Apache-2.0
+// web/widget/cpm-core.js against a fake fetch: the experience request, the
+// starting choices (never pre-ticked, GPC), the bulk actions and the exact
+// consent action sent (docs/CONSENTS.md, docs/END-USERS.md).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createConsentCore, kind } from '../../web/widget/cpm-core.js';
+
+const BASE = 'https://cpm.example';
+const HASH = { 'zh-Hans': 'a'.repeat(64), 'zh-Hant': 'b'.repeat(64), en: 'c'.repeat(64) };
+const purpose = (id, extra = {}) => ({
+  id, name: `name of ${id}`, legal_basis: 'consent', consent_form: 'general', separate: false,
+  default: false, necessary: false, sensitive: false, ...extra,
+});
+const PURPOSES = [
+  purpose('service.account', { necessary: true, default: true }),
+  purpose('orders', { legal_basis: 'contract' }),
+  purpose('marketing.sms', { default: true }), // the policy's default never ticks a consent box
+  purpose('ads.personalised', { consent_form: 'separate', separate: true }),
+  purpose('data.sale'),
+  purpose('analytics'),
+  purpose('health.records', { consent_form: 'written', separate: true, sensitive: true }),
+];
+const ASKED = ['marketing.sms', 'ads.personalised', 'data.sale', 'analytics', 'health.records'];
+
+function experience(locale = 'zh-Hans', extra = {}) {
+  return {
+    property: 'shop', region: 'CN', policy: 'cn-shop', locale, locales: ['en', 'zh-Hans', 'zh-Hant'],
+    notice: { id: 'privacy', version: 3, sha256: HASH[locale], title: `title ${locale}`, text: `<b>text</b> ${locale}` },
+    purposes: PURPOSES, ui: { texts: {}, theme: {} }, consent_validity: 'P1Y', otp_required: false,
+    gpc: 'refuse_sale_and_ads', show: true, reasons: [], guardian_required: false, ...extra,
+  };
+}
+
+// A fetch that records each request and answers from `answer(url, init)`.
+function fakeFetch(answer = (url) => ({ body: experience(new URL(url, BASE).searchParams.get('locale') || 'zh-Hans') })) {
+  const calls = [];
+  const fetch = async (url, init) => {
+    calls.push({ url, init });
+    const { status = 200, body } = answer(url, init);
+    return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  };
+  return { fetch, calls };
+}
+
+const RECORDED = { subject: 'u1', action: 'act_1', events: [] };
+function withConsents(extra = {}) {
+  return fakeFetch((url, init) =>
+    init.method === 'POST' ? { status: 201, body: RECORDED } : { body: experience(new URL(url, BASE).searchParams.get('locale') || 'zh-Hans', extra) });
+}
+
+const core = (fetch, opts = {}) =>
+  createConsentCore({ base: BASE, property: 'shop', region: 'CN', locale: 'zh-Hans', token: 'tok', fetch, ...opts });
+const sent = (call) => JSON.parse(call.init.body);
+const decisions = (given = [], separate = []) =>
+  ASKED.map((purpose) => {
+    const d = { purpose, decision: given.includes(purpose) ? 'given' : 'refused' };
+    if (separate.includes(purpose)) d.separate = true;
+    return d;
+  });
+const action = (method, ds, locale = 'zh-Hans') => ({
+  property: 'shop', channel: 'web', locale, region: 'CN', method,
+  notice: { id: 'privacy', version: 3, sha256: HASH[locale] }, decisions: ds,
+});
+
+test('load without a token: the texts for anyone, no subject, no Authorization', async () => {
+  const f = fakeFetch();
+  const c = core(f.fetch, { token: undefined });
+  const ready = [];
+  c.on('ready', (x) => ready.push(x));
+  const x = await c.load();
+  assert.equal(f.calls.length, 1);
+  assert.equal(f.calls[0].url, `${BASE}/v1/experience?property=shop&region=CN&locale=zh-Hans`);
+  assert.equal(f.calls[0].init.method, undefined, 'a GET');
+  assert.deepEqual(f.calls[0].init.headers, { Accept: 'application/json' });
+  assert.deepEqual(x, experience());
+  assert.deepEqual(ready, [x]);
+  assert.equal(c.state.experience, x);
+});
+
+test('load with a token: subject=me and the bearer token; region and locale only when given', async () => {
+  const f = fakeFetch();
+  await core(f.fetch).load();
+  assert.equal(f.calls[0].url, `${BASE}/v1/experience?property=shop&region=CN&locale=zh-Hans&subject=me`);
+  assert.deepEqual(f.calls[0].init.headers, { Accept: 'application/json', Authorization: 'Bearer tok' });
+  await core(f.fetch, { region: undefined, locale: undefined, base: '' }).load();
+  assert.equal(f.calls[1].url, '/v1/experience?property=shop&subject=me');
+});
+
+test('nothing is pre-ticked, even with the policy default; necessary and other bases are fixed, never decided', async () => {
+  const c = core(fakeFetch().fetch);
+  await c.load();
+  assert.deepEqual(c.state.decisions, Object.fromEntries(ASKED.map((id) => [id, false])));
+  assert.deepEqual(c.state.gpc, {}, 'no GPC signal given');
+  assert.deepEqual(PURPOSES.map(kind), ['fixed', 'fixed', 'consent', 'separate', 'consent', 'consent', 'separate']);
+  const g = c.groups();
+  assert.deepEqual(g.fixed.map((p) => p.id), ['service.account', 'orders']);
+  assert.deepEqual(g.consent.map((p) => p.id), ['marketing.sms', 'data.sale', 'analytics']);
+  assert.deepEqual(g.separate.map((p) => p.id), ['ads.personalised', 'health.records']);
+  assert.throws(() => c.choose('service.account', false), /not asked/);
+  assert.throws(() => c.choose('orders', true), /not asked/);
+  assert.throws(() => c.choose('nope', true), /not asked/);
+});
+
+test('acceptAll ticks the ordinary consent purposes, never a separate one', async () => {
+  const c = core(fakeFetch().fetch);
+  await c.load();
+  c.acceptAll();
+  assert.deepEqual(c.state.decisions, {
+    'marketing.sms': true, 'ads.personalised': false, 'data.sale': true, analytics: true, 'health.records': false,
+  });
+  c.choose('health.records', true);
+  c.acceptAll();
+  assert.equal(c.state.decisions['health.records'], true, 'a separate tick stays');
+  assert.equal(c.state.decisions['ads.personalised'], false);
+});
+
+test('refuseAll unticks everything, separate purposes included', async () => {
+  const c = core(fakeFetch().fetch);
+  await c.load();
+  c.acceptAll();
+  c.choose('ads.personalised', true);
+  c.refuseAll();
+  assert.deepEqual(c.state.decisions, Object.fromEntries(ASKED.map((id) => [id, false])));
+});
+
+test('submit sends the action exactly: the notice hash shown, separate only for ticked separate purposes, no necessary ones', async () => {
+  const f = withConsents();
+  const c = core(f.fetch);
+  const updated = [];
+  c.on('updated', (a) => updated.push(a));
+  await c.load();
+  c.acceptAll();
+  c.choose('ads.personalised', true);
+  c.choose('analytics', false);
+  const answer = await c.submit({ method: 'checkbox' });
+  assert.deepEqual(answer, RECORDED);
+  assert.deepEqual(updated, [RECORDED]);
+  const post = f.calls[1];
+  assert.equal(post.url, `${BASE}/v1/subjects/me/consents`);
+  assert.equal(post.init.method, 'POST');
+  assert.deepEqual(post.init.headers, { Accept: 'application/json', 'Content-Type': 'application/json', Authorization: 'Bearer tok' });
+  assert.deepEqual(sent(post), action('checkbox', [
+    { purpose: 'marketing.sms', decision: 'given' },
+    { purpose: 'ads.personalised', decision: 'given', separate: true },
+    { purpose: 'data.sale', decision: 'given' },
+    { purpose: 'analytics', decision: 'refused' },
+    { purpose: 'health.records', decision: 'refused' },
+  ]));
+});
+
+test('submit after refuseAll: everything refused, method click by default, nothing separate', async () => {
+  const f = withConsents();
+  const c = core(f.fetch);
+  await c.load();
+  c.choose('health.records', true);
+  c.refuseAll();
+  await c.submit();
+  assert.deepEqual(sent(f.calls[1]), action('click', decisions()));
+});
+
+test('submit with acceptAll and a written-form tick; the channel option; no region when none was given', async () => {
+  const f = withConsents();
+  const c = core(f.fetch, { channel: 'mini_program', region: undefined });
+  await c.load();
+  c.acceptAll();
+  c.choose('health.records', true);
+  await c.submit();
+  const want = action('click', decisions(['marketing.sms', 'data.sale', 'analytics', 'health.records'], ['health.records']));
+  delete want.region;
+  assert.deepEqual(sent(f.calls[1]), { ...want, channel: 'mini_program' });
+});
+
+test('a known person is asked only about the purposes the experience asks again', async () => {
+  const reasons = [{ purpose: 'ads.personalised', reason: 'cooldown_over' }, { purpose: 'analytics', reason: 'never_asked' }];
+  const f = withConsents({ subject: 'u1', reasons });
+  const c = core(f.fetch);
+  await c.load();
+  assert.deepEqual(c.state.decisions, { 'ads.personalised': false, analytics: false });
+  assert.throws(() => c.choose('marketing.sms', true), /not asked/, 'already decided: left to the preference center');
+  c.acceptAll();
+  await c.submit();
+  assert.deepEqual(sent(f.calls[1]).decisions, [
+    { purpose: 'ads.personalised', decision: 'refused' },
+    { purpose: 'analytics', decision: 'given' },
+  ]);
+  const none = core(withConsents({ subject: 'u1', reasons: [], show: false }).fetch);
+  await none.load();
+  assert.deepEqual(none.state.decisions, {});
+  assert.equal(await none.submit(), null, 'nothing to decide: nothing sent');
+});
+
+test('GPC: sale and ads purposes start refused and marked, acceptAll leaves them, the person may still tick them', async () => {
+  const f = withConsents();
+  const c = core(f.fetch, { gpc: true });
+  await c.load();
+  assert.deepEqual(c.state.gpc, { 'ads.personalised': true, 'data.sale': true });
+  assert.deepEqual(c.state.decisions, Object.fromEntries(ASKED.map((id) => [id, false])));
+  c.acceptAll();
+  assert.equal(c.state.decisions['data.sale'], false);
+  c.choose('data.sale', true);
+  c.choose('ads.personalised', true);
+  await c.submit();
+  assert.deepEqual(sent(f.calls[1]), action('click',
+    decisions(['marketing.sms', 'ads.personalised', 'data.sale', 'analytics'], ['ads.personalised'])));
+  for (const [gpc, mode] of [[true, 'ignore'], [false, 'refuse_sale_and_ads']]) {
+    const other = core(withConsents({ gpc: mode }).fetch, { gpc });
+    await other.load();
+    assert.deepEqual(other.state.gpc, {}, `gpc ${gpc}, policy ${mode}`);
+  }
+});
+
+test('setLocale re-loads in the new locale; the choices stay, the notice hash follows the text shown', async () => {
+  const f = withConsents();
+  const c = core(f.fetch);
+  await c.load();
+  c.choose('marketing.sms', true);
+  const x = await c.setLocale('zh-Hant');
+  assert.equal(f.calls.length, 2);
+  assert.equal(f.calls[1].url, `${BASE}/v1/experience?property=shop&region=CN&locale=zh-Hant&subject=me`);
+  assert.equal(x.locale, 'zh-Hant');
+  assert.equal(c.state.experience, x);
+  assert.equal(c.state.decisions['marketing.sms'], true);
+  await c.submit();
+  assert.deepEqual(sent(f.calls[2]), action('click', decisions(['marketing.sms']), 'zh-Hant'));
+});
+
+test('a non-2xx answer emits error and rejects with the status and the problem', async () => {
+  const problem = { type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'the token has expired', code: 'unauthorized' };
+  const f = fakeFetch(() => ({ status: 401, body: problem }));
+  const c = core(f.fetch);
+  const errors = [];
+  c.on('error', (e) => errors.push(e));
+  const off = c.on('ready', () => assert.fail('not ready'));
+  await assert.rejects(c.load(), (e) => e.status === 401 && e.message === 'the token has expired' && e.problem.code === 'unauthorized');
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].status, 401);
+  assert.equal(c.state.experience, null);
+  assert.throws(() => c.acceptAll(), /load\(\) first/);
+  await assert.rejects(c.submit(), /load\(\) first/);
+  off();
+
+  const g = fakeFetch((url, init) => (init.method === 'POST' ? { status: 422, body: { title: 'Validation failed' } } : { body: experience() }));
+  const d = core(g.fetch);
+  const seen = [];
+  d.on('error', (e) => seen.push(e.status));
+  d.on('updated', () => assert.fail('not updated'));
+  await d.load();
+  await assert.rejects(d.submit(), /Validation failed/);
+  assert.deepEqual(seen, [422]);
+
+  const broken = core(async () => new Response('oops', { status: 502 }));
+  await assert.rejects(broken.load(), (e) => e.status === 502 && e.message === 'HTTP 502' && e.problem === null);
+});
+
+test('on() returns a function that stops the handler; shown() reports the experience', async () => {
+  const c = core(fakeFetch().fetch);
+  const seen = [];
+  const off = c.on('ready', () => seen.push('ready'));
+  c.on('shown', (x) => seen.push(`shown ${x.locale}`));
+  await c.load();
+  off();
+  await c.load();
+  c.shown();
+  assert.deepEqual(seen, ['ready', 'shown zh-Hans']);
+});

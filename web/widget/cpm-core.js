@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+// The consent popup's logic without a DOM: see README.md beside this file.
+
+// 'fixed': necessary or on another legal basis (always on, never sent);
+// 'separate': needs its own act; 'consent': an ordinary consent purpose.
+export const kind = (p) =>
+  p.necessary || p.legal_basis !== 'consent' ? 'fixed' : p.separate ? 'separate' : 'consent';
+
+const gpcMatch = (p) => p.id.indexOf('ads.') === 0 || p.id.indexOf('sale') >= 0;
+
+export function createConsentCore(o) {
+  const { base = '', property, region, token, channel = 'web', gpc = false } = o;
+  const get = o.fetch || ((...a) => globalThis.fetch(...a));
+  let locale = o.locale;
+  const state = { experience: null, decisions: {}, gpc: {} };
+  const handlers = {};
+  const emit = (name, v) => (handlers[name] || []).slice().forEach((fn) => fn(v));
+  const headers = (h) => (token ? Object.assign(h, { Authorization: `Bearer ${token}` }) : h);
+
+  async function call(path, init) {
+    try {
+      const res = await get(base + path, init);
+      const body = await res.json().catch(() => null);
+      if (!res.ok) {
+        const msg = (body && (body.detail || body.title)) || `HTTP ${res.status}`;
+        throw Object.assign(new Error(msg), { status: res.status, problem: body });
+      }
+      return body;
+    } catch (e) {
+      emit('error', e);
+      throw e;
+    }
+  }
+
+  // The consent purposes to decide now: for a known person, those the
+  // experience asks again (reasons); for anyone else, all of them.
+  function asked(x) {
+    const why = x.subject ? x.reasons.map((r) => r.purpose) : null;
+    return x.purposes.filter((p) => kind(p) !== 'fixed' && (!why || why.indexOf(p.id) >= 0));
+  }
+
+  function need() {
+    if (!state.experience) throw new Error('load() first');
+    return state.experience;
+  }
+
+  async function load() {
+    const q = new URLSearchParams({ property });
+    if (region) q.set('region', region);
+    if (locale) q.set('locale', locale);
+    if (token) q.set('subject', 'me');
+    const x = await call(`/v1/experience?${q}`, { headers: headers({ Accept: 'application/json' }) });
+    const before = state.decisions;
+    const refuseAds = gpc && x.gpc === 'refuse_sale_and_ads';
+    state.experience = x;
+    state.decisions = {};
+    state.gpc = {};
+    for (const p of asked(x)) {
+      state.decisions[p.id] = before[p.id] === true;
+      if (refuseAds && gpcMatch(p)) state.gpc[p.id] = true;
+    }
+    emit('ready', x);
+    return x;
+  }
+
+  function choose(id, given) {
+    if (!(id in state.decisions)) throw new Error(`'${id}' is not asked`);
+    state.decisions[id] = !!given;
+  }
+
+  function groups() {
+    const g = { consent: [], separate: [], fixed: [] };
+    for (const p of need().purposes) {
+      const k = kind(p);
+      if (k === 'fixed' || p.id in state.decisions) g[k].push(p);
+    }
+    return g;
+  }
+
+  function body(method) {
+    const x = need();
+    const n = x.notice;
+    const b = { property, channel, locale: x.locale };
+    if (region) b.region = region;
+    b.method = method;
+    b.notice = { id: n.id, version: n.version, sha256: n.sha256 };
+    b.decisions = asked(x).map((p) => {
+      const given = state.decisions[p.id];
+      const d = { purpose: p.id, decision: given ? 'given' : 'refused' };
+      if (given && p.separate) d.separate = true;
+      return d;
+    });
+    return b;
+  }
+
+  async function submit({ method = 'click' } = {}) {
+    const b = body(method);
+    if (!b.decisions.length) return null;
+    const answer = await call('/v1/subjects/me/consents', {
+      method: 'POST',
+      headers: headers({ Accept: 'application/json', 'Content-Type': 'application/json' }),
+      body: JSON.stringify(b),
+    });
+    emit('updated', answer);
+    return answer;
+  }
+
+  return {
+    state,
+    load,
+    choose,
+    groups,
+    body,
+    submit,
+    acceptAll() {
+      for (const p of asked(need())) if (!p.separate && !state.gpc[p.id]) state.decisions[p.id] = true;
+    },
+    refuseAll() {
+      for (const id in state.decisions) state.decisions[id] = false;
+    },
+    setLocale(tag) {
+      locale = tag;
+      return load();
+    },
+    shown() {
+      emit('shown', need());
+    },
+    on(name, fn) {
+      (handlers[name] = handlers[name] || []).push(fn);
+      return () => {
+        handlers[name] = handlers[name].filter((f) => f !== fn);
+      };
+    },
+  };
+}
