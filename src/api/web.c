@@ -19,8 +19,11 @@ static const struct cpm_asset *serve(struct cpm_request *req, const char *dir, c
 {
     char path[CPM_ID_BYTES_MAX * 2];
     const struct cpm_asset *a = NULL;
-    if (file != NULL && strlen(dir) + strlen(file) + 2 < sizeof(path)) {
-        snprintf(path, sizeof(path), "%s/%s", dir, file);
+    size_t dir_len = strlen(dir), file_len = file ? strlen(file) : 0;
+    if (file != NULL && dir_len + file_len + 2 <= sizeof(path)) {
+        memcpy(path, dir, dir_len);
+        path[dir_len] = '/';
+        memcpy(path + dir_len + 1, file, file_len + 1);
         a = cpm_asset_find(path);
     }
     if (a == NULL) {
