@@ -14,6 +14,10 @@ step "build ($build, ASan+UBSan)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCPM_SANITIZE=ON >/dev/null
 cmake --build "$build" -j "$(nproc)"
 
+step "release build (build, what make run serves; -O2 finds warnings the debug build does not)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)"
+
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
