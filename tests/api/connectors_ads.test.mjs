@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import * as fx from './fixtures.mjs';
 import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
 import { md5, sha256, startFakeAds } from './support/fake_ads.mjs';
+import * as deliveryLog from './support/deliveries.mjs';
 
 const serverEnv = { CPM_OUTBOUND_ALLOW: '127.0.0.1/32', CPM_RETRY_BASE_MS: '50', CPM_RETRY_MAX_MS: '200' };
 // Characters a query string must escape, so that the connector's encoding is checked too.
@@ -90,18 +91,8 @@ async function subject(id, phone) {
   assert.equal(res.status, 201, res.text);
 }
 
-const deliveries = async (id, query = '') =>
-  (await request(server, 'GET', `/v1/destinations/${id}/deliveries?limit=200${query}`, { key })).json.items;
-
-/** The delivery log once pred holds for it. */
-async function logWhen(id, pred, query = '') {
-  for (let i = 0; i < 200; i++) {
-    const log = await deliveries(id, query);
-    if (pred(log)) return log;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`delivery log of ${id} never matched: ${JSON.stringify(await deliveries(id, query), null, 1)}`);
-}
+const deliveries = (id, query = '') => deliveryLog.deliveries(server, key, id, query);
+const logWhen = (id, pred, query = '') => deliveryLog.logWhen(server, key, id, pred, query, 200);
 
 const of = (vendor) => (b) => b.vendor === vendor;
 const sorted = (a) => [...a].sort();

@@ -14,6 +14,7 @@ import * as fx from './fixtures.mjs';
 import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
 import { startFakeMa } from './support/fake_ma.mjs';
 import { startFakeSmsGateway } from './support/fake_sms_gateway.mjs';
+import * as deliveryLog from './support/deliveries.mjs';
 
 const TOKEN = 'sk_test_4f3c2b1a-sms';
 const MA_TOKEN = 'ma_test_9e8d7c6b';
@@ -71,18 +72,8 @@ const sms = (id, fake, extra = {}) =>
 const ma = (id, fake, extra = {}) =>
   destination({ id, name: `MA ${id}`, kind: 'ma_journey', endpoint: fake.url, secret: MA_TOKEN, ...extra });
 
-const deliveries = async (id, query = '') =>
-  (await request(server, 'GET', `/v1/destinations/${id}/deliveries?limit=200${query}`, { key })).json.items;
-
-/** The delivery log once pred holds for it (outcomes are recorded a few ms after the answer). */
-async function logWhen(id, pred, query = '') {
-  for (let i = 0; i < 100; i++) {
-    const log = await deliveries(id, query);
-    if (pred(log)) return log;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`delivery log of ${id} never matched: ${JSON.stringify(await deliveries(id, query))}`);
-}
+const deliveries = (id, query = '') => deliveryLog.deliveries(server, key, id, query);
+const logWhen = (id, pred, query = '') => deliveryLog.logWhen(server, key, id, pred, query);
 
 /** The ledger event of subject with seq, from GET /v1/subjects/{id}/events. */
 async function eventAt(subject, seq) {

@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import * as fx from './fixtures.mjs';
 import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
 import { startFakeWecom } from './support/fake_wecom.mjs';
+import * as deliveryLog from './support/deliveries.mjs';
 
 const serverEnv = { CPM_OUTBOUND_ALLOW: '127.0.0.1/32', CPM_RETRY_BASE_MS: '50', CPM_RETRY_MAX_MS: '200' };
 const CORP_ID = 'ww5f2b7c1d9e3a4b60';
@@ -76,17 +77,8 @@ async function destination(id, fake, extra = {}) {
   return res.json;
 }
 
-const deliveries = async (id, query = '') =>
-  (await request(server, 'GET', `/v1/destinations/${id}/deliveries?limit=200${query}`, { key })).json.items;
-
-async function logWhen(id, pred, query = '') {
-  for (let i = 0; i < 100; i++) {
-    const log = await deliveries(id, query);
-    if (pred(log)) return log;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`delivery log of ${id} never matched: ${JSON.stringify(await deliveries(id, query))}`);
-}
+const deliveries = (id, query = '') => deliveryLog.deliveries(server, key, id, query);
+const logWhen = (id, pred, query = '') => deliveryLog.logWhen(server, key, id, pred, query);
 
 const byAttempt = (log, subject) => log.filter((d) => d.subject === subject).sort((a, b) => a.attempt - b.attempt);
 

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import * as fx from './fixtures.mjs';
 import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
 import { duplicatesOf, perSubjectOrder, startReceiver } from './support/receiver.mjs';
+import * as deliveryLog from './support/deliveries.mjs';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const serverEnv = { CPM_OUTBOUND_ALLOW: '127.0.0.1/32', CPM_RETRY_BASE_MS: '50', CPM_RETRY_MAX_MS: '200' };
@@ -61,18 +62,8 @@ const lane = (subject) => {
   return h % 32;
 };
 
-const deliveries = async (id, query = '') =>
-  (await request(server, 'GET', `/v1/destinations/${id}/deliveries?limit=200${query}`, { key })).json.items;
-
-/** The delivery log once pred holds for it (outcomes are recorded a few ms after the answer). */
-async function logWhen(id, pred, query = '') {
-  for (let i = 0; i < 100; i++) {
-    const log = await deliveries(id, query);
-    if (pred(log)) return log;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`delivery log of ${id} never matched: ${JSON.stringify(await deliveries(id, query))}`);
-}
+const deliveries = (id, query = '') => deliveryLog.deliveries(server, key, id, query);
+const logWhen = (id, pred, query = '') => deliveryLog.logWhen(server, key, id, pred, query);
 
 test('a consent change reaches the webhook as a signed CloudEvent, in order per subject', async () => {
   const receiver = await startReceiver({ secret: SECRET });
