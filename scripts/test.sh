@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# `make test`: builds with ASan+UBSan, then runs every suite — unit tests
-# (ctest/cmocka), source checks (clang-format, SPDX lines), the OpenAPI lint,
-# and the API suite against a real cpmd. Usage: scripts/test.sh BUILD_DIR
+# `make test`: builds with ASan+UBSan (and the release build `make run`
+# serves), then runs every suite — unit tests (ctest/cmocka), source checks
+# (clang-format, SPDX lines), the OpenAPI lint, the widget's core and size
+# budget, and the API suite against a real cpmd. Usage: scripts/test.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build-test}
 root=$(cd "$(dirname "$0")/.." && pwd)
