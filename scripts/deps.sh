@@ -4,13 +4,14 @@
 # Idempotent; apt-get runs only when something is missing. As non-root it
 # prints the command to run instead. Usage: scripts/deps.sh GROUP...
 #   build  compiler, CMake and the C libraries
-#   test   cmocka, clang-format, curl, sqlite3, nats-server (JetStream tests); checks Node.js >= 20 and npm
+#   test   cmocka, clang-format, curl, sqlite3, nats-server (JetStream tests), Chromium and a CJK
+#          font (browser tests); checks Node.js >= 20 and npm
 #   bench  wrk and nginx (a baseline); PostgreSQL 15, sqlite3 and curl (bench/audience.sh)
 set -euo pipefail
 
 declare -A groups=(
   [build]="build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev libsqlite3-dev libyaml-dev libcurl4-openssl-dev libnats-dev tzdata"
-  [test]="libcmocka-dev clang-format curl sqlite3 ca-certificates nats-server"
+  [test]="libcmocka-dev clang-format curl sqlite3 ca-certificates nats-server chromium fonts-wqy-microhei"
   [bench]="wrk nginx-light postgresql sqlite3 curl"
 )
 

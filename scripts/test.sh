@@ -3,7 +3,8 @@
 # `make test`: builds with ASan+UBSan (and the release build `make run`
 # serves), then runs every suite — unit tests (ctest/cmocka), source checks
 # (clang-format, SPDX lines), the OpenAPI lint, the widget's core and size
-# budget, and the API suite against a real cpmd. Usage: scripts/test.sh BUILD_DIR
+# budget, the API suite against a real cpmd, and the consent popup in Chromium
+# (tests/browser/). Usage: scripts/test.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build-test}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,3 +42,6 @@ node --test --test-concurrency=1 tests/web/
 
 step "API suite (real cpmd over loopback)"
 CPM_BUILD_DIR="$root/$build" node --test --test-concurrency=1 tests/api/
+
+step "browser tests (Chromium)"
+CPM_BUILD_DIR="$root/$build" node --test --test-concurrency=1 tests/browser/

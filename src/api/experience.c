@@ -205,9 +205,9 @@ static json_t *ui(const struct experience *x)
         if (t != NULL)
             json_object_set_new(texts, key, json_string(t));
     }
+    json_t *theme = json_object_get(ui, "theme");
     json_object_set_new(out, "texts", texts);
-    json_object_set(out, "theme",
-                    json_object_get(ui, "theme") ? json_object_get(ui, "theme") : json_object());
+    json_object_set_new(out, "theme", theme ? json_incref(theme) : json_object());
     return out;
 }
 

@@ -127,6 +127,17 @@ test('a child needs a guardian; the company may ask about anyone with decisions:
   expectProblem(assert, await experience({ property: 'shop', region: 'CN', subject: 'kid-1' }), 401, 'unauthorized');
 });
 
+test('a policy without UI options gets an empty theme and no texts', async () => {
+  await fx.createAll(request, server, key, [
+    ['/v1/properties', { ...fx.property(), id: 'plain' }],
+    ['/v1/policies', { id: 'plain-any', region: '*', property: 'plain', notice: 'privacy', purposes: [{ purpose: 'marketing.sms' }] }],
+  ]);
+  const x = await experience({ property: 'plain', region: 'US' });
+  assert.equal(x.status, 200, x.text);
+  assert.equal(x.json.policy, 'plain-any');
+  assert.deepEqual(x.json.ui, { texts: {}, theme: {} });
+});
+
 test('bad questions are refused; a token only answers for its own property', async () => {
   expectProblem(assert, await experience({ region: 'CN' }), 422, 'validation_failed');
   expectProblem(assert, await experience({ property: 'shop', region: 'Mars' }), 422, 'validation_failed');

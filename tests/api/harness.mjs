@@ -71,10 +71,18 @@ export function startServer(data, { args = [], env = {} } = {}) {
   });
 }
 
-/** Sends SIGTERM and waits for the exit; returns {code, signal}. */
+/**
+ * Sends SIGTERM and waits for the exit; returns {code, signal}. A clean
+ * stop must exit 0: under the sanitizers a leak or an error makes it fail,
+ * and that fails the test that stopped it.
+ */
 export async function stopServer(server, signal = 'SIGTERM') {
-  if (!server.exited) server.child.kill(signal);
-  return server.exitPromise;
+  const wasRunning = !server.exited;
+  if (wasRunning) server.child.kill(signal);
+  const exited = await server.exitPromise;
+  if (wasRunning && signal === 'SIGTERM' && exited.code !== 0)
+    throw new Error(`cpmd exited with ${exited.code ?? exited.signal} on SIGTERM:\n${server.log.slice(-40).join('\n')}`);
+  return exited;
 }
 
 /**

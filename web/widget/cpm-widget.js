@@ -30,7 +30,6 @@ const LANGS = [['zh-Hans', '简体中文'], ['zh-Hant', '繁體中文'], ['en', 
 
 const CSS = `.cpm-root{--cpm-p:#1f6feb;position:fixed;inset:0;z-index:2147483000;display:flex;align-items:center;justify-content:center;background:rgba(0,0,0,.5);color:#222;font:15px/1.5 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;text-align:left}
 .cpm-dlg{display:flex;flex-direction:column;box-sizing:border-box;width:calc(100% - 2rem);max-width:34rem;max-height:calc(100% - 2rem);padding:1.25rem;background:var(--cpm-bg,#fff);border-radius:12px;box-shadow:0 10px 40px rgba(0,0,0,.3)}
-.cpm-dlg:focus{outline:0}
 .cpm-head{display:flex;gap:1rem;align-items:center;justify-content:space-between}
 .cpm-head h2{margin:0;font-size:1.2em}
 .cpm-body{flex:1;overflow:auto;margin:.75rem 0}
@@ -45,10 +44,11 @@ const CSS = `.cpm-root{--cpm-p:#1f6feb;position:fixed;inset:0;z-index:2147483000
 .cpm-purpose .cpm-note{margin-left:1.6em}
 .cpm-err{margin:0 0 .5rem;color:#b00020}
 .cpm-err:empty{display:none}
-.cpm-btns{display:grid;grid-template-columns:repeat(auto-fit,minmax(9em,1fr));gap:.5rem}
-.cpm-btn{padding:.7rem 1rem;border:0;border-radius:8px;background:var(--cpm-p);color:#fff;font:inherit;font-weight:600;cursor:pointer}
+.cpm-btns{display:grid;grid-template-columns:repeat(auto-fit,minmax(9em,1fr));grid-auto-rows:1fr;gap:.5rem}
+.cpm-btn{padding:.7rem 1rem;border:0;border-radius:8px;background:var(--cpm-p);color:#fff;font:inherit;font-weight:600;overflow-wrap:anywhere;cursor:pointer}
 .cpm-btn:disabled{opacity:.6;cursor:wait}
 .cpm-root :focus-visible{outline:3px solid var(--cpm-p);outline-offset:2px}
+.cpm-root .cpm-dlg:focus{outline:0}
 .cpm-lock{overflow:hidden}`;
 
 // An element; props go to properties, except aria-*, data-* and role
