@@ -48,6 +48,7 @@ void cpm_api_destinations_replay(struct cpm_request *req);
 void cpm_api_destinations_test(struct cpm_request *req);
 void cpm_api_destinations_deliveries(struct cpm_request *req);
 void cpm_api_subject_deliveries(struct cpm_request *req);
+void cpm_api_subject_displays_record(struct cpm_request *req);
 void cpm_api_inbound_sms(struct cpm_request *req);
 void cpm_api_experience(struct cpm_request *req);
 void cpm_api_widget_file(struct cpm_request *req);

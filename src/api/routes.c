@@ -77,6 +77,8 @@ const struct cpm_route cpm_routes[] = {
     {CPM_POST, "/v1/subjects/{id}/guardians", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_subject_guardians_link},
 
+    {CPM_POST, "/v1/subjects/{id}/displays", SUBJECT(CPM_SCOPE_CONSENTS_WRITE), true,
+     cpm_api_subject_displays_record},
     {CPM_POST, "/v1/subjects/{id}/consents", SUBJECT(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_consents_record},
     {CPM_GET, "/v1/subjects/{id}/consents", SUBJECT(CPM_SCOPE_DECISIONS_READ), false,

@@ -32,8 +32,10 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "crypto/keyring.h"
+#include "domain/schema.h"
 #include "domain/subject.h"
 #include "http/app.h"
+#include "store/config_writer.h"
 #include "store/writer.h"
 
 #define WRITE_ATTEMPTS 2   /* once more after a concurrent change */
@@ -554,6 +556,120 @@ void cpm_api_subject_guardians_link(struct cpm_request *req)
 out:
     change_reset(&g.guardian);
     change_reset(&c);
+    json_decref(body);
+}
+
+/* ---- POST displays: the popup was shown ---- */
+
+/*
+ * What was displayed, checked against the configuration and completed: the
+ * notice version's hash in the locale shown, the policy's revision (the UI
+ * configuration version). Answers 422/404 itself and returns NULL.
+ */
+static json_t *display_record(struct cpm_request *req, const json_t *body)
+{
+    static const struct cpm__schema_field notice_fields[] = {
+        {.name = "id", .type = CPM__SCHEMA_SLUG, .required = true},
+        {.name = "version",
+         .type = CPM__SCHEMA_INTEGER,
+         .required = true,
+         .min = 1,
+         .max = INT32_MAX},
+    };
+    static const struct cpm__schema notice_schema = CPM__SCHEMA(notice_fields, NULL);
+    static const struct cpm__schema_field fields[] = {
+        {.name = "property", .type = CPM__SCHEMA_SLUG, .required = true},
+        {.name = "locale", .type = CPM__SCHEMA_LOCALE, .required = true},
+        {.name = "notice", .type = CPM__SCHEMA_OBJECT, .required = true, .nested = &notice_schema},
+        {.name = "policy", .type = CPM__SCHEMA_SLUG},
+        {.name = "channel",
+         .type = CPM__SCHEMA_STRING,
+         .bytes_min = 1,
+         .bytes_max = 32,
+         .dflt = "\"web\""},
+    };
+    static const struct cpm__schema schema = CPM__SCHEMA(fields, NULL);
+    struct cpm_detail detail;
+    struct cpm_notice_version version = {0};
+    json_t *shown = json_deep_copy(body), *doc = NULL, *content = NULL, *policy = NULL;
+    int64_t revision = 0;
+    cpm_detail_init(&detail);
+    cpm_err err = shown ? cpm__schema_validate(&schema, shown, "", &detail) : CPM_ERR_NOMEM;
+    const json_t *notice = json_object_get(shown, "notice");
+    const char *locale = json_string_value(json_object_get(shown, "locale"));
+    const char *policy_id = json_string_value(json_object_get(shown, "policy"));
+    if (err == CPM_OK && cpm_config_read(req->app->store, CPM_DOC_PROPERTY,
+                                         json_string_value(json_object_get(shown, "property")),
+                                         &doc, &revision) != CPM_OK)
+        cpm_detail_add(&detail, "property", "unknown property");
+    if (err == CPM_OK &&
+        req->app->store->ops->notice_version_get(
+            req->app->store, json_string_value(json_object_get(notice, "id")),
+            json_integer_value(json_object_get(notice, "version")), &version) != CPM_OK)
+        cpm_detail_add(&detail, "notice", "no such published notice version");
+    content = version.body ? json_loads(version.body, 0, NULL) : NULL;
+    const char *sha256 = json_string_value(
+        json_object_get(json_object_get(json_object_get(content, "content"), locale), "sha256"));
+    if (err == CPM_OK && version.body != NULL && sha256 == NULL)
+        cpm_detail_add(&detail, "locale", "the notice version has no text in this locale");
+    if (err == CPM_OK && policy_id != NULL &&
+        cpm_config_read(req->app->store, CPM_DOC_POLICY, policy_id, &policy, &revision) != CPM_OK)
+        cpm_detail_add(&detail, "policy", "unknown policy");
+    if (err == CPM_OK && detail.count == 0) {
+        json_object_set_new((json_t *)notice, "sha256", json_string(sha256));
+        if (policy_id != NULL)
+            json_object_set_new(
+                shown, "policy",
+                json_pack("{s:s, s:I}", "id", policy_id, "revision", (json_int_t)revision));
+    } else {
+        cpm_respond_problem(req, err != CPM_OK ? err : CPM_ERR_VALIDATION, &detail);
+        json_decref(shown);
+        shown = NULL;
+    }
+    json_decref(doc);
+    json_decref(content);
+    json_decref(policy);
+    cpm_notice_version_release(&version);
+    return shown;
+}
+
+static cpm_err record_display(struct cpm_request *req, const char *id, void *ctx, struct change *c,
+                              bool *answered)
+{
+    cpm_err err = load(req, id, c, answered);
+    if (err != CPM_OK)
+        return err;
+    c->leaf.type = CPM_EVENT_NOTICE_DISPLAYED;
+    c->leaf.display = ctx;
+    err = change_event(c);
+    struct cpm_write_request wr = {
+        .subject = c->is_new ? &c->subject : NULL, .events = &c->event, .event_count = 1};
+    return err == CPM_OK ? cpm_writer_submit(req->app->writer, &wr) : err;
+}
+
+void cpm_api_subject_displays_record(struct cpm_request *req)
+{
+    const char *id = cpm_request_param(req, 0);
+    json_t *body = NULL, *shown = NULL;
+    struct change c = {0};
+    cpm_err err;
+    if (!cpm_api_subject_id_checked(req, id) || (body = cpm_request_json_object(req)) == NULL)
+        goto out;
+    const char *property = json_string_value(json_object_get(body, "property"));
+    if (req->end_user_property[0] &&
+        (property == NULL || strcmp(property, req->end_user_property) != 0)) {
+        cpm_respond_error(req, CPM_ERR_VALIDATION, "property",
+                          "must be '%s', the property the token is for", req->end_user_property);
+        goto out;
+    }
+    if ((shown = display_record(req, body)) != NULL &&
+        write_with_retry(req, id, record_display, shown, &c, &err))
+        cpm_respond_json(
+            req, 201,
+            json_pack("{s:s, s:o}", "display", c.event.id, "event", event_json(&c.event)));
+out:
+    change_reset(&c);
+    json_decref(shown);
     json_decref(body);
 }
 

@@ -54,6 +54,16 @@ static const struct cpm__schema_field context_fields[] = {
 };
 static const struct cpm__schema context_schema = CPM__SCHEMA(context_fields, NULL);
 
+/* The notice.displayed event the action answers: "evt_" and 32 lowercase hex digits. */
+static const char *display_check(const char *s)
+{
+    size_t n = strlen(s);
+    bool ok = n == 36 && strncmp(s, "evt_", 4) == 0;
+    for (size_t i = 4; ok && i < n; i++)
+        ok = cpm__ascii_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'f');
+    return ok ? NULL : "must be the id of the notice.displayed event the popup recorded";
+}
+
 static const struct cpm__schema_field decision_fields[] = {
     {.name = "purpose", .type = CPM__SCHEMA_PURPOSE_ID, .required = true},
     {.name = "decision", .type = CPM__SCHEMA_ENUM, .required = true, .values = decisions},
@@ -72,6 +82,7 @@ static const struct cpm__schema_field action_fields[] = {
      .dflt = "{\"type\":\"self\"}"},
     {.name = "notice", .type = CPM__SCHEMA_OBJECT, .nested = &notice_schema},
     {.name = "context", .type = CPM__SCHEMA_OBJECT, .nested = &context_schema},
+    {.name = "display", .type = CPM__SCHEMA_STRING, .check = display_check},
     {.name = "decisions", .type = CPM__SCHEMA_ARRAY, .required = true, .min = 1,
      .max = CPM_DECISIONS_MAX, .item = CPM__SCHEMA_OBJECT, .nested = &decision_schema},
 };
@@ -91,6 +102,7 @@ static void fill(json_t *body, struct cpm_consent_action *a)
     a->locale = str(body, "locale");
     a->region = str(body, "region");
     a->method = str(body, "method");
+    a->display = str(body, "display");
     const json_t *actor = json_object_get(body, "actor");
     a->actor = str(actor, "type");
     a->guardian_id = str(actor, "guardian_id");
@@ -310,6 +322,8 @@ char *cpm_consent_leaf(const struct cpm_consent_action *a, size_t i,
                                       (json_int_t)a->notice_version, "sha256", a->notice_sha256));
     if (info->context_sha256)
         json_object_set_new(leaf, "context_sha256", json_string(info->context_sha256));
+    if (a->display)
+        json_object_set_new(leaf, "display", json_string(a->display));
     char *text = json_dumps(leaf, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(leaf);
     if (text != NULL)

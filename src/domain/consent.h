@@ -37,7 +37,8 @@ struct cpm_consent_action {
     const char *notice_id; /* NULL when the action only withdraws */
     int64_t notice_version;
     const char *notice_sha256;
-    const char *ip; /* personal: sealed, never in a leaf */
+    const char *display; /* the notice.displayed event the action answers, or NULL */
+    const char *ip;      /* personal: sealed, never in a leaf */
     const char *user_agent;
     size_t count;
     struct cpm_consent_decision decisions[CPM_DECISIONS_MAX];

@@ -121,6 +121,10 @@ static int add_own_keys(json_t *leaf, const struct cpm_subject_leaf_info *info)
         int rc = json_object_set_new(leaf, "guardian", json_string(info->guardian_pseudonym));
         return rc ? rc : json_object_set_new(leaf, "relation", json_string(info->relation));
     }
+    if (strcmp(t, CPM_EVENT_NOTICE_DISPLAYED) == 0) {
+        CPM_ASSERT(json_is_object(info->display));
+        return json_object_set_new(leaf, "display", json_deep_copy(info->display));
+    }
     CPM_ASSERT(strcmp(t, CPM_EVENT_SUBJECT_ERASED) == 0);
     return 0;
 }

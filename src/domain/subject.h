@@ -17,10 +17,11 @@
 #include "core/detail.h"
 
 /* Event types of the subject ledger entries. */
-#define CPM_EVENT_AGE_STATUS_SET  "subject.age_status_set"
-#define CPM_EVENT_IDENTITY_LINKED "identity.linked"
-#define CPM_EVENT_GUARDIAN_LINKED "guardian.linked"
-#define CPM_EVENT_SUBJECT_ERASED  "subject.erased"
+#define CPM_EVENT_AGE_STATUS_SET   "subject.age_status_set"
+#define CPM_EVENT_IDENTITY_LINKED  "identity.linked"
+#define CPM_EVENT_GUARDIAN_LINKED  "guardian.linked"
+#define CPM_EVENT_SUBJECT_ERASED   "subject.erased"
+#define CPM_EVENT_NOTICE_DISPLAYED "notice.displayed"
 
 /* An age status needing a guardian for every consent (PIPL Art. 31). */
 #define CPM_AGE_STATUS_CHILD_UNDER_14 "child_under_14"
@@ -78,6 +79,7 @@ struct cpm_subject_leaf_info {
     const char *identifier_hash;    /* identity.linked: hex of the keyed hash, never the value */
     const char *guardian_pseudonym; /* guardian.linked */
     const char *relation;           /* guardian.linked */
+    const json_t *display;          /* notice.displayed: what was shown, where, in which locale */
 };
 
 /*

@@ -185,3 +185,34 @@ test('cpm token mints a working HS256 token for trying the end-user API; bad arg
     assert.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
   }
 });
+
+test('each display of the popup is recorded, and the consent that follows points to it', async () => {
+  const t = await token('disp-1', 'ed');
+  const shown = await asUser(t, 'POST', '/v1/subjects/me/displays', {
+    property: 'shop', locale: 'en', notice: { id: 'privacy', version: 1 },
+  });
+  assert.equal(shown.status, 201, shown.text);
+  assert.match(shown.json.display, /^evt_[0-9a-f]{32}$/);
+  const consent = await asUser(t, 'POST', '/v1/subjects/me/consents', { ...consentBody('given'), display: shown.json.display });
+  assert.equal(consent.status, 201, consent.text);
+  const events = (await request(server, 'GET', '/v1/subjects/disp-1/events', { key })).json.items.map((e) => e.event);
+  const display = events.find((e) => e.type === 'notice.displayed');
+  assert.equal(display.id, shown.json.display);
+  assert.deepEqual(display.display, {
+    property: 'shop', locale: 'en', notice: { id: 'privacy', version: 1, sha256: notice.content.en.sha256 }, channel: 'web',
+  });
+  assert.equal(events.find((e) => e.type === 'consent.given').display, shown.json.display);
+  const bad = [
+    [{ property: 'app', locale: 'en', notice: { id: 'privacy', version: 1 } }, 'property'],
+    [{ property: 'shop', locale: 'fr', notice: { id: 'privacy', version: 1 } }, 'locale'],
+    [{ property: 'shop', locale: 'en', notice: { id: 'privacy', version: 9 } }, 'notice'],
+    [{ property: 'shop', locale: 'en', notice: { id: 'privacy', version: 1 }, extra: 1 }, 'extra'],
+  ];
+  for (const [body, field] of bad) {
+    const res = await asUser(t, 'POST', '/v1/subjects/me/displays', body);
+    assert.equal(expectProblem(assert, res, 422, 'validation_failed').field, field, res.text);
+  }
+  const forged = await asUser(t, 'POST', '/v1/subjects/me/consents', { ...consentBody('given'), display: '<script>' });
+  assert.equal(expectProblem(assert, forged, 422, 'validation_failed').field, 'display');
+  assert.equal((await request(server, 'GET', '/v1/subjects/disp-1/events', { key })).json.items.length, 2, 'nothing more written');
+});

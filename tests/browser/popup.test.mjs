@@ -177,6 +177,12 @@ test('zh-CN first visit: Simplified Chinese, nothing ticked, refuse all in one c
 
   const ledger = await env.ledger('visitor-cn');
   assert.deepEqual(ledger, Object.fromEntries(ASKED.map((p) => [p.id, 'refused'])), 'every purpose asked is refused');
+  // the display is in the ledger, with what was shown; each decision points to it
+  const events = (await request(env.server, 'GET', '/v1/subjects/visitor-cn/events', { key: env.key })).json.items.map((e) => e.event);
+  const display = events.find((e) => e.type === 'notice.displayed');
+  assert.equal(display.display.locale, 'zh-Hans');
+  assert.equal(display.display.property, 'demo-shop');
+  assert.ok(events.filter((e) => e.type === 'consent.refused').every((e) => e.display === display.id), 'decisions point to the display');
   const d = await env.decide('visitor-cn', MARKETING);
   assert.equal(d.allowed, false);
   assert.deepEqual(d.reasons, ['refused']);
@@ -246,7 +252,8 @@ test('keyboard only: focus trapped in the dialog, Esc records nothing, refuse al
   const env = await demoServer(t);
   const page = await newPage(t, env, { locale: 'zh-CN' });
   const posts = [];
-  page.on('request', (r) => r.method() !== 'GET' && posts.push(`${r.method()} ${r.url()}`));
+  // consent submissions (each display is recorded too, with its own POST)
+  page.on('request', (r) => r.method() !== 'GET' && r.url().endsWith('/consents') && posts.push(`${r.method()} ${r.url()}`));
   await page.goto(env.pageUrl('visitor-kb'));
   await page.waitForSelector('#cpm-dialog');
   assert.equal((await focusInDialog(page)).inside, true, 'focus starts inside the dialog');
@@ -276,7 +283,10 @@ test('keyboard only: focus trapped in the dialog, Esc records nothing, refuse al
   assert.equal(await page.evaluate(() => window.__cpm.closed), 1, 'cpm:closed fired');
   assert.deepEqual(posts, [], 'Esc sends nothing');
   const none = await request(env.server, 'GET', '/v1/subjects/visitor-kb/consents', { key: env.key });
-  assert.equal(none.status, 404, `nothing recorded: ${none.text}`);
+  assert.equal(none.status, 200, none.text);
+  assert.deepEqual(none.json.consents, [], 'no decision recorded');
+  const shownOnly = await request(env.server, 'GET', '/v1/subjects/visitor-kb/events', { key: env.key });
+  assert.deepEqual(shownOnly.json.items.map((e) => e.event.type), ['notice.displayed'], 'only the display is in the ledger');
 
   // So the popup shows again next time, nothing ticked.
   await page.reload();

@@ -253,6 +253,33 @@ test('a non-2xx answer emits error and rejects with the status and the problem',
   await assert.rejects(broken.load(), (e) => e.status === 502 && e.message === 'HTTP 502' && e.problem === null);
 });
 
+test('shown() records the display (with a token) and the consent that follows points to it', async () => {
+  const DISPLAY = `evt_${'d'.repeat(32)}`;
+  const f = fakeFetch((url, init) => {
+    if (url.endsWith('/v1/subjects/me/displays')) return { status: 201, body: { display: DISPLAY, event: {} } };
+    if (init.method === 'POST') return { status: 201, body: RECORDED };
+    return { body: experience('zh-Hant') };
+  });
+  const c = core(f.fetch, { locale: 'zh-Hant' });
+  await c.load();
+  c.shown();
+  c.choose('marketing.sms', true);
+  await c.submit();
+  const [display, consent] = f.calls.slice(1);
+  assert.equal(display.url, `${BASE}/v1/subjects/me/displays`);
+  assert.equal(display.init.headers.Authorization, 'Bearer tok');
+  assert.deepEqual(sent(display), {
+    property: 'shop', locale: 'zh-Hant', notice: { id: 'privacy', version: 3 }, channel: 'web', policy: 'cn-shop',
+  });
+  assert.equal(sent(consent).display, DISPLAY, 'submit waited for the display and sent its id');
+  // without a token nothing is recorded
+  const g = fakeFetch();
+  const anonymous = core(g.fetch, { token: undefined });
+  await anonymous.load();
+  assert.equal(await anonymous.shown(), null);
+  assert.equal(g.calls.length, 1);
+});
+
 test('on() returns a function that stops the handler; shown() reports the experience', async () => {
   const c = core(fakeFetch().fetch);
   const seen = [];

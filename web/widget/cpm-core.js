@@ -12,7 +12,8 @@ export function createConsentCore(o) {
   const { base = '', property, region, token, channel = 'web', gpc = false } = o;
   const get = o.fetch || ((...a) => globalThis.fetch(...a));
   let locale = o.locale;
-  const state = { experience: null, decisions: {}, gpc: {} };
+  const state = { experience: null, decisions: {}, gpc: {}, display: null };
+  let displaying = null; // the display being recorded, awaited by submit
   const handlers = {};
   const emit = (name, v) => (handlers[name] || []).slice().forEach((fn) => fn(v));
   const headers = (h) => (token ? Object.assign(h, { Authorization: `Bearer ${token}` }) : h);
@@ -84,6 +85,7 @@ export function createConsentCore(o) {
     if (region) b.region = region;
     b.method = method;
     b.notice = { id: n.id, version: n.version, sha256: n.sha256 };
+    if (state.display) b.display = state.display;
     b.decisions = asked(x).map((p) => {
       const given = state.decisions[p.id];
       const d = { purpose: p.id, decision: given ? 'given' : 'refused' };
@@ -93,7 +95,23 @@ export function createConsentCore(o) {
     return b;
   }
 
+  // Each display is a ledger event (with a token); the consent then points to it.
+  function shown() {
+    const x = need();
+    emit('shown', x);
+    if (!token) return Promise.resolve(null);
+    const rec = { property, locale: x.locale, notice: { id: x.notice.id, version: x.notice.version }, channel };
+    if (x.policy) rec.policy = x.policy;
+    displaying = call('/v1/subjects/me/displays', {
+      method: 'POST',
+      headers: headers({ Accept: 'application/json', 'Content-Type': 'application/json' }),
+      body: JSON.stringify(rec),
+    }).then((r) => (state.display = r.display), () => null);
+    return displaying;
+  }
+
   async function submit({ method = 'click' } = {}) {
+    await displaying;
     const b = body(method);
     if (!b.decisions.length) return null;
     const answer = await call('/v1/subjects/me/consents', {
@@ -122,9 +140,7 @@ export function createConsentCore(o) {
       locale = tag;
       return load();
     },
-    shown() {
-      emit('shown', need());
-    },
+    shown,
     on(name, fn) {
       (handlers[name] = handlers[name] || []).push(fn);
       return () => {
