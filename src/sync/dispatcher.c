@@ -75,18 +75,25 @@ static int64_t revision_of(const struct listed *l, const char *id)
     return json_integer_value(json_object_get(l->revisions, id));
 }
 
-/* Stops workers whose destination is gone, disabled or changed; under d->lock. */
-static void stop_stale(struct cpm_dispatcher *d, const struct listed *l)
+/*
+ * Takes the workers whose destination is gone, disabled or changed out of
+ * d (under d->lock) into stale; returns how many. They are stopped after
+ * the lock is let go: a worker may be waiting for the writer (recording a
+ * 410's disabling), and the writer's commit hook takes d->lock.
+ */
+static size_t take_stale(struct cpm_dispatcher *d, const struct listed *l,
+                         struct cpm_worker *stale[WORKERS_MAX])
 {
-    size_t kept = 0;
+    size_t kept = 0, taken = 0;
     for (size_t i = 0; i < d->worker_count; i++) {
         struct cpm_worker *w = d->workers[i];
         if (revision_of(l, cpm__worker_id(w)) == cpm__worker_revision(w))
             d->workers[kept++] = w;
         else
-            cpm__worker_stop(w);
+            stale[taken++] = w;
     }
     d->worker_count = kept;
+    return taken;
 }
 
 static bool running(const struct cpm_dispatcher *d, const char *id)
@@ -106,8 +113,13 @@ static void reconcile(struct cpm_dispatcher *d)
         cpm_log_error(MODULE, "cannot list the destinations: %s", cpm_err_message(err));
         goto out;
     }
+    struct cpm_worker *stale[WORKERS_MAX];
     pthread_mutex_lock(&d->lock);
-    stop_stale(d, &l);
+    size_t stale_count = take_stale(d, &l, stale);
+    pthread_mutex_unlock(&d->lock);
+    for (size_t s = 0; s < stale_count; s++)
+        cpm__worker_stop(stale[s]);
+    pthread_mutex_lock(&d->lock);
     size_t i;
     json_t *doc;
     json_array_foreach(l.docs, i, doc)
