@@ -36,7 +36,8 @@
     X(CPM_ERR_EXISTS, "already_initialised", 409, "the data directory is already initialised")     \
     X(CPM_ERR_PRECONDITION, "precondition_failed", 412, "the resource has changed")                \
     X(CPM_ERR_TAMPERED, "ledger_tampered", 503,                                                    \
-      "the ledger failed its integrity check: writes are refused")
+      "the ledger failed its integrity check: writes are refused")                                 \
+    X(CPM_ERR_RATE_LIMITED, "rate_limited", 429, "too many requests: retry later")
 
 typedef enum {
 #define CPM__ERR_ENUM(e, code, status, msg) e,

@@ -14,7 +14,7 @@
 #define ROUTES_MAX 96 /* rows; the table is checked against it at record time */
 
 static const int status_slots[] = {200, 201, 204, 400, 401, 403, 404, 405,
-                                   409, 412, 413, 415, 422, 500, 503};
+                                   409, 412, 413, 415, 422, 429, 500, 503};
 #define STATUS_OTHER   CPM_ARRAY_LEN(status_slots)
 #define STATUS_COLUMNS (STATUS_OTHER + 1)
 

@@ -48,6 +48,7 @@ struct cpm_request {
     char end_user_property[CPM_ID_BYTES_MAX + 1]; /* an end-user token's property, else "" */
     const char *cors_origin;                      /* answered with CORS headers when set */
     char early_message[160]; /* why an early 401/403/422 was given, when more is known */
+    int64_t retry_after_ms;  /* an early 429: when to come back */
     char *body;              /* NUL-terminated, owned by the server glue */
     size_t body_len;
     size_t body_cap;

@@ -24,6 +24,7 @@
 #include "http/router.h"
 #include "domain/subject.h"
 #include "http/end_user.h"
+#include "http/rate_limit.h"
 #include "http/server.h"
 
 #define REQUEST_ARENA_BYTES_MAX (4 * 1024 * 1024)
@@ -148,6 +149,14 @@ static cpm_err screen_end_user(struct cpm_request *req, const char *authorizatio
                     sizeof(req->early_message));
         err = CPM_ERR_FORBIDDEN;
     }
+    if (err == CPM_OK && req->method != CPM_GET &&
+        !cpm_rate_limit_take(cpm_rate_limit_key(user.property, user.subject_id),
+                             cpm_clock_monotonic_ns() / 1000000, CPM_END_USER_WRITES_BURST,
+                             CPM_END_USER_WRITES_EVERY_MS, &req->retry_after_ms)) {
+        cpm_strlcpy(req->early_message, "too many changes from this person: retry later",
+                    sizeof(req->early_message));
+        err = CPM_ERR_RATE_LIMITED;
+    }
     if (err == CPM_OK) {
         req->params[0] = cpm_arena_strndup(&req->arena, user.subject_id, strlen(user.subject_id));
         cpm_strlcpy(req->end_user_property, user.property, sizeof(req->end_user_property));
@@ -204,6 +213,12 @@ static void answer_early(struct cpm_request *req, unsigned allowed)
     if (req->early_message[0]) {
         cpm_detail_add(&detail, NULL, "%s", req->early_message);
         cpm_respond_problem(req, req->early_err, &detail);
+        if (req->early_err == CPM_ERR_RATE_LIMITED) {
+            char seconds[24];
+            snprintf(seconds, sizeof(seconds), "%lld",
+                     (long long)(req->retry_after_ms + 999) / 1000);
+            cpm_respond_header(req, "Retry-After", seconds);
+        }
         return;
     }
     switch (req->early_err) {

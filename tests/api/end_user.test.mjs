@@ -216,3 +216,23 @@ test('each display of the popup is recorded, and the consent that follows points
   assert.equal(expectProblem(assert, forged, 422, 'validation_failed').field, 'display');
   assert.equal((await request(server, 'GET', '/v1/subjects/disp-1/events', { key })).json.items.length, 2, 'nothing more written');
 });
+
+test('a person\'s changes are rate limited (429 with Retry-After); reads and other people are not', async () => {
+  const t = await token('busy-1', 'hs');
+  const display = { property: 'shop', locale: 'en', notice: { id: 'privacy', version: 1 } };
+  let limited = null;
+  for (let i = 0; i < 40 && !limited; i++) {
+    const res = await asUser(t, 'POST', '/v1/subjects/me/displays', display);
+    if (res.status === 429) limited = { res, after: i };
+    else assert.equal(res.status, 201, res.text);
+  }
+  assert.ok(limited, 'the burst ran out');
+  assert.ok(limited.after >= 29 && limited.after <= 31, `about 30 writes went through (${limited.after})`);
+  expectProblem(assert, limited.res, 429, 'rate_limited');
+  assert.ok(Number(limited.res.headers['retry-after']) >= 1, 'Retry-After says when');
+  assert.equal((await asUser(t, 'GET', '/v1/subjects/me/events')).status, 200, 'reads go on');
+  const other = await asUser(await token('busy-2', 'hs'), 'POST', '/v1/subjects/me/displays', display);
+  assert.equal(other.status, 201, 'another person is not affected');
+  const metrics = (await request(server, 'GET', '/metrics')).text;
+  assert.match(metrics, /status="429"\} [1-9]/);
+});
