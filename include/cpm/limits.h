@@ -62,4 +62,12 @@
 #define CPM_API_KEY_SECRET_BYTES 32    /* random bytes in a key */
 #define CPM_API_KEYS_MAX         10000 /* keys in one installation */
 
+/* One-time codes (POST /v1/otp/challenges) */
+#define CPM_OTP_TTL_MS                 (5 * 60 * 1000)  /* a code may be verified this long */
+#define CPM_OTP_ATTEMPTS_MAX           5                /* wrong codes kill the challenge */
+#define CPM_OTP_USE_WITHIN_MS          (10 * 60 * 1000) /* a verified code serves a consent */
+#define CPM_OTP_LIMIT_WINDOW_MS        (60 * 60 * 1000) /* the limits below count per hour */
+#define CPM_OTP_CHALLENGES_SUBJECT_MAX 5                /* codes sent to one subject */
+#define CPM_OTP_CHALLENGES_IP_MAX      20               /* codes asked for from one IP address */
+
 #endif /* CPM_LIMITS_H */

@@ -96,6 +96,10 @@ void cpm_api_subjects_erase(struct cpm_request *req);
 void cpm_api_subject_identities_link(struct cpm_request *req);
 void cpm_api_subject_guardians_link(struct cpm_request *req);
 
+/* otp.c: one-time codes before a sensitive consent */
+void cpm_api_otp_challenges_create(struct cpm_request *req);
+void cpm_api_otp_challenges_verify(struct cpm_request *req);
+
 /* events.c: pages of ledger events */
 void cpm_api_subject_events(struct cpm_request *req);
 void cpm_api_ledger_events(struct cpm_request *req);

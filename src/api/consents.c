@@ -49,6 +49,7 @@ struct consent_write {
     struct cpm_write_request write;
     bool retried;
     char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1]; /* whose action it is */
+    int64_t otp_verified_ms; /* the action's one-time code, once used; 0: none */
 };
 
 /* Drops what one attempt built from the subject, keeping the parsed action. */
@@ -201,6 +202,7 @@ static cpm_err build_events(struct consent_write *w)
             .guardian_pseudonym = w->guardian_pseudonym[0] ? w->guardian_pseudonym : NULL,
             .context_sha256 = w->sealed ? w->context_sha256 : NULL,
             .time_ms = w->now_ms,
+            .otp_verified_ms = w->otp_verified_ms,
         };
         e->leaf = cpm_consent_leaf(a, i, &info, &e->leaf_len);
         if (e->leaf == NULL)
@@ -266,6 +268,74 @@ static bool admit(struct cpm_request *req, struct consent_write *w)
     if (err != CPM_OK)
         cpm_respond_problem(req, err, &detail);
     return err == CPM_OK;
+}
+
+/* Whether the policy for the action asks a second factor and the action gives anything. */
+static cpm_err needs_otp(struct cpm_request *req, const struct cpm_consent_action *a, bool *needed)
+{
+    json_t *policies;
+    *needed = false;
+    cpm_err err = cpm_config_policies_cached(req->app->store, &policies);
+    if (err != CPM_OK)
+        return err;
+    const json_t *policy = cpm_policy_select(policies, a->region, a->property);
+    for (size_t i = 0;
+         policy && json_is_true(json_object_get(policy, "otp_required")) && i < a->count; i++)
+        *needed = *needed || strcmp(a->decisions[i].decision, "given") == 0;
+    json_decref(policies);
+    return CPM_OK;
+}
+
+/*
+ * A policy with otp_required: a consent given needs a verified, unused,
+ * recent one-time code of the same subject and property, used up here
+ * (before the write: a concurrent second use is a conflict). Refusals and
+ * withdrawals need none. Answers and returns false when refused.
+ */
+static bool second_factor(struct cpm_request *req, struct consent_write *w)
+{
+    const struct cpm_consent_action *a = &w->action;
+    struct cpm_store *store = req->app->store;
+    struct cpm_otp_challenge c;
+    bool needed = false;
+    if (w->otp_verified_ms != 0) /* a retry of this request: used already, by it */
+        return true;
+    cpm_err err = needs_otp(req, a, &needed);
+    if (err == CPM_OK && !needed)
+        return true;
+    const char *why = NULL;
+    if (err == CPM_OK && a->otp_challenge == NULL)
+        why = "this consent needs a verified one-time code (POST /v1/otp/challenges)";
+    if (err == CPM_OK && why == NULL) {
+        err = store->ops->otp_get(store, a->otp_challenge, &c);
+        if (err == CPM_ERR_NOT_FOUND ||
+            (err == CPM_OK &&
+             (strcmp(c.subject_id, w->subject.id) != 0 || strcmp(c.property, a->property) != 0))) {
+            err = CPM_OK;
+            why = "is not a one-time code challenge of this subject and property";
+        } else if (err == CPM_OK && c.verified_ms == 0)
+            why = "was not verified (POST /v1/otp/challenges/{id}/verify)";
+        else if (err == CPM_OK && c.used_ms != 0)
+            why = "was used already: ask for a new code";
+        else if (err == CPM_OK && w->now_ms - c.verified_ms > CPM_OTP_USE_WITHIN_MS)
+            why = "was verified more than 10 minutes ago: ask for a new code";
+    }
+    if (err == CPM_OK && why == NULL) {
+        err = store->ops->otp_use(store, a->otp_challenge, w->now_ms);
+        if (err == CPM_ERR_CONFLICT) {
+            cpm_respond_error(req, err, "otp.challenge",
+                              "was used by another request meanwhile: ask for a new code");
+            return false;
+        }
+    }
+    if (err != CPM_OK)
+        cpm_respond_error(req, err, NULL, "cannot check the one-time code");
+    else if (why != NULL)
+        cpm_respond_error(req, CPM_ERR_FORBIDDEN, a->otp_challenge ? "otp.challenge" : "otp", "%s",
+                          why);
+    else
+        w->otp_verified_ms = c.verified_ms;
+    return err == CPM_OK && why == NULL;
 }
 
 /* Replays a remembered answer; false when there is none (or answers a mismatch). */
@@ -362,7 +432,7 @@ static void record(struct cpm_request *req, const char *id, struct consent_write
         cpm_respond_error(req, err, NULL, "subject '%s' was erased", id);
         return;
     }
-    if (err == CPM_OK && !admit(req, w))
+    if (err == CPM_OK && (!admit(req, w) || !second_factor(req, w)))
         return;
     if (err == CPM_OK)
         err = seal_context(w);

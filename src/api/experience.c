@@ -51,41 +51,25 @@ static void experience_release(struct experience *x)
 static bool authorise(struct cpm_request *req, struct experience *x)
 {
     const char *subject = cpm_request_query(req, "subject");
-    const char *authorization = cpm_request_header(req, "Authorization");
-    struct cpm_detail detail;
-    cpm_detail_init(&detail);
     if (subject == NULL)
         return true;
     if (strcmp(subject, CPM_SUBJECT_ME) == 0) {
         struct cpm_end_user user;
-        cpm_err err = cpm_end_user_bearer(authorization)
-                          ? cpm_end_user_check(req->app->store, req->app->keyring, authorization,
-                                               cpm_clock_now_ms() / 1000, &user, &detail)
-                          : CPM_ERR_UNAUTHORIZED;
-        if (err == CPM_OK && strcmp(user.property, x->property_id) != 0) {
-            cpm_detail_add(&detail, "property", "the token is for property '%s'", user.property);
-            err = CPM_ERR_FORBIDDEN;
-        }
-        if (err != CPM_OK) {
-            if (detail.count == 0)
-                cpm_detail_add(&detail, NULL, "subject=me needs the person's end-user token");
-            cpm_respond_problem(req, err, &detail);
+        if (!cpm_api_authenticate(req, true, 0, &user,
+                                  "subject=me needs the person's end-user token"))
+            return false;
+        if (strcmp(user.property, x->property_id) != 0) {
+            cpm_respond_error(req, CPM_ERR_FORBIDDEN, "property", "the token is for property '%s'",
+                              user.property);
             return false;
         }
         cpm_strlcpy(x->subject_id, user.subject_id, sizeof(x->subject_id));
         return true;
     }
-    struct cpm_api_key key;
-    cpm_err err = cpm_auth_check(req->app->store, authorization, &key, &detail);
-    if (err == CPM_OK && !cpm_scopes_allow(key.scopes, CPM_SCOPE_DECISIONS_READ))
-        err = CPM_ERR_FORBIDDEN;
-    if (err != CPM_OK) {
-        cpm_respond_error(req, err, NULL,
-                          "a person's experience needs their end-user token"
-                          " (subject=me) or an API key with decisions:read");
-        return false;
-    }
-    if (!cpm_api_subject_id_checked(req, subject))
+    if (!cpm_api_authenticate(req, false, CPM_SCOPE_DECISIONS_READ, NULL,
+                              "a person's experience needs their end-user token"
+                              " (subject=me) or an API key with decisions:read") ||
+        !cpm_api_subject_id_checked(req, subject))
         return false;
     cpm_strlcpy(x->subject_id, subject, sizeof(x->subject_id));
     return true;

@@ -25,6 +25,9 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/widget/{file}", PUBLIC, false, cpm_api_widget_file},
     {CPM_GET, "/demo", PUBLIC, false, cpm_api_demo_index},
     {CPM_GET, "/demo/{file}", PUBLIC, false, cpm_api_demo_file},
+    /* a token or an API key with consents:write: the handlers authenticate (src/api/otp.c) */
+    {CPM_POST, "/v1/otp/challenges", PUBLIC, true, cpm_api_otp_challenges_create},
+    {CPM_POST, "/v1/otp/challenges/{id}/verify", PUBLIC, true, cpm_api_otp_challenges_verify},
 
     {CPM_GET, "/v1/properties", CONFIG, false, cpm_api_properties_list},
     {CPM_POST, "/v1/properties", CONFIG, true, cpm_api_properties_create},

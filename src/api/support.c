@@ -11,6 +11,8 @@
 #include "core/clock.h"
 #include "domain/subject.h"
 #include "http/app.h"
+#include "http/auth.h"
+#include "http/end_user.h"
 
 bool cpm_api_page_parse(struct cpm_request *req, struct cpm_page *page)
 {
@@ -87,4 +89,30 @@ bool cpm_api_subject_id_checked(struct cpm_request *req, const char *id)
                           " and not 'me' (which stands for the caller of an end-user token)",
                           CPM_SUBJECT_ID_BYTES_MAX);
     return ok;
+}
+
+bool cpm_api_authenticate(struct cpm_request *req, bool as_end_user, uint32_t scope,
+                          struct cpm_end_user *user, const char *needs)
+{
+    const char *authorization = cpm_request_header(req, "Authorization");
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    cpm_err err;
+    if (as_end_user) {
+        err = cpm_end_user_bearer(authorization)
+                  ? cpm_end_user_check(req->app->store, req->app->keyring, authorization,
+                                       cpm_clock_now_ms() / 1000, user, &detail)
+                  : CPM_ERR_UNAUTHORIZED;
+        if (err != CPM_OK && detail.count == 0)
+            cpm_detail_add(&detail, NULL, "%s", needs);
+        if (err != CPM_OK)
+            cpm_respond_problem(req, err, &detail);
+        return err == CPM_OK;
+    }
+    err = cpm_auth_check(req->app->store, authorization, &req->key, &detail);
+    if (err == CPM_OK && !cpm_scopes_allow(req->key.scopes, scope))
+        err = CPM_ERR_FORBIDDEN;
+    if (err != CPM_OK)
+        cpm_respond_error(req, err, NULL, "%s", needs);
+    return err == CPM_OK;
 }

@@ -41,4 +41,16 @@ void cpm_api_respond_store_error(struct cpm_request *req, cpm_err err, const cha
  */
 bool cpm_api_subject_id_checked(struct cpm_request *req, const char *id);
 
+struct cpm_end_user;
+
+/*
+ * Authenticates the caller of a route the table leaves PUBLIC because it
+ * decides for itself who may call: with as_end_user, a person's end-user
+ * token (*user gets its subject and property); otherwise an API key
+ * holding scope (req->key gets it). When refused, answers 401 or 403 —
+ * the token's fault, else needs — and returns false.
+ */
+bool cpm_api_authenticate(struct cpm_request *req, bool as_end_user, uint32_t scope,
+                          struct cpm_end_user *user, const char *needs);
+
 #endif /* CPM_API_SUPPORT_H */

@@ -31,7 +31,13 @@ _Static_assert(sizeof(((struct cpm_keyring *)0)->signing_secret_key) == crypto_s
                "signing secret key size");
 
 /* Subkey ids and contexts: never change them, stored data depends on them. */
-enum { SUBKEY_IDENTIFIER = 1, SUBKEY_WRAPPING = 2, SUBKEY_PSEUDONYM = 3, SUBKEY_SECRETS = 4 };
+enum {
+    SUBKEY_IDENTIFIER = 1,
+    SUBKEY_WRAPPING = 2,
+    SUBKEY_PSEUDONYM = 3,
+    SUBKEY_SECRETS = 4,
+    SUBKEY_OTP = 5
+};
 
 cpm_err cpm_keyring_init(struct cpm_keyring *kr, const struct cpm_datadir_keys *keys)
 {
@@ -47,6 +53,8 @@ cpm_err cpm_keyring_init(struct cpm_keyring *kr, const struct cpm_datadir_keys *
                                      "cpmsubjr", keys->master);
     rc |= crypto_kdf_derive_from_key(kr->secrets_key, sizeof(kr->secrets_key), SUBKEY_SECRETS,
                                      "cpmsecrt", keys->master);
+    rc |= crypto_kdf_derive_from_key(kr->otp_key, sizeof(kr->otp_key), SUBKEY_OTP, "cpmotp__",
+                                     keys->master);
     memcpy(kr->signing_seed, keys->signing_seed, sizeof(kr->signing_seed));
     rc |= crypto_sign_seed_keypair(kr->signing_public_key, kr->signing_secret_key,
                                    keys->signing_seed);
@@ -281,6 +289,13 @@ void cpm_identifier_hash(const struct cpm_keyring *kr, const char *type,
 {
     CPM_ASSERT(kr != NULL && type != NULL && normalised_value != NULL);
     hmac(kr->identifier_key, type, normalised_value, out);
+}
+
+void cpm_keyring_otp_hash(const struct cpm_keyring *kr, const char *scope, const char *text,
+                          uint8_t out[CPM_IDENTIFIER_HASH_BYTES])
+{
+    CPM_ASSERT(kr != NULL && scope != NULL && text != NULL);
+    hmac(kr->otp_key, scope, text, out);
 }
 
 void cpm_subject_pseudonym(const struct cpm_keyring *kr, const char *subject_id,

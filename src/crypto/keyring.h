@@ -50,6 +50,7 @@ struct cpm_keyring {
     uint8_t wrapping_key[CPM_KEYRING_KEY_BYTES];
     uint8_t pseudonym_key[CPM_KEYRING_KEY_BYTES];
     uint8_t secrets_key[CPM_KEYRING_KEY_BYTES];
+    uint8_t otp_key[CPM_KEYRING_KEY_BYTES]; /* keyed hashes of one-time codes and callers' IPs */
     uint8_t signing_seed[32];
     uint8_t signing_public_key[32];
     uint8_t signing_secret_key[64]; /* libsodium's form: seed ‖ public key */
@@ -88,6 +89,14 @@ cpm_err cpm_identifier_normalise(const char *type, const char *value, char *out,
 /* HMAC-SHA-256 under the identifier key of type ‖ 0x00 ‖ normalised_value. */
 void cpm_identifier_hash(const struct cpm_keyring *kr, const char *type,
                          const char *normalised_value, uint8_t out[CPM_IDENTIFIER_HASH_BYTES]);
+
+/*
+ * HMAC-SHA-256 under the one-time code key of scope ‖ 0x00 ‖ text: a code
+ * under its challenge id (a code never stored in the clear, and a hash that
+ * fits no other challenge), or a caller's IP under "ip".
+ */
+void cpm_keyring_otp_hash(const struct cpm_keyring *kr, const char *scope, const char *text,
+                          uint8_t out[CPM_IDENTIFIER_HASH_BYTES]);
 
 /* Lowercase hex HMAC-SHA-256 of subject_id under the pseudonym key. */
 void cpm_subject_pseudonym(const struct cpm_keyring *kr, const char *subject_id,

@@ -81,6 +81,7 @@ static const struct cpm__schema_field property_fields[] = {
      .max = 8,
      .dflt = "[]"},
     {.name = "token_lifetime_max", .type = CPM__SCHEMA_DURATION, .dflt = "\"PT1H\""},
+    OPTIONAL("otp_destination", CPM__SCHEMA_SLUG),
     STORED_READ_ONLY,
 };
 
@@ -330,11 +331,28 @@ static void token_key_rules(const json_t *doc, struct cpm_detail *d)
     sodium_memzero(&key, sizeof(key));
 }
 
+/* The destination that sends one-time codes exists and is an SMS gateway. */
+static cpm_err otp_destination_rules(const json_t *doc, const struct cpm_config_lookup *lookup,
+                                     struct cpm_detail *d)
+{
+    const char *id = str(doc, "otp_destination");
+    const json_t *dest = NULL;
+    if (id == NULL)
+        return CPM_OK;
+    cpm_err err = cpm__config_resolve(lookup, CPM_DOC_DESTINATION, id, "otp_destination", d, &dest);
+    if (err == CPM_OK && dest != NULL && !is(str(dest, "kind"), "sms_gateway"))
+        cpm_detail_add(d, "otp_destination", "must be an sms_gateway destination, not a %s",
+                       str(dest, "kind") ? str(dest, "kind") : "destination of no kind");
+    return err;
+}
+
 static cpm_err property_rules(const json_t *doc, const struct cpm_config_lookup *lookup,
                               struct cpm_detail *d)
 {
-    CPM_UNUSED(lookup);
     token_key_rules(doc, d);
+    cpm_err err = otp_destination_rules(doc, lookup, d);
+    if (err != CPM_OK)
+        return err;
     const char *locale = str(doc, "default_locale");
     const json_t *locales = json_object_get(doc, "locales"), *tag;
     size_t i;

@@ -54,15 +54,37 @@ static const struct cpm__schema_field context_fields[] = {
 };
 static const struct cpm__schema context_schema = CPM__SCHEMA(context_fields, NULL);
 
-/* The notice.displayed event the action answers: "evt_" and 32 lowercase hex digits. */
-static const char *display_check(const char *s)
+/* True when s is prefix (4 bytes) and 32 lowercase hex digits: an event's or a challenge's id. */
+static bool random_id_valid(const char *s, const char *prefix)
 {
     size_t n = strlen(s);
-    bool ok = n == 36 && strncmp(s, "evt_", 4) == 0;
+    bool ok = n == 36 && strncmp(s, prefix, 4) == 0;
     for (size_t i = 4; ok && i < n; i++)
         ok = cpm__ascii_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'f');
-    return ok ? NULL : "must be the id of the notice.displayed event the popup recorded";
+    return ok;
 }
+
+/* The notice.displayed event the action answers. */
+static const char *display_check(const char *s)
+{
+    return random_id_valid(s, "evt_")
+               ? NULL
+               : "must be the id of the notice.displayed event the popup recorded";
+}
+
+/* A one-time code challenge. */
+static const char *otp_challenge_check(const char *s)
+{
+    return random_id_valid(s, "otp_")
+               ? NULL
+               : "must be the id of a one-time code challenge (POST /v1/otp/challenges)";
+}
+
+static const struct cpm__schema_field otp_fields[] = {
+    {.name = "challenge", .type = CPM__SCHEMA_STRING, .required = true,
+     .check = otp_challenge_check},
+};
+static const struct cpm__schema otp_schema = CPM__SCHEMA(otp_fields, NULL);
 
 static const struct cpm__schema_field decision_fields[] = {
     {.name = "purpose", .type = CPM__SCHEMA_PURPOSE_ID, .required = true},
@@ -83,6 +105,7 @@ static const struct cpm__schema_field action_fields[] = {
     {.name = "notice", .type = CPM__SCHEMA_OBJECT, .nested = &notice_schema},
     {.name = "context", .type = CPM__SCHEMA_OBJECT, .nested = &context_schema},
     {.name = "display", .type = CPM__SCHEMA_STRING, .check = display_check},
+    {.name = "otp", .type = CPM__SCHEMA_OBJECT, .nested = &otp_schema},
     {.name = "decisions", .type = CPM__SCHEMA_ARRAY, .required = true, .min = 1,
      .max = CPM_DECISIONS_MAX, .item = CPM__SCHEMA_OBJECT, .nested = &decision_schema},
 };
@@ -103,6 +126,7 @@ static void fill(json_t *body, struct cpm_consent_action *a)
     a->region = str(body, "region");
     a->method = str(body, "method");
     a->display = str(body, "display");
+    a->otp_challenge = str(json_object_get(body, "otp"), "challenge");
     const json_t *actor = json_object_get(body, "actor");
     a->actor = str(actor, "type");
     a->guardian_id = str(actor, "guardian_id");
@@ -324,6 +348,13 @@ char *cpm_consent_leaf(const struct cpm_consent_action *a, size_t i,
         json_object_set_new(leaf, "context_sha256", json_string(info->context_sha256));
     if (a->display)
         json_object_set_new(leaf, "display", json_string(a->display));
+    if (a->otp_challenge && info->otp_verified_ms) {
+        char verified[CPM_TIME_TEXT_BYTES];
+        cpm_time_format(info->otp_verified_ms, verified, sizeof(verified));
+        json_object_set_new(
+            leaf, "otp",
+            json_pack("{s:s, s:s}", "challenge", a->otp_challenge, "verified_at", verified));
+    }
     char *text = json_dumps(leaf, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(leaf);
     if (text != NULL)

@@ -37,8 +37,9 @@ struct cpm_consent_action {
     const char *notice_id; /* NULL when the action only withdraws */
     int64_t notice_version;
     const char *notice_sha256;
-    const char *display; /* the notice.displayed event the action answers, or NULL */
-    const char *ip;      /* personal: sealed, never in a leaf */
+    const char *display;       /* the notice.displayed event the action answers, or NULL */
+    const char *otp_challenge; /* the verified one-time code challenge it carries, or NULL */
+    const char *ip;            /* personal: sealed, never in a leaf */
     const char *user_agent;
     size_t count;
     struct cpm_consent_decision decisions[CPM_DECISIONS_MAX];
@@ -81,6 +82,7 @@ struct cpm_consent_leaf_info {
     const char *guardian_pseudonym; /* NULL unless a guardian acted */
     const char *context_sha256;     /* hex SHA-256 of the sealed context, or NULL */
     int64_t time_ms;
+    int64_t otp_verified_ms; /* when the action's one-time code was verified; 0: none */
 };
 
 /*

@@ -144,3 +144,24 @@ char *cpm_subject_leaf(const struct cpm_subject_leaf_info *info, size_t *len)
         *len = strlen(text);
     return text;
 }
+
+void cpm_phone_mask(const char *phone, char *out, size_t cap)
+{
+    CPM_ASSERT(cap >= 24);
+    size_t n = phone[0] == '+' ? strlen(phone + 1) : 0;
+    bool ok = n >= 8 && n <= 15;
+    for (size_t i = 1; ok && i <= n; i++)
+        ok = phone[i] >= '0' && phone[i] <= '9';
+    out[0] = '\0';
+    if (!ok)
+        return;
+    if (n == 13 && strncmp(phone, "+861", 4) == 0) {
+        snprintf(out, cap, "+86 %.3s****%s", phone + 3, phone + 10);
+        return;
+    }
+    size_t o = 0;
+    out[o++] = '+';
+    for (size_t i = 1; i <= n; i++)
+        out[o++] = i <= 2 || i > n - 4 ? phone[i] : '*';
+    out[o] = '\0';
+}

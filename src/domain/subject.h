@@ -39,6 +39,14 @@ bool cpm_subject_id_valid(const char *id);
 bool cpm_age_status_valid(const char *status);
 
 /*
+ * An E.164 phone number masked for showing the person where a code went:
+ * a Chinese mobile as "+86 138****8000", any other as "+" and its first
+ * two digits, "*" for the middle, and its last four ("+44******0123").
+ * out gets "" when phone is not "+" and 8–15 digits. cap ≥ 24.
+ */
+void cpm_phone_mask(const char *phone, char *out, size_t cap);
+
+/*
  * Checks {age_status} and points *age_status into body (which must outlive
  * it). CPM_ERR_VALIDATION with every fault.
  */

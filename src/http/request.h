@@ -119,6 +119,14 @@ json_t *cpm_request_json_object(struct cpm_request *req);
 void cpm_respond_json(struct cpm_request *req, int status, json_t *body);
 /* Answers err as application/problem+json with the faults in detail (may be NULL). */
 void cpm_respond_problem(struct cpm_request *req, cpm_err err, const struct cpm_detail *detail);
+/* As cpm_respond_problem, with extra's members added to the problem (extra taken; may be NULL). */
+void cpm_respond_problem_with(struct cpm_request *req, cpm_err err, const struct cpm_detail *detail,
+                              json_t *extra);
+/*
+ * The address of the connection's peer as text (IPv4 or IPv6), or "" when
+ * unknown: for limits per caller. Proxies' forwarding headers are not read.
+ */
+void cpm_request_client_ip(const struct cpm_request *req, char *out, size_t cap);
 /* Answers err with one fault: field (may be NULL) and a formatted message. */
 void cpm_respond_error(struct cpm_request *req, cpm_err err, const char *field, const char *fmt,
                        ...) CPM_PRINTF(4, 5);

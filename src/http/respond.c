@@ -6,7 +6,9 @@
  */
 #include "core/common.h"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 
 #include "core/alloc.h"
 #include "core/json.h"
@@ -145,6 +147,12 @@ static json_t *problem_errors(const struct cpm_detail *detail)
 
 void cpm_respond_problem(struct cpm_request *req, cpm_err err, const struct cpm_detail *detail)
 {
+    cpm_respond_problem_with(req, err, detail, NULL);
+}
+
+void cpm_respond_problem_with(struct cpm_request *req, cpm_err err, const struct cpm_detail *detail,
+                              json_t *extra)
+{
     int status = cpm_err_http_status(err);
     char type[96], detail_text[CPM_FIELD_PATH_BYTES_MAX + CPM_MESSAGE_BYTES_MAX + 8];
     snprintf(type, sizeof(type), "urn:opencpm:problem:%s", cpm_err_code(err));
@@ -163,10 +171,27 @@ void cpm_respond_problem(struct cpm_request *req, cpm_err err, const struct cpm_
         if (detail->dropped)
             json_object_set_new(doc, "errors_not_shown", json_integer(detail->dropped));
     }
+    if (doc && extra)
+        json_object_update(doc, extra);
+    json_decref(extra);
     respond_json_type(req, status, doc, "application/problem+json");
     if (status == 401 && req->response)
         MHD_add_response_header(req->response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"opencpm\"");
+}
+
+void cpm_request_client_ip(const struct cpm_request *req, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = info ? info->client_addr : NULL;
+    out[0] = '\0';
+    if (sa != NULL && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)cap);
 }
 
 void cpm_respond_error(struct cpm_request *req, cpm_err err, const char *field, const char *fmt,

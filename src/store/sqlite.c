@@ -32,6 +32,9 @@
 #define IDEM_COLUMNS     "scope, key, request_hash, status, response, created_ms"
 #define IDENTITY_COLUMNS "subject_id, type, hash, sealed, created_ms"
 #define GUARDIAN_COLUMNS "child_id, guardian_id, relation, created_ms"
+#define OTP_COLUMNS                                                                                \
+    "id, subject_id, property, code_hash, ip_hash, created_ms, expires_ms, attempts, verified_ms," \
+    " used_ms"
 #define DELIVERY_COLUMNS                                                                           \
     "destination_id, seq, event_id, event_type, subject_id, attempt, time_ms, outcome, status,"    \
     " latency_ms, lag_ms, detail"
@@ -147,6 +150,18 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_STATE_ON_NOTICE] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE purpose = ?3"
                            " AND status = 'given' AND subject_id > ?4 AND notice = ?1"
                            " AND notice_version < ?2 ORDER BY subject_id LIMIT ?5",
+    [ST_OTP_INSERT] = "INSERT INTO otp_challenges (" OTP_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5,"
+                      " ?6, ?7, 0, 0, 0)",
+    [ST_OTP_GET] = "SELECT " OTP_COLUMNS " FROM otp_challenges WHERE id = ?1",
+    [ST_OTP_ATTEMPT] = "UPDATE otp_challenges SET attempts = attempts + 1, verified_ms = CASE"
+                       " WHEN ?3 <> 0 AND verified_ms = 0 THEN ?3 ELSE verified_ms END"
+                       " WHERE id = ?1 AND attempts < ?2",
+    [ST_OTP_USE] = "UPDATE otp_challenges SET used_ms = ?2 WHERE id = ?1 AND used_ms = 0"
+                   " AND verified_ms <> 0",
+    [ST_OTP_COUNT_SUBJECT] = "SELECT count(*) FROM otp_challenges WHERE subject_id = ?1"
+                             " AND created_ms >= ?2",
+    [ST_OTP_COUNT_IP] = "SELECT count(*) FROM otp_challenges WHERE ip_hash = ?1"
+                        " AND length(ip_hash) > 0 AND created_ms >= ?2",
 };
 
 struct sqlite_store *cpm__sqlite_lock(struct cpm_store *store)
@@ -808,4 +823,9 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .delivery_record = cpm__sqlite_delivery_record,
     .delivery_cursors_delete = cpm__sqlite_delivery_cursors_delete,
     .delivery_list = cpm__sqlite_delivery_list,
+    .otp_insert = cpm__sqlite_otp_insert,
+    .otp_get = cpm__sqlite_otp_get,
+    .otp_attempt = cpm__sqlite_otp_attempt,
+    .otp_use = cpm__sqlite_otp_use,
+    .otp_count_since = cpm__sqlite_otp_count_since,
 };

@@ -83,6 +83,13 @@ enum stmt {
     ST_DELIVERY_LIST_DESTINATION,
     ST_DELIVERY_LIST_OUTCOME,
     ST_DELIVERY_LIST_SUBJECT,
+    /* one-time codes (sqlite_otp.c) */
+    ST_OTP_INSERT,
+    ST_OTP_GET,
+    ST_OTP_ATTEMPT,
+    ST_OTP_USE,
+    ST_OTP_COUNT_SUBJECT,
+    ST_OTP_COUNT_IP,
     ST__COUNT
 };
 
@@ -193,5 +200,14 @@ cpm_err cpm__sqlite_delivery_record(struct cpm_store *store, const char *destina
 cpm_err cpm__sqlite_delivery_cursors_delete(struct cpm_store *store, const char *destination_id);
 cpm_err cpm__sqlite_delivery_list(struct cpm_store *store, const struct cpm_delivery_filter *filter,
                                   int limit, cpm_delivery_visit_fn visit, void *ctx);
+
+/* The version 7 operations (sqlite_otp.c), as in struct cpm_store_ops. */
+cpm_err cpm__sqlite_otp_insert(struct cpm_store *store, const struct cpm_otp_challenge *c);
+cpm_err cpm__sqlite_otp_get(struct cpm_store *store, const char *id, struct cpm_otp_challenge *out);
+cpm_err cpm__sqlite_otp_attempt(struct cpm_store *store, const char *id, int attempts_max,
+                                int64_t verified_ms);
+cpm_err cpm__sqlite_otp_use(struct cpm_store *store, const char *id, int64_t now_ms);
+cpm_err cpm__sqlite_otp_count_since(struct cpm_store *store, const char *subject_id,
+                                    const uint8_t *ip_hash, int64_t since_ms, int64_t *out);
 
 #endif /* CPM_STORE_SQLITE_INTERNAL_H */

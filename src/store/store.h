@@ -23,10 +23,10 @@
 #include "core/detail.h"
 #include "domain/config.h"
 
-#define CPM_STORE_OPS_VERSION 6
+#define CPM_STORE_OPS_VERSION 7
 
 /* The schema version this binary knows; a store newer than this is refused. */
-#define CPM_SCHEMA_VERSION 7
+#define CPM_SCHEMA_VERSION 8
 
 /* A configuration document as stored. */
 struct cpm_doc {
@@ -270,6 +270,29 @@ struct cpm_delivery_filter {
     int64_t after_id; /* rows with a larger id, oldest first */
 };
 
+/* ---- one-time codes (ops version 7) ---- */
+
+#define CPM_OTP_ID_BYTES 40 /* "otp_" + 32 hex + NUL, with room */
+
+/*
+ * A one-time code sent to a subject's phone before a sensitive consent
+ * (docs/END-USERS.md "One-time codes"). The code itself is never stored:
+ * only its keyed hash (cpm_keyring_otp_hash over the id and the code).
+ */
+struct cpm_otp_challenge {
+    char id[CPM_OTP_ID_BYTES];
+    char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    char property[CPM_ID_BYTES_MAX + 1];
+    uint8_t code_hash[CPM_HASH_BYTES];
+    uint8_t ip_hash[CPM_HASH_BYTES]; /* keyed hash of the caller's IP, for its limit */
+    bool has_ip_hash;                /* false: the IP was not known */
+    int64_t created_ms;
+    int64_t expires_ms;
+    int attempts;        /* codes tried */
+    int64_t verified_ms; /* 0 until the right code was given */
+    int64_t used_ms;     /* 0 until a consent used it */
+};
+
 struct cpm_store;
 
 /* Visitors return CPM_OK to go on; any other code stops the walk and is returned. */
@@ -441,6 +464,28 @@ struct cpm_store_ops {
     /* Visits up to limit deliveries matching filter, oldest first. */
     cpm_err (*delivery_list)(struct cpm_store *store, const struct cpm_delivery_filter *filter,
                              int limit, cpm_delivery_visit_fn visit, void *ctx);
+
+    /* ---- version 7: one-time codes ---- */
+
+    /* CPM_ERR_CONFLICT when the id is taken. */
+    cpm_err (*otp_insert)(struct cpm_store *store, const struct cpm_otp_challenge *c);
+    /* CPM_ERR_NOT_FOUND when absent. */
+    cpm_err (*otp_get)(struct cpm_store *store, const char *id, struct cpm_otp_challenge *out);
+    /*
+     * Counts one attempt (attempts + 1) unless attempts_max were made already
+     * (then CPM_ERR_CONFLICT, nothing changes); verified_ms not 0 (the code
+     * was right) sets verified_ms when not yet set. NOT_FOUND when absent.
+     */
+    cpm_err (*otp_attempt)(struct cpm_store *store, const char *id, int attempts_max,
+                           int64_t verified_ms);
+    /* Marks a verified challenge used at now_ms, once: CPM_ERR_CONFLICT when used already. */
+    cpm_err (*otp_use)(struct cpm_store *store, const char *id, int64_t now_ms);
+    /*
+     * How many challenges were created at or after since_ms for subject_id
+     * (when not NULL), else for ip_hash.
+     */
+    cpm_err (*otp_count_since)(struct cpm_store *store, const char *subject_id,
+                               const uint8_t *ip_hash, int64_t since_ms, int64_t *out);
 };
 
 /* Every backend's store begins with this. */

@@ -54,6 +54,24 @@
  * is delivered with "no phone for this subject: nothing to do": there is
  * nothing to tell the gateway. Neither the secret nor the number is ever
  * logged.
+ *
+ * Messages (contract version 1, one-time codes; sent by src/sync/sms_send.c
+ * when a property names this destination as its `otp_destination`):
+ *
+ *   POST {endpoint}/messages
+ *   Authorization: Bearer {the destination's secret}
+ *   Content-Type: application/json
+ *   Idempotency-Key: {message_id}
+ *
+ *   {"phone": "+8613800138000",         the subject's phone identifier, E.164
+ *    "template": "otp",                 the gateway's template for codes
+ *    "params": {"code": "123456"},      its parameters: the 6-digit code
+ *    "message_id": "otp_…"}             the challenge id: the same on a retry
+ *
+ * 2xx means sent. The request is made while the caller waits (at most the
+ * destination's timeout_ms) and is not retried: any other answer, a
+ * timeout or a refused connection leaves the challenge unusable, and the
+ * person asks for a new code. Neither the code nor the number is logged.
  */
 #include "core/common.h"
 

@@ -20,6 +20,7 @@
 #include "store/config_events.h"
 #include "store/config_writer.h"
 #include "sync/cloudevent.h"
+#include "sync/identifier.h"
 #include "sync/sink.h"
 #include "sync/worker.h"
 
@@ -597,47 +598,11 @@ static cpm_err load_channels(struct cpm_worker *w)
 }
 
 /* A subject's identifier for connectors: opened with its data key, never stored elsewhere. */
-struct identifier_ctx {
-    const char *type;
-    const uint8_t *key;
-    const char *subject_id;
-    char *out;
-    size_t cap;
-    bool found;
-};
-
-static cpm_err identifier_visit(void *ctx, const struct cpm_identity *identity)
-{
-    struct identifier_ctx *ic = ctx;
-    size_t len = 0;
-    if (ic->found || strcmp(identity->type, ic->type) != 0)
-        return CPM_OK;
-    cpm_err err = cpm_field_open(ic->key, ic->subject_id, identity->type, identity->sealed,
-                                 identity->sealed_len, ic->out, ic->cap - 1, &len);
-    if (err == CPM_OK) {
-        ic->out[len] = '\0';
-        ic->found = true;
-    }
-    return err;
-}
-
 static cpm_err identifier(void *ctx, const char *subject_id, const char *type, char *out,
                           size_t cap)
 {
     struct cpm_worker *w = ctx;
-    struct cpm_subject s;
-    uint8_t key[CPM_DATA_KEY_BYTES];
-    cpm_err err = w->store->ops->subject_get(w->store, subject_id, &s);
-    if (err == CPM_OK && (s.wrapped_key_len == 0 || w->options.keyring == NULL))
-        err = CPM_ERR_NOT_FOUND; /* erased: nothing to say about them downstream */
-    if (err == CPM_OK)
-        err = cpm_data_key_unwrap(w->options.keyring, subject_id, s.wrapped_key, s.wrapped_key_len,
-                                  key);
-    struct identifier_ctx ic = {type, key, subject_id, out, cap, false};
-    if (err == CPM_OK)
-        err = w->store->ops->identity_list(w->store, subject_id, 32, identifier_visit, &ic);
-    sodium_memzero(key, sizeof(key));
-    return err == CPM_OK && !ic.found ? CPM_ERR_NOT_FOUND : err;
+    return cpm_subject_identifier_open(w->store, w->options.keyring, subject_id, type, out, cap);
 }
 
 static void worker_free(struct cpm_worker *w)

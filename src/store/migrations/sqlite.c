@@ -197,6 +197,23 @@ static const struct migration migrations[] = {
      "NULL;"
      "CREATE TRIGGER deliveries_no_update BEFORE UPDATE ON deliveries"
      " BEGIN SELECT RAISE(ABORT, 'the delivery log is append-only'); END;"},
+    /* One-time codes: only the code's keyed hash is kept; the IP's too, for its limit. */
+    {8, "one-time code challenges",
+     "CREATE TABLE otp_challenges ("
+     "  id TEXT PRIMARY KEY,"
+     "  subject_id TEXT NOT NULL,"
+     "  property TEXT NOT NULL,"
+     "  code_hash BLOB NOT NULL CHECK (length(code_hash) = 32),"
+     "  ip_hash BLOB NOT NULL CHECK (length(ip_hash) IN (0, 32)),"
+     "  created_ms INTEGER NOT NULL,"
+     "  expires_ms INTEGER NOT NULL,"
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  verified_ms INTEGER NOT NULL DEFAULT 0,"
+     "  used_ms INTEGER NOT NULL DEFAULT 0"
+     ") STRICT;"
+     "CREATE INDEX otp_challenges_by_subject ON otp_challenges (subject_id, created_ms);"
+     "CREATE INDEX otp_challenges_by_ip ON otp_challenges (ip_hash, created_ms)"
+     " WHERE length(ip_hash) > 0;"},
 };
 
 _Static_assert(CPM_ARRAY_LEN(migrations) == CPM_SCHEMA_VERSION,

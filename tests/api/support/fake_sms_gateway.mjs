@@ -59,11 +59,12 @@ const FAULT_BODIES = {
 /**
  * A JSON-over-HTTP fake behind a bearer token, with idempotency keys and
  * scripted faults. routes: path (under basePath) → {check(body) →
- * string|null, apply(body) → answer object}. Every request is checked in
+ * string|null, apply(body) → answer object, idField?: the body field the
+ * Idempotency-Key must equal, default event_id}. Every request is checked in
  * this order: POST (405), known path (404), bearer token (401),
  * Content-Type application/json (415), one Idempotency-Key header (400),
  * a JSON body that passes route.check (400), Idempotency-Key equal to
- * body.event_id (400); a request failing any of them is also listed in
+ * body[idField] (400); a request failing any of them is also listed in
  * `invalid` (cpmd should never send one). Then a scripted fault answers, if
  * one is due; then a key seen before answers as the first time (200, no
  * second effect; counted in `replays`; the same key with another body is
@@ -122,7 +123,8 @@ export async function startBearerJsonFake({ token, basePath, routes }) {
     }
     const why = route.check(rec.body);
     if (why) return refuse(400, why);
-    if (rec.body.event_id !== rec.key) return refuse(400, `Idempotency-Key ${rec.key} differs from event_id ${rec.body.event_id}`);
+    const idField = route.idField ?? 'event_id';
+    if (rec.body[idField] !== rec.key) return refuse(400, `Idempotency-Key ${rec.key} differs from ${idField} ${rec.body[idField]}`);
     if (faults.length > 0) {
       const f = faults[0];
       if (--f.left <= 0) faults.shift();
@@ -230,6 +232,18 @@ const SMS_FIELDS = {
   occurred_at: { required: true, check: (v) => (isRfc3339(v) ? null : 'must be an RFC 3339 date-time') },
 };
 
+export const OTP_ID = /^otp_[0-9a-f]{32}$/;
+
+const MESSAGE_FIELDS = {
+  phone: { required: true, check: str(E164, 'an E.164 phone number like +8613800138000') },
+  template: { required: true, check: (v) => (v === 'otp' ? null : `unknown template ${JSON.stringify(v)}`) },
+  params: {
+    required: true,
+    check: (v) => checkFields(v, { code: { required: true, check: str(/^[0-9]{6}$/, 'six digits') } }),
+  },
+  message_id: { required: true, check: str(OTP_ID, 'a challenge id otp_ + 32 hex digits') },
+};
+
 /**
  * Starts the fake gateway on 127.0.0.1; its endpoint is `url`
  * (http://127.0.0.1:PORT/sms). Besides the shared fields (requests,
@@ -237,10 +251,14 @@ const SMS_FIELDS = {
  *   suppressions         Map "phone purpose" → {phone, purpose, reason, event_id}
  *   suppressedPurposes(phone)  the purposes the number is suppressed for, sorted
  *   effects              every first-time effect: {op: 'suppress'|'unsuppress', …body}
+ *   messages             every text sent (POST /messages, first time):
+ *                        {phone, template, code, message_id}
+ *   codeFor(phone)       the last code sent to phone, or undefined
  */
 export async function startFakeSmsGateway({ token }) {
   const suppressions = new Map();
   const effects = [];
+  const messages = [];
   const entry = (b) => `${b.phone} ${b.purpose ?? ''}`;
   const fake = await startBearerJsonFake({
     token,
@@ -252,6 +270,14 @@ export async function startFakeSmsGateway({ token }) {
           suppressions.set(entry(b), { phone: b.phone, purpose: b.purpose ?? null, reason: b.reason, event_id: b.event_id });
           effects.push({ op: 'suppress', ...b });
           return { suppressed: true };
+        },
+      },
+      '/messages': {
+        idField: 'message_id',
+        check: (b) => checkFields(b, MESSAGE_FIELDS),
+        apply: (b) => {
+          messages.push({ phone: b.phone, template: b.template, code: b.params.code, message_id: b.message_id });
+          return { sent: true, message_id: b.message_id };
         },
       },
       '/suppressions/delete': {
@@ -266,6 +292,8 @@ export async function startFakeSmsGateway({ token }) {
   });
   fake.suppressions = suppressions;
   fake.effects = effects;
+  fake.messages = messages;
+  fake.codeFor = (phone) => messages.filter((m) => m.phone === phone).at(-1)?.code;
   fake.suppressedPurposes = (phone) =>
     [...suppressions.values()].filter((s) => s.phone === phone).map((s) => s.purpose).sort();
   return fake;

@@ -208,6 +208,23 @@ static void test_guardian_rule(void **state)
     check(ACTION(""), &adult, &d, CPM_OK);
 }
 
+/* Where a one-time code went, without the whole number. */
+static void test_phone_mask(void **state)
+{
+    (void)state;
+    char out[24];
+    cpm_phone_mask("+8613800138000", out, sizeof(out));
+    assert_string_equal(out, "+86 138****8000");
+    cpm_phone_mask("+447700900123", out, sizeof(out));
+    assert_string_equal(out, "+44******0123");
+    cpm_phone_mask("+85291234567", out, sizeof(out));
+    assert_string_equal(out, "+85*****4567");
+    cpm_phone_mask("8613800138000", out, sizeof(out));
+    assert_string_equal(out, "");
+    cpm_phone_mask("+86138001380a0", out, sizeof(out));
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_guardian_body),
         cmocka_unit_test(test_leaves),
         cmocka_unit_test(test_guardian_rule),
+        cmocka_unit_test(test_phone_mask),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
