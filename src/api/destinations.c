@@ -106,7 +106,9 @@ void cpm_api_destinations_delete(struct cpm_request *req)
         return;
     struct cpm_store *store = req->app->store;
     cpm_err err = store->ops->doc_delete(store, CPM_DOC_DESTINATION, id);
-    if (err == CPM_OK)
+    if (err == CPM_OK && req->app->dispatcher != NULL) /* its last flush lands before … */
+        cpm_dispatcher_forget(req->app->dispatcher, id);
+    if (err == CPM_OK) /* … the cursors go: a new destination of this id starts afresh */
         err = store->ops->delivery_cursors_delete(store, id);
     if (err != CPM_OK) {
         cpm_api_respond_store_error(req, err, "destination", id);
@@ -236,11 +238,24 @@ void cpm_api_destinations_test(struct cpm_request *req)
 struct log_ctx {
     json_t *items;
     char last[24];
+    bool person; /* asked with an end-user token */
 };
+
+static cpm_err person_visit(struct log_ctx *lc, const struct cpm_delivery *d)
+{
+    json_t *item =
+        json_pack("{s:I, s:s, s:I, s:s, s:o, s:s}", "id", (json_int_t)d->id, "destination",
+                  d->destination_id, "seq", (json_int_t)d->seq, "event_type", d->event_type, "time",
+                  cpm_api_time(d->time_ms), "outcome", d->outcome);
+    snprintf(lc->last, sizeof(lc->last), "%lld", (long long)d->id);
+    return item && json_array_append_new(lc->items, item) == 0 ? CPM_OK : CPM_ERR_NOMEM;
+}
 
 static cpm_err log_visit(void *ctx, const struct cpm_delivery *d)
 {
     struct log_ctx *lc = ctx;
+    if (lc->person) /* a person sees where and when, not the receivers' own words */
+        return person_visit(lc, d);
     json_t *item =
         json_pack("{s:I, s:s, s:I, s:s, s:s, s:s?, s:i, s:o, s:s, s:i, s:I, s:I, s:s}", "id",
                   (json_int_t)d->id, "destination", d->destination_id, "seq", (json_int_t)d->seq,
@@ -276,7 +291,7 @@ static void respond_log(struct cpm_request *req, struct cpm_delivery_filter *f)
         cpm_respond_error(req, CPM_ERR_VALIDATION, "cursor", "not a cursor this server gave out");
         return;
     }
-    struct log_ctx lc = {.items = json_array()};
+    struct log_ctx lc = {.items = json_array(), .person = req->end_user_property[0] != '\0'};
     struct cpm_store *store = req->app->store;
     cpm_err err =
         lc.items ? store->ops->delivery_list(store, f, page.limit, log_visit, &lc) : CPM_ERR_NOMEM;

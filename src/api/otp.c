@@ -31,6 +31,7 @@
 #include "crypto/random_id.h"
 #include "domain/subject.h"
 #include "http/app.h"
+#include "http/rate_limit.h"
 #include "http/auth.h"
 #include "http/end_user.h"
 #include "store/config_writer.h"
@@ -165,14 +166,24 @@ static bool within_limits(struct cpm_request *req, const struct cpm_otp_challeng
         cpm_respond_error(req, err, NULL, "cannot count the codes sent");
         return false;
     }
-    if (by_subject < CPM_OTP_CHALLENGES_SUBJECT_MAX && by_ip < CPM_OTP_CHALLENGES_IP_MAX)
+    /*
+     * The stored count sees only codes already sent; requests racing in
+     * parallel would all pass it. A bucket in memory takes each one at once.
+     */
+    int64_t wait_ms = 0, now = cpm_clock_monotonic_ns() / 1000000;
+    bool burst_ok = cpm_rate_limit_take(
+        cpm_rate_limit_key("otp", c->subject_id), now, CPM_OTP_CHALLENGES_SUBJECT_MAX,
+        CPM_OTP_LIMIT_WINDOW_MS / CPM_OTP_CHALLENGES_SUBJECT_MAX, &wait_ms);
+    if (by_subject < CPM_OTP_CHALLENGES_SUBJECT_MAX && by_ip < CPM_OTP_CHALLENGES_IP_MAX &&
+        burst_ok)
         return true;
     cpm_respond_error(req, CPM_ERR_RATE_LIMITED, NULL,
-                      by_subject >= CPM_OTP_CHALLENGES_SUBJECT_MAX
+                      by_subject >= CPM_OTP_CHALLENGES_SUBJECT_MAX || !burst_ok
                           ? "at most %d codes per person in an hour: retry later"
                           : "at most %d codes per caller address in an hour: retry later",
-                      by_subject >= CPM_OTP_CHALLENGES_SUBJECT_MAX ? CPM_OTP_CHALLENGES_SUBJECT_MAX
-                                                                   : CPM_OTP_CHALLENGES_IP_MAX);
+                      by_subject >= CPM_OTP_CHALLENGES_SUBJECT_MAX || !burst_ok
+                          ? CPM_OTP_CHALLENGES_SUBJECT_MAX
+                          : CPM_OTP_CHALLENGES_IP_MAX);
     char seconds[24];
     snprintf(seconds, sizeof(seconds), "%d", CPM_OTP_LIMIT_WINDOW_MS / 1000); /* at the latest */
     cpm_respond_header(req, "Retry-After", seconds);

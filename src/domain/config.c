@@ -350,6 +350,12 @@ static cpm_err property_rules(const json_t *doc, const struct cpm_config_lookup 
                               struct cpm_detail *d)
 {
     token_key_rules(doc, d);
+    struct cpm_duration lifetime;
+    const char *lifetime_text = str(doc, "token_lifetime_max");
+    if (lifetime_text != NULL && cpm_duration_parse(lifetime_text, &lifetime) &&
+        cpm_duration_after(0, &lifetime) > 86400 * 1000)
+        cpm_detail_add(d, "token_lifetime_max",
+                       "must be at most a day (P1D): tokens are short-lived");
     cpm_err err = otp_destination_rules(doc, lookup, d);
     if (err != CPM_OK)
         return err;

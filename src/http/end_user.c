@@ -63,7 +63,8 @@ static int64_t lifetime_max_s(const json_t *property)
     const char *text = json_string_value(json_object_get(property, "token_lifetime_max"));
     if (text == NULL || !cpm_duration_parse(text, &d))
         return 3600;
-    return cpm_duration_after(0, &d) / 1000;
+    int64_t s = cpm_duration_after(0, &d) / 1000;
+    return s < 1 ? 1 : s > CPM_END_USER_LIFETIME_S_MAX ? CPM_END_USER_LIFETIME_S_MAX : s;
 }
 
 cpm_err cpm_end_user_check(struct cpm_store *store, const struct cpm_keyring *kr,

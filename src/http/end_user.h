@@ -13,7 +13,8 @@
 #include "core/detail.h"
 #include "store/store.h"
 
-#define CPM_END_USER_SKEW_S 60 /* clock difference tolerated on exp, nbf, iat */
+#define CPM_END_USER_SKEW_S         60    /* clock difference tolerated on exp, nbf, iat */
+#define CPM_END_USER_LIFETIME_S_MAX 86400 /* token_lifetime_max at most a day */
 
 /* Who an end-user token says is calling. */
 struct cpm_end_user {

@@ -238,6 +238,19 @@ cpm_err cpm_dispatcher_replay(struct cpm_dispatcher *d, const char *destination_
     return err == CPM_ERR_NOT_FOUND ? CPM_OK : err; /* never started: it starts at from_seq */
 }
 
+void cpm_dispatcher_forget(struct cpm_dispatcher *d, const char *destination_id)
+{
+    struct cpm_worker *w = NULL;
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->worker_count && w == NULL; i++)
+        if (strcmp(cpm__worker_id(d->workers[i]), destination_id) == 0) {
+            w = d->workers[i];
+            d->workers[i] = d->workers[--d->worker_count];
+        }
+    pthread_mutex_unlock(&d->lock);
+    cpm__worker_stop(w); /* outside the lock, as in reconcile; NULL is a no-op */
+}
+
 bool cpm_dispatcher_status(struct cpm_dispatcher *d, const char *destination_id,
                            struct cpm_destination_status *out)
 {

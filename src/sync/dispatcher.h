@@ -56,6 +56,14 @@ cpm_err cpm_dispatcher_replay(struct cpm_dispatcher *d, const char *destination_
 /* Per destination: lag, outcomes, the acknowledged-after histogram, as Prometheus text. */
 void cpm_dispatcher_metrics(struct cpm_dispatcher *d, FILE *out);
 
+/*
+ * Stops the destination's worker now, if it runs: its final flush is
+ * written before this returns, so the caller may then delete its cursors
+ * (a deleted destination). The document must be gone first, or the
+ * supervisor starts it again.
+ */
+void cpm_dispatcher_forget(struct cpm_dispatcher *d, const char *destination_id);
+
 /* A destination's live figures, for its API representation; false when it has no worker. */
 struct cpm_destination_status {
     int64_t cursor_seq; /* every event up to here is done */

@@ -94,6 +94,7 @@ static cpm_err lane_init(struct cpm_http_lanes *hl, struct lane *l)
     long connect_ms =
         (long)(hl->timeout_ms < CONNECT_TIMEOUT_MS_MAX ? hl->timeout_ms : CONNECT_TIMEOUT_MS_MAX);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never an environment proxy: the guard would see it */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)hl->timeout_ms);

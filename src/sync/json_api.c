@@ -28,18 +28,11 @@ static size_t utf8_sequence(const unsigned char *p)
     return n;
 }
 
-/*
- * The receiver's message, fit for the delivery log: the "message" of a
- * JSON answer, else the body; control characters removed, runs of digits
- * that could be a phone number masked, invalid UTF-8 replaced, at most
- * MESSAGE_BYTES_LOGGED bytes (never a split character).
- */
-void cpm_sync_answer_message(const char *body, size_t len, char *out, size_t cap)
+void cpm_sync_text_clean(const char *text, char *out, size_t cap)
 {
-    json_t *doc = json_loadb(body, len, 0, NULL);
-    const char *text = json_string_value(json_object_get(doc, "message"));
-    const unsigned char *p = (const unsigned char *)(text ? text : body);
-    size_t o = 0, max = cap - 1 < MESSAGE_BYTES_LOGGED ? cap - 1 : MESSAGE_BYTES_LOGGED;
+    const unsigned char *p = (const unsigned char *)text;
+    size_t o = 0, max = cap - 1;
+    CPM_ASSERT(cap > 0);
     while (*p != '\0') {
         size_t digits = 0, n;
         while (p[digits] >= '0' && p[digits] <= '9')
@@ -67,6 +60,14 @@ void cpm_sync_answer_message(const char *body, size_t len, char *out, size_t cap
         p += n ? n : 1;
     }
     out[o] = '\0';
+}
+
+void cpm_sync_answer_message(const char *body, size_t len, char *out, size_t cap)
+{
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    const char *text = json_string_value(json_object_get(doc, "message"));
+    cpm_sync_text_clean(text ? text : body, out,
+                        cap < MESSAGE_BYTES_LOGGED + 1 ? cap : MESSAGE_BYTES_LOGGED + 1);
     json_decref(doc);
 }
 

@@ -34,6 +34,13 @@ bool cpm_sync_bearer_valid(const char *s);
  */
 void cpm_sync_answer_message(const char *body, size_t len, char *out, size_t cap);
 
+/*
+ * text made fit for the delivery log into out (cap bytes, NUL included):
+ * control characters dropped, runs of 7+ digits masked as ***, invalid
+ * UTF-8 replaced by '?', cut at a character boundary.
+ */
+void cpm_sync_text_clean(const char *text, char *out, size_t cap);
+
 /* Judges a; who names the receiver in details ("gateway"); done_detail is a success's detail. */
 void cpm_sync_judge_json_answer(const struct cpm_http_answer *a, const char *who,
                                 const char *done_detail, struct cpm_sink_result *r);

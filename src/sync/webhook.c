@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "sync/cloudevent.h"
 #include "sync/http_lanes.h"
+#include "sync/json_api.h"
 #include "sync/sink.h"
 
 #define ANSWER_BYTES_LOGGED 120 /* of the receiver's body, in the delivery log */
@@ -96,10 +97,8 @@ static void judge(void *ctx, unsigned lane, const struct cpm_http_answer *a)
     } else if (a->status >= 200 && a->status < 300) {
         r.outcome = CPM_SINK_DELIVERED;
     } else {
-        char answer[ANSWER_BYTES_LOGGED + 1];
-        snprintf(answer, sizeof(answer), "%s", a->body);
-        for (char *p = answer; *p; p++)
-            *p = (unsigned char)*p < 0x20 ? ' ' : *p;
+        char answer[ANSWER_BYTES_LOGGED + 1]; /* cleaned: UTF-8, no controls, digits masked */
+        cpm_sync_answer_message(a->body, a->body_len, answer, sizeof(answer));
         r.outcome = a->status == 410 ? CPM_SINK_GONE : CPM_SINK_RETRY;
         snprintf(r.detail, sizeof(r.detail), "HTTP %ld%s%s", a->status, answer[0] ? ": " : "",
                  answer);

@@ -20,6 +20,7 @@
 #include "store/config_events.h"
 #include "store/config_writer.h"
 #include "sync/cloudevent.h"
+#include "sync/json_api.h"
 #include "sync/identifier.h"
 #include "sync/sink.h"
 #include "sync/worker.h"
@@ -155,12 +156,8 @@ static bool wanted(const struct cpm_worker *w, const struct cpm_event *e)
     const json_t *filter = json_object_get(w->dest, "filter");
     if (json_array_size(json_object_get(filter, "types")) == 0 && e->subject_id[0] == '\0')
         return false;
-    return (json_array_size(json_object_get(filter, "types")) == 0 ||
-            cpm_destination_rule_matches(filter, e->type, e->purpose)) &&
-                   cpm_destination_rule_matches(filter, "", "") == false
-               ? channels_match(w, filter, e->purpose)
-               : cpm_destination_rule_matches(filter, e->type, e->purpose) &&
-                     channels_match(w, filter, e->purpose);
+    return cpm_destination_rule_matches(filter, e->type, e->purpose) &&
+           channels_match(w, filter, e->purpose);
 }
 
 /* A connector's first rule the event matches; NULL when none (it is not sent). */
@@ -191,13 +188,14 @@ static bool about_recipient(const struct cpm_worker *w, const struct cpm_event *
 static cpm_err enqueue(void *ctx, const struct cpm_event *e)
 {
     struct cpm_worker *w = ctx;
-    w->read_seq = e->seq;
     unsigned lane = lane_of(w, e->subject_id);
     const json_t *rule = NULL;
-    if (e->seq <= w->cursors[lane] || !wanted(w, e))
+    /* read_seq moves past an event only once it is queued or meant to be skipped */
+    if (e->seq <= w->cursors[lane] || !wanted(w, e) ||
+        (w->connector && (rule = rule_for(w, e)) == NULL)) {
+        w->read_seq = e->seq;
         return CPM_OK;
-    if (w->connector && (rule = rule_for(w, e)) == NULL)
-        return CPM_OK;
+    }
     struct item *it = cpm_calloc(1, sizeof(*it));
     if (it == NULL)
         return CPM_ERR_NOMEM;
@@ -222,6 +220,7 @@ static cpm_err enqueue(void *ctx, const struct cpm_event *e)
         l->head = it;
     l->tail = it;
     w->queued++;
+    w->read_seq = e->seq;
     return CPM_OK;
 }
 
@@ -439,8 +438,10 @@ static void on_done(void *ctx, unsigned lane, const struct cpm_sink_result *r)
         d->attempt = attempt;
         d->status = r->status;
         d->latency_ms = (cpm_clock_monotonic_ns() - l->sent_ns) / 1000000;
-        snprintf(d->detail, sizeof(d->detail), "%.150s%s", r->detail,
-                 r->outcome == CPM_SINK_GONE ? " (gone: the destination is disabled)" : "");
+        static const char gone[] = " (gone: the destination is disabled)";
+        cpm_sync_text_clean(r->detail, d->detail, sizeof(d->detail) - sizeof(gone));
+        if (r->outcome == CPM_SINK_GONE)
+            memcpy(d->detail + strlen(d->detail), gone, sizeof(gone));
     }
     if (r->outcome == CPM_SINK_DELIVERED) {
         count_ack(w, d ? d->lag_ms : 0);

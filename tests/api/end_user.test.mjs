@@ -236,3 +236,12 @@ test('a person\'s changes are rate limited (429 with Retry-After); reads and oth
   const metrics = (await request(server, 'GET', '/metrics')).text;
   assert.match(metrics, /status="429"\} [1-9]/);
 });
+
+test('a person\'s own delivery log shows where and when, not receivers\' texts; token lifetimes over a day are refused', async () => {
+  const t = await token('eu-hs', 'hs');
+  const mine = await asUser(t, 'GET', '/v1/subjects/me/deliveries');
+  assert.equal(mine.status, 200, mine.text);
+  for (const d of mine.json.items) assert.deepEqual(Object.keys(d).sort(), ['destination', 'event_type', 'id', 'outcome', 'seq', 'time']);
+  const long = await request(server, 'PATCH', '/v1/properties/shop', { key, body: { token_lifetime_max: 'P2Y' } });
+  assert.equal(expectProblem(assert, long, 422, 'validation_failed').field, 'token_lifetime_max');
+});

@@ -186,6 +186,28 @@ test('filters: only the types and purposes asked for are sent', async () => {
   }
 });
 
+test('a purposes-only filter sends only those purposes; a destination deleted and made again starts afresh', async () => {
+  const receiver = await startReceiver({ secret: SECRET });
+  try {
+    await hook('mail-only', receiver, { filter: { purposes: ['marketing.email'] } });
+    await given('po-1', 'marketing.sms');
+    await given('po-1', 'marketing.email');
+    await receiver.waitFor((r) => r.length >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(receiver.received.map((d) => d.event.data.purpose), ['marketing.email']);
+    assert.equal((await request(server, 'DELETE', '/v1/destinations/mail-only', { key })).status, 204);
+    receiver.clear();
+    await hook('mail-only', receiver, { filter: { purposes: ['marketing.email'] } });
+    await given('po-2', 'marketing.email');
+    await receiver.waitFor((r) => r.length >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(receiver.received.map((d) => d.event.subject), ['po-2'], 'nothing from before it was made again');
+  } finally {
+    await request(server, 'DELETE', '/v1/destinations/mail-only', { key });
+    await receiver.stop();
+  }
+});
+
 test('an independent recipient gets nothing about a subject without its separate consent', async () => {
   const receiver = await startReceiver({ secret: SECRET });
   try {
