@@ -69,5 +69,7 @@
 #define CPM_OTP_LIMIT_WINDOW_MS        (60 * 60 * 1000) /* the limits below count per hour */
 #define CPM_OTP_CHALLENGES_SUBJECT_MAX 5                /* codes sent to one subject */
 #define CPM_OTP_CHALLENGES_IP_MAX      20               /* codes asked for from one IP address */
+#define CPM_EXPERIENCE_BURST           120 /* GET /v1/experience from one address: a burst, */
+#define CPM_EXPERIENCE_EVERY_MS        100 /* then one every this many ms (10 a second) */
 
 #endif /* CPM_LIMITS_H */

@@ -24,6 +24,7 @@
 #include "http/app.h"
 #include "http/auth.h"
 #include "http/end_user.h"
+#include "http/rate_limit.h"
 #include "store/config_writer.h"
 
 #define LOCALE_BYTES_MAX 36
@@ -250,6 +251,15 @@ void cpm_api_experience(struct cpm_request *req)
 {
     struct experience x = {.property_id = cpm_request_query(req, "property"),
                            .region = cpm_request_query(req, "region")};
+    char ip[64];
+    int64_t wait_ms = 0;
+    cpm_request_client_ip(req, ip, sizeof(ip)); /* anyone may ask: limited per address */
+    if (!cpm_rate_limit_take(cpm_rate_limit_key("experience", ip),
+                             cpm_clock_monotonic_ns() / 1000000, CPM_EXPERIENCE_BURST,
+                             CPM_EXPERIENCE_EVERY_MS, &wait_ms)) {
+        cpm_api_respond_rate_limited(req, wait_ms, "too many requests from this address");
+        return;
+    }
     if (x.property_id == NULL || !cpm_config_id_valid(x.property_id)) {
         cpm_respond_error(req, CPM_ERR_VALIDATION, "property", "is required: a property id");
         return;

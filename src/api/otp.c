@@ -177,16 +177,12 @@ static bool within_limits(struct cpm_request *req, const struct cpm_otp_challeng
     if (by_subject < CPM_OTP_CHALLENGES_SUBJECT_MAX && by_ip < CPM_OTP_CHALLENGES_IP_MAX &&
         burst_ok)
         return true;
-    cpm_respond_error(req, CPM_ERR_RATE_LIMITED, NULL,
-                      by_subject >= CPM_OTP_CHALLENGES_SUBJECT_MAX || !burst_ok
-                          ? "at most %d codes per person in an hour: retry later"
-                          : "at most %d codes per caller address in an hour: retry later",
-                      by_subject >= CPM_OTP_CHALLENGES_SUBJECT_MAX || !burst_ok
-                          ? CPM_OTP_CHALLENGES_SUBJECT_MAX
-                          : CPM_OTP_CHALLENGES_IP_MAX);
-    char seconds[24];
-    snprintf(seconds, sizeof(seconds), "%d", CPM_OTP_LIMIT_WINDOW_MS / 1000); /* at the latest */
-    cpm_respond_header(req, "Retry-After", seconds);
+    bool person = by_subject >= CPM_OTP_CHALLENGES_SUBJECT_MAX || !burst_ok;
+    char message[96];
+    snprintf(message, sizeof(message), "at most %d codes per %s in an hour: retry later",
+             person ? CPM_OTP_CHALLENGES_SUBJECT_MAX : CPM_OTP_CHALLENGES_IP_MAX,
+             person ? "person" : "caller address");
+    cpm_api_respond_rate_limited(req, CPM_OTP_LIMIT_WINDOW_MS, message); /* at the latest */
     return false;
 }
 

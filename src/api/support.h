@@ -53,4 +53,8 @@ struct cpm_end_user;
 bool cpm_api_authenticate(struct cpm_request *req, bool as_end_user, uint32_t scope,
                           struct cpm_end_user *user, const char *needs);
 
+/* Answers 429 rate_limited with message and Retry-After (retry_after_ms, rounded up to seconds). */
+void cpm_api_respond_rate_limited(struct cpm_request *req, int64_t retry_after_ms,
+                                  const char *message);
+
 #endif /* CPM_API_SUPPORT_H */

@@ -147,3 +147,16 @@ test('bad questions are refused; a token only answers for its own property', asy
   const other = await experience({ property: 'shop', subject: 'me' }, { authorization: `Bearer ${await token('ex-9', 'elsewhere')}` });
   expectProblem(assert, other, 401, 'unauthorized');
 });
+
+// Last in this file: it uses up this address's allowance.
+test('anyone may ask, but one address only so often: 429 with Retry-After', async () => {
+  let limited = null;
+  for (let i = 0; i < 300 && !limited; i++) {
+    const res = await experience({ property: 'shop', region: 'CN' });
+    if (res.status === 429) limited = res;
+    else assert.equal(res.status, 200, res.text);
+  }
+  assert.ok(limited, 'the burst ran out');
+  expectProblem(assert, limited, 429, 'rate_limited');
+  assert.ok(Number(limited.headers['retry-after']) >= 1);
+});
