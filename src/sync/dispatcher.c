@@ -37,7 +37,8 @@ struct cpm_dispatcher {
 /* A destination as listed: its document (with id) and revision. */
 struct listed {
     json_t *docs;      /* array of enabled documents */
-    json_t *revisions; /* id → revision */
+    json_t *revisions; /* id → revision, of the enabled ones */
+    json_t *existing;  /* id → true, of every destination, enabled or not */
     char last[CPM_ID_BYTES_MAX + 1];
     int seen;
 };
@@ -51,6 +52,7 @@ static cpm_err list_visit(void *ctx, const struct cpm_doc *doc)
     if (body == NULL)
         return CPM_ERR_NOMEM;
     json_object_set_new(body, "id", json_string(doc->id));
+    json_object_set_new(l->existing, doc->id, json_true());
     if (json_is_true(json_object_get(body, "enabled"))) {
         json_array_append(l->docs, body);
         json_object_set_new(l->revisions, doc->id, json_integer(doc->revision));
@@ -96,6 +98,21 @@ static size_t take_stale(struct cpm_dispatcher *d, const struct listed *l,
     return taken;
 }
 
+/*
+ * Stops a stale worker; when its destination is gone (deleted, not just
+ * disabled or changed), forgets its cursors too, after its last flush, so a
+ * destination made again with that id starts afresh whatever the timing.
+ */
+static void stop_stale(struct cpm_dispatcher *d, const struct listed *l, struct cpm_worker *w)
+{
+    char id[CPM_ID_BYTES_MAX + 1];
+    cpm_strlcpy(id, cpm__worker_id(w), sizeof(id));
+    cpm__worker_stop(w);
+    if (json_object_get(l->existing, id) == NULL &&
+        d->store->ops->delivery_cursors_delete(d->store, id) != CPM_OK)
+        cpm_log_error(MODULE, "destination '%s' was deleted but its cursors stay", id);
+}
+
 static bool running(const struct cpm_dispatcher *d, const char *id)
 {
     for (size_t i = 0; i < d->worker_count; i++)
@@ -107,8 +124,8 @@ static bool running(const struct cpm_dispatcher *d, const char *id)
 /* Brings the workers in line with the stored destinations. */
 static void reconcile(struct cpm_dispatcher *d)
 {
-    struct listed l = {.docs = json_array(), .revisions = json_object()};
-    cpm_err err = l.docs && l.revisions ? list_enabled(d->store, &l) : CPM_ERR_NOMEM;
+    struct listed l = {.docs = json_array(), .revisions = json_object(), .existing = json_object()};
+    cpm_err err = l.docs && l.revisions && l.existing ? list_enabled(d->store, &l) : CPM_ERR_NOMEM;
     if (err != CPM_OK) {
         cpm_log_error(MODULE, "cannot list the destinations: %s", cpm_err_message(err));
         goto out;
@@ -118,7 +135,7 @@ static void reconcile(struct cpm_dispatcher *d)
     size_t stale_count = take_stale(d, &l, stale);
     pthread_mutex_unlock(&d->lock);
     for (size_t s = 0; s < stale_count; s++)
-        cpm__worker_stop(stale[s]);
+        stop_stale(d, &l, stale[s]);
     pthread_mutex_lock(&d->lock);
     size_t i;
     json_t *doc;
@@ -140,6 +157,7 @@ static void reconcile(struct cpm_dispatcher *d)
 out:
     json_decref(l.docs);
     json_decref(l.revisions);
+    json_decref(l.existing);
 }
 
 static void *supervise(void *arg)
