@@ -26,11 +26,12 @@
 #include "sync/worker.h"
 
 #define MODULE          "sync"
-#define READ_PAGE       256  /* events read from the ledger at a time */
-#define QUEUED_MAX      4096 /* events held in memory per destination */
-#define FLUSH_ROWS      512  /* log rows that make a flush due */
-#define FLUSH_MS        20   /* the longest an outcome waits to be recorded */
-#define IDLE_POLL_MS    1000 /* the longest sleep without news */
+#define READ_PAGE       256   /* events read from the ledger at a time */
+#define QUEUED_MAX      65536 /* events held in memory per destination, at most */
+#define LANE_QUEUED_MAX 128   /* per lane (8 for kinds of 1024 lanes or more) */
+#define FLUSH_ROWS      512   /* log rows that make a flush due */
+#define FLUSH_MS        20    /* the longest an outcome waits to be recorded */
+#define IDLE_POLL_MS    1000  /* the longest sleep without news */
 #define RETRY_AFTER_MAX (3600 * 1000)
 
 const int64_t cpm__sync_ack_bucket_ms[CPM_SYNC_ACK_BUCKETS] = {5,   10,   25,   50,    100,
@@ -52,6 +53,13 @@ struct item {
 
 struct lane {
     struct item *head, *tail;
+    unsigned len;
+    /*
+     * Not 0: the lane was full when this event of it was read; it and the
+     * lane's later events up to read_seq are read again once there is room
+     * (the other lanes are not held up meanwhile).
+     */
+    int64_t overflow_seq;
     bool in_flight;
     int attempts;    /* failed attempts of the head so far */
     int64_t next_ms; /* the head is not sent before */
@@ -75,6 +83,7 @@ struct cpm_worker {
     json_t *channels; /* channel id → its purposes, from the channel documents */
 
     unsigned lane_count; /* the kind's: CPM_SINK_LANES_DEFAULT or its own */
+    unsigned lane_max;   /* events queued per lane, at most */
     struct lane *lanes;
     int64_t *cursors;                /* as last recorded */
     struct cpm_lane_cursor *changed; /* flush's scratch: the cursors that moved */
@@ -118,6 +127,7 @@ static void lane_pop(struct cpm_worker *w, struct lane *l)
         l->tail = NULL;
     l->attempts = 0;
     l->next_ms = 0;
+    l->len--;
     w->queued--;
     item_free(it);
 }
@@ -185,17 +195,19 @@ static bool about_recipient(const struct cpm_worker *w, const struct cpm_event *
     return about;
 }
 
-static cpm_err enqueue(void *ctx, const struct cpm_event *e)
+/* Whether e goes out at all; *rule gets a connector's matching rule. */
+static bool admitted(const struct cpm_worker *w, const struct cpm_event *e, unsigned lane,
+                     const json_t **rule)
 {
-    struct cpm_worker *w = ctx;
-    unsigned lane = lane_of(w, e->subject_id);
-    const json_t *rule = NULL;
-    /* read_seq moves past an event only once it is queued or meant to be skipped */
-    if (e->seq <= w->cursors[lane] || !wanted(w, e) ||
-        (w->connector && (rule = rule_for(w, e)) == NULL)) {
-        w->read_seq = e->seq;
-        return CPM_OK;
-    }
+    *rule = NULL;
+    return e->seq > w->cursors[lane] && wanted(w, e) &&
+           (!w->connector || (*rule = rule_for(w, e)) != NULL);
+}
+
+/* Queues e at the end of its lane. */
+static cpm_err append(struct cpm_worker *w, const struct cpm_event *e, unsigned lane,
+                      const json_t *rule)
+{
     struct item *it = cpm_calloc(1, sizeof(*it));
     if (it == NULL)
         return CPM_ERR_NOMEM;
@@ -219,9 +231,81 @@ static cpm_err enqueue(void *ctx, const struct cpm_event *e)
     else
         l->head = it;
     l->tail = it;
+    l->len++;
     w->queued++;
-    w->read_seq = e->seq;
     return CPM_OK;
+}
+
+static cpm_err enqueue(void *ctx, const struct cpm_event *e)
+{
+    struct cpm_worker *w = ctx;
+    unsigned lane = lane_of(w, e->subject_id);
+    struct lane *l = &w->lanes[lane];
+    const json_t *rule;
+    cpm_err err = CPM_OK;
+    if (admitted(w, e, lane, &rule)) {
+        if (l->overflow_seq == 0 && l->len >= w->lane_max)
+            l->overflow_seq = e->seq; /* read again when the lane has room */
+        if (l->overflow_seq == 0)
+            err = append(w, e, lane, rule);
+    }
+    /* read_seq moves past an event only once it is queued, skipped or left to the re-read */
+    if (err == CPM_OK)
+        w->read_seq = e->seq;
+    return err;
+}
+
+/* Re-reading one lane's overflow: from its overflow_seq up to read_seq. */
+struct refill {
+    struct cpm_worker *w;
+    unsigned lane;
+    int64_t last; /* the last event looked at */
+    bool full;    /* the lane filled up again */
+};
+
+static cpm_err refill_visit(void *ctx, const struct cpm_event *e)
+{
+    struct refill *r = ctx;
+    struct cpm_worker *w = r->w;
+    struct lane *l = &w->lanes[r->lane];
+    const json_t *rule;
+    if (r->full || e->seq > w->read_seq)
+        return CPM_OK; /* the rest of the page: not this round */
+    r->last = e->seq;
+    if (lane_of(w, e->subject_id) != r->lane || !admitted(w, e, r->lane, &rule))
+        return CPM_OK;
+    if (l->len >= w->lane_max) {
+        l->overflow_seq = e->seq;
+        r->full = true;
+        return CPM_OK;
+    }
+    return append(w, e, r->lane, rule);
+}
+
+/* Lanes that overflowed and have room again read their events back. */
+static void refill(struct cpm_worker *w)
+{
+    for (unsigned i = 0; i < w->lane_count; i++) {
+        struct lane *l = &w->lanes[i];
+        if (l->overflow_seq == 0 || l->len > w->lane_max / 2)
+            continue;
+        struct refill r = {.w = w, .lane = i, .last = l->overflow_seq - 1};
+        int64_t from = l->overflow_seq - 1;
+        l->overflow_seq = 0;
+        cpm_err err = CPM_OK;
+        while (err == CPM_OK && !r.full && r.last < w->read_seq) {
+            int64_t before = r.last;
+            err = w->store->ops->event_list(w->store, NULL, from, READ_PAGE, refill_visit, &r);
+            from = r.last;
+            if (r.last == before)
+                break; /* nothing more stored */
+        }
+        if (err != CPM_OK) { /* try again later, from where it stood */
+            l->overflow_seq = r.last + 1;
+            cpm_log_error(MODULE, "destination '%s': re-reading a lane failed: %s", w->id,
+                          cpm_err_message(err));
+        }
+    }
 }
 
 /* Reads the next page of the ledger when there is room; true when more may be waiting. */
@@ -282,7 +366,10 @@ static void flush(struct cpm_worker *w)
 {
     size_t moved = 0;
     for (unsigned i = 0; i < w->lane_count; i++) {
-        int64_t seq = w->lanes[i].head ? w->lanes[i].head->seq - 1 : w->read_seq;
+        const struct lane *l = &w->lanes[i];
+        int64_t seq = l->head           ? l->head->seq - 1
+                      : l->overflow_seq ? l->overflow_seq - 1
+                                        : w->read_seq;
         if (seq != w->cursors[i])
             w->changed[moved++] = (struct cpm_lane_cursor){i, seq};
     }
@@ -492,9 +579,11 @@ static void disable(struct cpm_worker *w)
 
 static void drop_queues(struct cpm_worker *w)
 {
-    for (unsigned i = 0; w->lanes != NULL && i < w->lane_count; i++)
+    for (unsigned i = 0; w->lanes != NULL && i < w->lane_count; i++) {
         while (w->lanes[i].head != NULL)
             lane_pop(w, &w->lanes[i]);
+        w->lanes[i].overflow_seq = 0;
+    }
 }
 
 /* Waits for the sends in flight, then starts again from from_seq (never skipping ahead). */
@@ -564,6 +653,7 @@ static void *run(void *arg)
         int64_t from = atomic_exchange(&w->replay_from, 0);
         if (from > 0)
             replay(w, from);
+        refill(w);
         bool more = fill(w);
         int64_t wait = send_due(w);
         int64_t since_flush = cpm_clock_now_ms() - w->flushed_ms;
@@ -645,6 +735,7 @@ static cpm_err worker_init(struct cpm_worker *w, const json_t *dest, struct cpm_
     w->max_attempts = w->max_attempts > 0 ? w->max_attempts : 1;
     json_int_t timeout = json_integer_value(json_object_get(dest, "timeout_ms"));
     w->lane_count = w->ops->lanes ? w->ops->lanes : CPM_SINK_LANES_DEFAULT;
+    w->lane_max = w->lane_count >= 1024 ? 8 : LANE_QUEUED_MAX;
     CPM_ASSERT(w->lane_count <= CPM_DELIVERY_LANES_MAX);
     w->lanes = cpm_calloc(w->lane_count, sizeof(*w->lanes));
     w->cursors = cpm_calloc(w->lane_count, sizeof(*w->cursors));

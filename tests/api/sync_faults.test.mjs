@@ -141,6 +141,43 @@ async function waitStoredOn(jsm, n) {
   throw new Error(`stream holds ${(await jsm.streams.info('CPM')).state.messages} of ${n}`);
 }
 
+// The dispatcher's lane of a subject: FNV-1a 32-bit modulo 32 (src/sync/worker.c).
+const laneOf = (subject) => {
+  let h = 2166136261;
+  for (const b of Buffer.from(subject)) h = Math.imul(h ^ b, 16777619) >>> 0;
+  return h % 32;
+};
+
+test('a lane that keeps failing overflows without holding up the others, and is read back in order', async () => {
+  const receiver = await startReceiver({ secret: SECRET });
+  const LANE = laneOf('ov-0');
+  let blocked = true;
+  receiver.setMode((event) => (blocked && laneOf(event.subject ?? '') === LANE ? { status: 503 } : undefined));
+  try {
+    await hook('overflow', receiver.url, { max_attempts: 50 });
+    const same = [];
+    for (let i = 0; same.length < 20; i++) if (laneOf(`ov-${i}`) === LANE) same.push(`ov-${i}`);
+    let others = [];
+    for (let i = 0; others.length < 5; i++) if (laneOf(`ot-${i}`) !== LANE) others.push(`ot-${i}`);
+    // 300 events in one lane: over its 128-event queue, so it overflows
+    for (let round = 0; round < 15; round++) {
+      const res = await Promise.all(same.map((s) => decide(s, round % 2 ? 'withdrawn' : 'given')));
+      for (const r of res) assert.equal(r.status, 201, r.text);
+    }
+    for (const s of others) assert.equal((await decide(s, 'given')).status, 201);
+    await receiver.waitFor((r) => others.every((s) => r.some((d) => d.event.subject === s)), 15000);
+    assert.equal(receiver.received.filter((d) => laneOf(d.event.subject) === LANE).length, 0, 'the failing lane is still failing');
+    blocked = false;
+    await receiver.waitFor((r) => new Set(r.filter((d) => d.event.subject?.startsWith('ov-')).map((d) => d.id)).size >= 300, 30000);
+    assertComplete(receiver, 'ov-', 300);
+    const dead = (await request(server, 'GET', '/v1/destinations/overflow/deliveries?status=dead', { key })).json;
+    assert.deepEqual(dead.items, []);
+  } finally {
+    await request(server, 'DELETE', '/v1/destinations/overflow', { key });
+    await receiver.stop();
+  }
+});
+
 test('NATS JetStream: published with Nats-Msg-Id, acknowledged, in order, across a NATS restart', async () => {
   const nats = await startNats();
   let nc;
