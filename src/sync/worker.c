@@ -25,13 +25,18 @@
 #include "sync/sink.h"
 #include "sync/worker.h"
 
-#define MODULE          "sync"
-#define READ_PAGE       256   /* events read from the ledger at a time */
-#define QUEUED_MAX      65536 /* events held in memory per destination, at most */
-#define LANE_QUEUED_MAX 128   /* per lane (8 for kinds of 1024 lanes or more) */
-#define FLUSH_ROWS      512   /* log rows that make a flush due */
-#define FLUSH_MS        20    /* the longest an outcome waits to be recorded */
-#define IDLE_POLL_MS    1000  /* the longest sleep without news */
+#define MODULE    "sync"
+#define READ_PAGE 256 /* events read from the ledger at a time */
+/*
+ * Events held in memory per destination: reading stops at QUEUED_MAX; one
+ * lane holds at most twice its share, so a lane that keeps failing fills
+ * only its own queue and the ledger is read on for the others (its own
+ * later events are read again once it has room).
+ */
+#define QUEUED_MAX      4096
+#define FLUSH_ROWS      512  /* log rows that make a flush due */
+#define FLUSH_MS        20   /* the longest an outcome waits to be recorded */
+#define IDLE_POLL_MS    1000 /* the longest sleep without news */
 #define RETRY_AFTER_MAX (3600 * 1000)
 
 const int64_t cpm__sync_ack_bucket_ms[CPM_SYNC_ACK_BUCKETS] = {5,   10,   25,   50,    100,
@@ -311,7 +316,7 @@ static void refill(struct cpm_worker *w)
 /* Reads the next page of the ledger when there is room; true when more may be waiting. */
 static bool fill(struct cpm_worker *w)
 {
-    if (w->queued >= QUEUED_MAX)
+    if (w->queued >= QUEUED_MAX) /* a backlog across the lanes: wait for room */
         return false;
     int64_t before = w->read_seq;
     cpm_err err = w->store->ops->event_list(w->store, NULL, w->read_seq, READ_PAGE, enqueue, w);
@@ -735,7 +740,7 @@ static cpm_err worker_init(struct cpm_worker *w, const json_t *dest, struct cpm_
     w->max_attempts = w->max_attempts > 0 ? w->max_attempts : 1;
     json_int_t timeout = json_integer_value(json_object_get(dest, "timeout_ms"));
     w->lane_count = w->ops->lanes ? w->ops->lanes : CPM_SINK_LANES_DEFAULT;
-    w->lane_max = w->lane_count >= 1024 ? 8 : LANE_QUEUED_MAX;
+    w->lane_max = 2 * QUEUED_MAX / w->lane_count > 4 ? 2 * QUEUED_MAX / w->lane_count : 4;
     CPM_ASSERT(w->lane_count <= CPM_DELIVERY_LANES_MAX);
     w->lanes = cpm_calloc(w->lane_count, sizeof(*w->lanes));
     w->cursors = cpm_calloc(w->lane_count, sizeof(*w->cursors));
