@@ -101,7 +101,8 @@ bool cpm_api_authenticate(struct cpm_request *req, bool as_end_user, uint32_t sc
     if (as_end_user) {
         err = cpm_end_user_bearer(authorization)
                   ? cpm_end_user_check(req->app->store, req->app->keyring, authorization,
-                                       cpm_clock_now_ms() / 1000, user, &detail)
+                                       cpm_request_header(req, "Origin"), cpm_clock_now_ms() / 1000,
+                                       user, &detail)
                   : CPM_ERR_UNAUTHORIZED;
         if (err != CPM_OK && detail.count == 0)
             cpm_detail_add(&detail, NULL, "%s", needs);

@@ -67,9 +67,11 @@ static int64_t lifetime_max_s(const json_t *property)
     return s < 1 ? 1 : s > CPM_END_USER_LIFETIME_S_MAX ? CPM_END_USER_LIFETIME_S_MAX : s;
 }
 
+static bool origin_listed(const json_t *property, const char *origin);
+
 cpm_err cpm_end_user_check(struct cpm_store *store, const struct cpm_keyring *kr,
-                           const char *authorization, int64_t now_s, struct cpm_end_user *out,
-                           struct cpm_detail *detail)
+                           const char *authorization, const char *origin, int64_t now_s,
+                           struct cpm_end_user *out, struct cpm_detail *detail)
 {
     const char *token = authorization + 7;
     char audience[CPM_ID_BYTES_MAX + 1];
@@ -100,6 +102,12 @@ cpm_err cpm_end_user_check(struct cpm_store *store, const struct cpm_keyring *kr
     if (err == CPM_OK && !cpm_subject_id_valid(claims.sub)) {
         cpm_detail_add(detail, NULL, "the token's sub is not a subject id this service takes");
         err = CPM_ERR_UNAUTHORIZED;
+    }
+    if (err == CPM_OK && origin != NULL && !origin_listed(property, origin)) {
+        cpm_detail_add(detail, NULL,
+                       "this page's origin is not one of property '%s''s allowed_origins",
+                       audience);
+        err = CPM_ERR_FORBIDDEN;
     }
     if (err == CPM_OK) {
         cpm_strlcpy(out->subject_id, claims.sub, sizeof(out->subject_id));

@@ -27,13 +27,15 @@ bool cpm_end_user_bearer(const char *authorization);
 
 /*
  * Verifies the bearer token of authorization at now_s against the keys of
- * the property it is addressed to (its `aud`; HS256 secrets opened with kr). CPM_ERR_UNAUTHORIZED
+ * the property it is addressed to (its `aud`; HS256 secrets opened with kr),
+ * and, when a browser sent one, its Origin against the property's
+ * allowed_origins (CPM_ERR_FORBIDDEN) — all from one read of the property. CPM_ERR_UNAUTHORIZED
  * with detail saying why (never quoting the token), CPM_ERR_STORE.
  */
 struct cpm_keyring;
 cpm_err cpm_end_user_check(struct cpm_store *store, const struct cpm_keyring *kr,
-                           const char *authorization, int64_t now_s, struct cpm_end_user *out,
-                           struct cpm_detail *detail) CPM_MUST_CHECK;
+                           const char *authorization, const char *origin, int64_t now_s,
+                           struct cpm_end_user *out, struct cpm_detail *detail) CPM_MUST_CHECK;
 
 /*
  * True when origin may call with property's tokens: one of its

@@ -135,15 +135,9 @@ static cpm_err screen_end_user(struct cpm_request *req, const char *authorizatio
     struct cpm_detail detail;
     cpm_detail_init(&detail);
     const char *origin = cpm_request_header(req, "Origin");
-    cpm_err err = cpm_end_user_check(req->app->store, req->app->keyring, authorization,
+    cpm_err err = cpm_end_user_check(req->app->store, req->app->keyring, authorization, origin,
                                      cpm_clock_now_ms() / 1000, &user, &detail);
     early_message(req, &detail);
-    if (err == CPM_OK && origin != NULL &&
-        !cpm_end_user_origin_allowed(req->app->store, user.property, origin)) {
-        snprintf(req->early_message, sizeof(req->early_message),
-                 "this page's origin is not one of property '%s''s allowed_origins", user.property);
-        err = CPM_ERR_FORBIDDEN;
-    }
     if (err == CPM_OK && strcmp(req->params[0], CPM_SUBJECT_ME) != 0) {
         cpm_strlcpy(req->early_message, "an end-user token reaches only /v1/subjects/me/…",
                     sizeof(req->early_message));
