@@ -121,9 +121,6 @@ bool cpm_api_authenticate(struct cpm_request *req, bool as_end_user, uint32_t sc
 void cpm_api_respond_rate_limited(struct cpm_request *req, int64_t retry_after_ms,
                                   const char *message)
 {
-    char seconds[24];
     cpm_respond_error(req, CPM_ERR_RATE_LIMITED, NULL, "%s", message);
-    snprintf(seconds, sizeof(seconds), "%lld",
-             (long long)(retry_after_ms > 0 ? (retry_after_ms + 999) / 1000 : 1));
-    cpm_respond_header(req, "Retry-After", seconds);
+    cpm_respond_retry_after(req, retry_after_ms);
 }

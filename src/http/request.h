@@ -153,5 +153,7 @@ void cpm_respond_reader(struct cpm_request *req, int status, const char *content
                         cpm_body_reader_fn read, void *cls, void (*cls_free)(void *cls));
 /* Adds a header to the answer already given (e.g. ETag, Location). */
 void cpm_respond_header(struct cpm_request *req, const char *name, const char *value);
+/* Adds Retry-After: retry_after_ms rounded up to whole seconds, at least 1. */
+void cpm_respond_retry_after(struct cpm_request *req, int64_t retry_after_ms);
 
 #endif /* CPM_HTTP_REQUEST_H */

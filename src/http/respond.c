@@ -226,3 +226,11 @@ json_t *cpm_request_json_object(struct cpm_request *req)
     }
     return doc;
 }
+
+void cpm_respond_retry_after(struct cpm_request *req, int64_t retry_after_ms)
+{
+    char seconds[24];
+    snprintf(seconds, sizeof(seconds), "%lld",
+             (long long)(retry_after_ms > 0 ? (retry_after_ms + 999) / 1000 : 1));
+    cpm_respond_header(req, "Retry-After", seconds);
+}

@@ -207,12 +207,8 @@ static void answer_early(struct cpm_request *req, unsigned allowed)
     if (req->early_message[0]) {
         cpm_detail_add(&detail, NULL, "%s", req->early_message);
         cpm_respond_problem(req, req->early_err, &detail);
-        if (req->early_err == CPM_ERR_RATE_LIMITED) {
-            char seconds[24];
-            snprintf(seconds, sizeof(seconds), "%lld",
-                     (long long)(req->retry_after_ms + 999) / 1000);
-            cpm_respond_header(req, "Retry-After", seconds);
-        }
+        if (req->early_err == CPM_ERR_RATE_LIMITED)
+            cpm_respond_retry_after(req, req->retry_after_ms);
         return;
     }
     switch (req->early_err) {
