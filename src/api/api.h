@@ -95,6 +95,7 @@ void cpm_api_subjects_put(struct cpm_request *req);
 void cpm_api_subjects_erase(struct cpm_request *req);
 void cpm_api_subject_identities_link(struct cpm_request *req);
 void cpm_api_subject_guardians_link(struct cpm_request *req);
+void cpm_api_subject_wards_list(struct cpm_request *req);
 
 /* otp.c: one-time codes before a sensitive consent */
 void cpm_api_otp_challenges_create(struct cpm_request *req);

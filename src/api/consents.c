@@ -86,25 +86,14 @@ static cpm_err load_subject(struct cpm_request *req, const char *id, struct cons
                                 w->data_key);
 }
 
-static cpm_err guardian_visit(void *ctx, const struct cpm_guardian_link *link)
-{
-    const char **guardian_id = ctx;
-    if (*guardian_id != NULL && strcmp(link->guardian_id, *guardian_id) == 0)
-        *guardian_id = NULL; /* found */
-    return CPM_OK;
-}
-
 /* Whether the acting guardian is linked to the subject; its pseudonym then goes in the leaves. */
 static cpm_err find_guardian(struct cpm_request *req, struct consent_write *w, bool *linked)
 {
-    const char *wanted = w->action.guardian_id;
     *linked = false;
-    if (wanted == NULL || w->subject_is_new)
+    if (w->action.guardian_id == NULL || w->subject_is_new)
         return CPM_OK;
-    struct cpm_store *store = req->app->store;
-    cpm_err err = store->ops->guardian_list(store, w->subject.id, CPM_GUARDIANS_PER_SUBJECT_MAX,
-                                            guardian_visit, &wanted);
-    *linked = err == CPM_OK && wanted == NULL;
+    cpm_err err =
+        cpm_store_guardian_linked(req->app->store, w->subject.id, w->action.guardian_id, linked);
     if (*linked)
         cpm_subject_pseudonym(req->app->keyring, w->action.guardian_id, w->guardian_pseudonym);
     return err;
@@ -464,6 +453,36 @@ static void record(struct cpm_request *req, const char *id, struct consent_write
     }
 }
 
+/* A guardian's token on a ward's subject acts as that guardian unless the body says who. */
+static cpm_err act_for_ward(struct cpm_request *req, json_t *body)
+{
+    if (!req->acting_guardian[0] || json_object_get(body, "actor") != NULL)
+        return CPM_OK;
+    json_t *actor =
+        json_pack("{s:s, s:s}", "type", "guardian", "guardian_id", req->acting_guardian);
+    return actor != NULL && json_object_set_new(body, "actor", actor) == 0 ? CPM_OK : CPM_ERR_NOMEM;
+}
+
+/*
+ * With an end-user token the property is the token's, and the actor is its
+ * holder: themselves on `me`, the guardian they are on a ward's subject.
+ */
+static cpm_err end_user_action(struct cpm_request *req, const struct cpm_consent_action *a,
+                               struct cpm_detail *detail)
+{
+    if (strcmp(a->property, req->end_user_property) != 0)
+        cpm_detail_add(detail, "property", "must be '%s', the property the token is for",
+                       req->end_user_property);
+    bool guardian = strcmp(a->actor, "guardian") == 0;
+    if (req->acting_guardian[0] && (!guardian || strcmp(a->guardian_id, req->acting_guardian) != 0))
+        cpm_detail_add(detail, "actor",
+                       "on a ward's subject the actor is the guardian holding the token");
+    else if (!req->acting_guardian[0] && guardian)
+        cpm_detail_add(detail, "actor.type",
+                       "with a person's own token the actor is that person: 'self'");
+    return detail->count > 0 ? CPM_ERR_VALIDATION : CPM_OK;
+}
+
 /* The first call: checks, parses body (taken), and keeps the state in req->pending. */
 static struct consent_write *start(struct cpm_request *req, const char *id, json_t *body)
 {
@@ -483,13 +502,11 @@ static struct consent_write *start(struct cpm_request *req, const char *id, json
         return NULL;
     struct cpm_detail detail;
     cpm_detail_init(&detail);
-    cpm_err err = cpm_consent_parse(w->body, &w->action, &detail);
-    if (err == CPM_OK && req->end_user_property[0] &&
-        strcmp(w->action.property, req->end_user_property) != 0) {
-        cpm_detail_add(&detail, "property", "must be '%s', the property the token is for",
-                       req->end_user_property);
-        err = CPM_ERR_VALIDATION;
-    }
+    cpm_err err = act_for_ward(req, w->body);
+    if (err == CPM_OK)
+        err = cpm_consent_parse(w->body, &w->action, &detail);
+    if (err == CPM_OK && req->end_user_property[0])
+        err = end_user_action(req, &w->action, &detail);
     if (err != CPM_OK) {
         cpm_respond_problem(req, err, &detail);
         return NULL;

@@ -48,13 +48,32 @@ static void experience_release(struct experience *x)
     cpm_notice_version_release(&x->version);
 }
 
+/* A guardian's token asking about a child it is the linked guardian of. */
+static bool authorise_ward(struct cpm_request *req, struct experience *x,
+                           const struct cpm_end_user *user, const char *child)
+{
+    bool linked = false;
+    if (!cpm_api_subject_id_checked(req, child))
+        return false;
+    cpm_err err = cpm_store_guardian_linked(req->app->store, child, user->subject_id, &linked);
+    if (err != CPM_OK)
+        cpm_api_respond_store_error(req, err, "guardians of subject", child);
+    else if (!linked)
+        cpm_respond_error(req, CPM_ERR_FORBIDDEN, "subject",
+                          "a token reaches its holder (subject=me) and the holder's wards only");
+    else
+        cpm_strlcpy(x->subject_id, child, sizeof(x->subject_id));
+    return err == CPM_OK && linked;
+}
+
 /* Who is asking about whom; false when answered (401/403/422). */
 static bool authorise(struct cpm_request *req, struct experience *x)
 {
     const char *subject = cpm_request_query(req, "subject");
     if (subject == NULL)
         return true;
-    if (strcmp(subject, CPM_SUBJECT_ME) == 0) {
+    bool me = strcmp(subject, CPM_SUBJECT_ME) == 0;
+    if (me || cpm_end_user_bearer(cpm_request_header(req, "Authorization"))) {
         struct cpm_end_user user;
         if (!cpm_api_authenticate(req, true, 0, &user,
                                   "subject=me needs the person's end-user token"))
@@ -64,8 +83,8 @@ static bool authorise(struct cpm_request *req, struct experience *x)
                               user.property);
             return false;
         }
-        cpm_strlcpy(x->subject_id, user.subject_id, sizeof(x->subject_id));
-        return true;
+        return me ? (cpm_strlcpy(x->subject_id, user.subject_id, sizeof(x->subject_id)), true)
+                  : authorise_ward(req, x, &user, subject);
     }
     if (!cpm_api_authenticate(req, false, CPM_SCOPE_DECISIONS_READ, NULL,
                               "a person's experience needs their end-user token"

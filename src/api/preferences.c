@@ -93,7 +93,12 @@ static cpm_err record_once(struct cpm_request *req, const char *id, const json_t
     cpm_random_id(e.id, sizeof(e.id), "evt_");
     cpm_strlcpy(e.type, CPM_EVENT_PREFERENCES_CHANGED, sizeof(e.type));
     cpm_strlcpy(e.subject_id, id, sizeof(e.subject_id));
-    e.leaf = cpm_preferences_leaf(e.id, subject.pseudonym, *now_ms, doc, &e.leaf_len);
+    char guardian[CPM_PSEUDONYM_BYTES];
+    if (req->acting_guardian[0])
+        cpm_subject_pseudonym(req->app->keyring, req->acting_guardian, guardian);
+    e.leaf =
+        cpm_preferences_leaf(e.id, subject.pseudonym, req->acting_guardian[0] ? guardian : NULL,
+                             *now_ms, doc, &e.leaf_len);
     char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     struct cpm_preferences_row row = {
         .doc = text, .seq = 1, .updated_ms = *now_ms, .compiled = compiled};

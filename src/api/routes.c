@@ -79,6 +79,8 @@ const struct cpm_route cpm_routes[] = {
      cpm_api_subject_identities_link},
     {CPM_POST, "/v1/subjects/{id}/guardians", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_subject_guardians_link},
+    {CPM_GET, "/v1/subjects/{id}/wards", SUBJECT(CPM_SCOPE_DECISIONS_READ), false,
+     cpm_api_subject_wards_list},
 
     {CPM_POST, "/v1/subjects/{id}/displays", SUBJECT(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_subject_displays_record},

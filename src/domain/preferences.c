@@ -367,8 +367,8 @@ static char *splice(const char *head, const char *body, size_t *len)
     return text;
 }
 
-char *cpm_preferences_leaf(const char *event_id, const char *pseudonym, int64_t time_ms,
-                           const json_t *doc, size_t *len)
+char *cpm_preferences_leaf(const char *event_id, const char *pseudonym, const char *guardian,
+                           int64_t time_ms, const json_t *doc, size_t *len)
 {
     CPM_ASSERT(event_id != NULL && pseudonym != NULL && json_is_object(doc) && len != NULL);
     char time_text[CPM_TIME_TEXT_BYTES];
@@ -377,7 +377,8 @@ char *cpm_preferences_leaf(const char *event_id, const char *pseudonym, int64_t 
     json_t *leaf =
         json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "id", event_id, "type",
                   CPM_EVENT_PREFERENCES_CHANGED, "time", time_text, "subject", pseudonym);
-    if (leaf == NULL)
+    if (leaf == NULL ||
+        (guardian != NULL && json_object_set_new(leaf, "guardian", json_string(guardian)) != 0))
         goto out;
     head = json_dumps(leaf, JSON_COMPACT | JSON_PRESERVE_ORDER);
     body = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);

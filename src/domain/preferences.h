@@ -88,10 +88,12 @@ void cpm_preferences_compile(const json_t *doc, struct cpm_preferences *out);
 /*
  * The leaf text of a preferences.changed event: compact JSON with the keys
  * v (1), id, type, time (RFC 3339 UTC, ms), subject (the pseudonym, never the
- * subject id), preferences (doc, keys sorted) in this order. len (not NULL)
- * gets its length. Returns owned text (cpm_free), or NULL when out of memory.
+ * subject id), guardian (the pseudonym of a guardian who made the change for
+ * the subject; absent when guardian is NULL), preferences (doc, keys sorted)
+ * in this order. len (not NULL) gets its length. Returns owned text
+ * (cpm_free), or NULL when out of memory.
  */
-char *cpm_preferences_leaf(const char *event_id, const char *pseudonym, int64_t time_ms,
-                           const json_t *doc, size_t *len);
+char *cpm_preferences_leaf(const char *event_id, const char *pseudonym, const char *guardian,
+                           int64_t time_ms, const json_t *doc, size_t *len);
 
 #endif /* CPM_DOMAIN_PREFERENCES_H */

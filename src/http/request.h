@@ -46,7 +46,9 @@ struct cpm_request {
     char request_id[CPM_REQUEST_ID_BYTES_MAX + 1];
     struct cpm_api_key key;                       /* the authenticated caller; id "" when none */
     char end_user_property[CPM_ID_BYTES_MAX + 1]; /* an end-user token's property, else "" */
-    const char *cors_origin;                      /* answered with CORS headers when set */
+    /* a token's holder acting for a ward (a child they are the linked guardian of), else "" */
+    char acting_guardian[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    const char *cors_origin; /* answered with CORS headers when set */
     char early_message[160]; /* why an early 401/403/422 was given, when more is known */
     int64_t retry_after_ms;  /* an early 429: when to come back */
     char *body;              /* NUL-terminated, owned by the server glue */

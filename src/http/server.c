@@ -125,9 +125,29 @@ static cpm_err screen_api_key(struct cpm_request *req, const char *authorization
 }
 
 /*
+ * A token for a subject other than `me`: only a child whose linked guardian
+ * (PIPL Art. 31) holds the token, who then acts for it (*for_ward).
+ */
+static cpm_err screen_ward(struct cpm_request *req, const struct cpm_end_user *user, bool *for_ward)
+{
+    const char *child = req->params[0];
+    cpm_err err = CPM_OK;
+    if (cpm_subject_id_valid(child) && strcmp(child, user->subject_id) != 0)
+        err = cpm_store_guardian_linked(req->app->store, child, user->subject_id, for_ward);
+    if (err == CPM_OK && !*for_ward) {
+        cpm_strlcpy(req->early_message,
+                    "an end-user token reaches only /v1/subjects/me/… and its holder's wards",
+                    sizeof(req->early_message));
+        err = CPM_ERR_FORBIDDEN;
+    }
+    return err;
+}
+
+/*
  * An end-user token: verified against its property's keys, sent from one
  * of the property's origins (when a browser says where from), and only
- * for the caller's own subject, written `me`, which becomes its id.
+ * for the caller's own subject, written `me`, which becomes its id — or a
+ * ward's, named by its id.
  */
 static cpm_err screen_end_user(struct cpm_request *req, const char *authorization)
 {
@@ -138,11 +158,9 @@ static cpm_err screen_end_user(struct cpm_request *req, const char *authorizatio
     cpm_err err = cpm_end_user_check(req->app->store, req->app->keyring, authorization, origin,
                                      cpm_clock_now_ms() / 1000, &user, &detail);
     early_message(req, &detail);
-    if (err == CPM_OK && strcmp(req->params[0], CPM_SUBJECT_ME) != 0) {
-        cpm_strlcpy(req->early_message, "an end-user token reaches only /v1/subjects/me/…",
-                    sizeof(req->early_message));
-        err = CPM_ERR_FORBIDDEN;
-    }
+    bool for_ward = false;
+    if (err == CPM_OK && strcmp(req->params[0], CPM_SUBJECT_ME) != 0)
+        err = screen_ward(req, &user, &for_ward);
     if (err == CPM_OK && req->method != CPM_GET &&
         !cpm_rate_limit_take(cpm_rate_limit_key(user.property, user.subject_id),
                              cpm_clock_monotonic_ns() / 1000000, CPM_END_USER_WRITES_BURST,
@@ -151,13 +169,16 @@ static cpm_err screen_end_user(struct cpm_request *req, const char *authorizatio
                     sizeof(req->early_message));
         err = CPM_ERR_RATE_LIMITED;
     }
-    if (err == CPM_OK) {
-        req->params[0] = cpm_arena_strndup(&req->arena, user.subject_id, strlen(user.subject_id));
-        cpm_strlcpy(req->end_user_property, user.property, sizeof(req->end_user_property));
-        req->cors_origin = origin;
-        err = req->params[0] != NULL ? CPM_OK : CPM_ERR_NOMEM;
+    if (err != CPM_OK)
+        return err;
+    cpm_strlcpy(req->end_user_property, user.property, sizeof(req->end_user_property));
+    req->cors_origin = origin;
+    if (for_ward) {
+        cpm_strlcpy(req->acting_guardian, user.subject_id, sizeof(req->acting_guardian));
+        return CPM_OK;
     }
-    return err;
+    req->params[0] = cpm_arena_strndup(&req->arena, user.subject_id, strlen(user.subject_id));
+    return req->params[0] != NULL ? CPM_OK : CPM_ERR_NOMEM;
 }
 
 /* Decides from the headers alone whether the request can go on. */

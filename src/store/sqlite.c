@@ -112,6 +112,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                            " erased_ms <> 0)",
     [ST_GUARDIAN_LIST] = "SELECT " GUARDIAN_COLUMNS " FROM guardians WHERE child_id = ?1"
                          " ORDER BY guardian_id LIMIT ?2",
+    [ST_WARD_LIST] = "SELECT " GUARDIAN_COLUMNS " FROM guardians WHERE guardian_id = ?1"
+                     " ORDER BY child_id LIMIT ?2",
     [ST_STATE_DUE] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE expires_ms > 0"
                      " AND expires_ms <= ?1 AND status = 'given' ORDER BY expires_ms LIMIT ?2",
     [ST_STATE_REMIND] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE remind_ms > 0"
@@ -815,6 +817,7 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .identity_find = cpm__sqlite_identity_find,
     .identity_list = cpm__sqlite_identity_list,
     .guardian_list = cpm__sqlite_guardian_list,
+    .ward_list = cpm__sqlite_ward_list,
     .consent_state_due = cpm__sqlite_consent_state_due,
     .consent_state_remind = cpm__sqlite_consent_state_remind,
     .consent_state_on_notice = cpm__sqlite_consent_state_on_notice,

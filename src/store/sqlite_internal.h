@@ -60,6 +60,7 @@ enum stmt {
     ST_IDENTITY_LIST,
     ST_GUARDIAN_INSERT,
     ST_GUARDIAN_LIST,
+    ST_WARD_LIST,
     ST_STATE_DUE,
     ST_STATE_REMIND,
     ST_STATE_ON_NOTICE,
@@ -178,6 +179,8 @@ cpm_err cpm__sqlite_identity_find(struct cpm_store *store, const char *type,
                                   char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1]);
 cpm_err cpm__sqlite_identity_list(struct cpm_store *store, const char *subject_id, int limit,
                                   cpm_identity_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_ward_list(struct cpm_store *store, const char *guardian_id, int limit,
+                              cpm_guardian_link_visit_fn visit, void *ctx);
 cpm_err cpm__sqlite_guardian_list(struct cpm_store *store, const char *child_id, int limit,
                                   cpm_guardian_link_visit_fn visit, void *ctx);
 

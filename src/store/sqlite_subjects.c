@@ -165,19 +165,31 @@ static cpm_err read_guardian(sqlite3_stmt *st, void *item)
     return CPM_OK;
 }
 
-cpm_err cpm__sqlite_guardian_list(struct cpm_store *store, const char *child_id, int limit,
-                                  cpm_guardian_link_visit_fn visit, void *ctx)
+/* Visits up to limit guardian links picked by statement `which` for id. */
+static cpm_err guardian_links(struct cpm_store *store, int which, const char *what, const char *id,
+                              int limit, cpm_guardian_link_visit_fn visit, void *ctx)
 {
     struct rows rows = {.item_bytes = sizeof(struct cpm_guardian_link)};
     struct sqlite_store *s = cpm__sqlite_lock_read(store);
-    sqlite3_stmt *st = s->stmts[ST_GUARDIAN_LIST];
-    int rc = cpm__sqlite_bind_text(st, 1, child_id);
+    sqlite3_stmt *st = s->stmts[which];
+    int rc = cpm__sqlite_bind_text(st, 1, id);
     rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
-    cpm_err err =
-        cpm__sqlite_collect(s, ST_GUARDIAN_LIST, rc, "guardian_list", read_guardian, &rows);
+    cpm_err err = cpm__sqlite_collect(s, which, rc, what, read_guardian, &rows);
     cpm__sqlite_unlock(s);
     for (int i = 0; err == CPM_OK && i < rows.count; i++)
         err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
     cpm__sqlite_rows_free(&rows, NULL);
     return err;
+}
+
+cpm_err cpm__sqlite_guardian_list(struct cpm_store *store, const char *child_id, int limit,
+                                  cpm_guardian_link_visit_fn visit, void *ctx)
+{
+    return guardian_links(store, ST_GUARDIAN_LIST, "guardian_list", child_id, limit, visit, ctx);
+}
+
+cpm_err cpm__sqlite_ward_list(struct cpm_store *store, const char *guardian_id, int limit,
+                              cpm_guardian_link_visit_fn visit, void *ctx)
+{
+    return guardian_links(store, ST_WARD_LIST, "ward_list", guardian_id, limit, visit, ctx);
 }

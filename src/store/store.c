@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store.c — backend-independent parts of the store: choosing the backend
- * for a data directory, and releasing the structs the backends fill.
+ * for a data directory, releasing the structs the backends fill, and
+ * questions answered from the ops alone.
  */
 #include "core/common.h"
 
@@ -76,4 +77,22 @@ void cpm_idempotency_release(struct cpm_idempotency *r)
         return;
     cpm_free(r->response);
     r->response = NULL;
+}
+
+static cpm_err guardian_visit(void *ctx, const struct cpm_guardian_link *link)
+{
+    const char **guardian_id = ctx;
+    if (*guardian_id != NULL && strcmp(link->guardian_id, *guardian_id) == 0)
+        *guardian_id = NULL; /* found */
+    return CPM_OK;
+}
+
+cpm_err cpm_store_guardian_linked(struct cpm_store *store, const char *child_id,
+                                  const char *guardian_id, bool *linked)
+{
+    const char *wanted = guardian_id;
+    cpm_err err = store->ops->guardian_list(store, child_id, CPM_GUARDIANS_PER_SUBJECT_MAX,
+                                            guardian_visit, &wanted);
+    *linked = err == CPM_OK && wanted == NULL;
+    return err;
 }

@@ -424,6 +424,9 @@ struct cpm_store_ops {
     /* Visits up to limit guardian links of the child, by guardian id. */
     cpm_err (*guardian_list)(struct cpm_store *store, const char *child_id, int limit,
                              cpm_guardian_link_visit_fn visit, void *ctx);
+    /* (version 8) Visits up to limit links where guardian_id is the guardian, by child id. */
+    cpm_err (*ward_list)(struct cpm_store *store, const char *guardian_id, int limit,
+                         cpm_guardian_link_visit_fn visit, void *ctx);
 
     /* ---- version 4: state that moves by itself ---- */
 
@@ -505,5 +508,9 @@ extern const struct cpm_store_ops cpm_store_sqlite_ops;
 cpm_err cpm_store_open(const char *data_dir, struct cpm_store **out,
                        struct cpm_detail *detail) CPM_MUST_CHECK;
 void cpm_store_close(struct cpm_store *store);
+
+/* Whether guardian_id is a linked guardian of child_id (*linked); CPM_ERR_STORE. */
+cpm_err cpm_store_guardian_linked(struct cpm_store *store, const char *child_id,
+                                  const char *guardian_id, bool *linked) CPM_MUST_CHECK;
 
 #endif /* CPM_STORE_H */

@@ -245,3 +245,60 @@ test('a person\'s own delivery log shows where and when, not receivers\' texts; 
   const long = await request(server, 'PATCH', '/v1/properties/shop', { key, body: { token_lifetime_max: 'P2Y' } });
   assert.equal(expectProblem(assert, long, 422, 'validation_failed').field, 'token_lifetime_max');
 });
+
+test('a guardian\'s token reaches the wards it is linked to, and acts there as that guardian (PIPL Art. 31)', async () => {
+  const admin = (method, p, body) => request(server, method, p, { key, body });
+  assert.equal((await admin('PUT', '/v1/subjects/ward-1', { age_status: 'child_under_14' })).status, 200);
+  assert.equal((await admin('POST', '/v1/subjects/ward-1/guardians', { guardian_id: 'mum-1', relation: 'parent' })).status, 201);
+  const mum = await token('mum-1');
+  const stranger = await token('stranger-1');
+  const child = await token('ward-1');
+
+  const wards = await asUser(mum, 'GET', '/v1/subjects/me/wards');
+  assert.equal(wards.status, 200, wards.text);
+  assert.deepEqual(wards.json.wards.map((w) => [w.subject, w.relation, w.age_status]), [['ward-1', 'parent', 'child_under_14']]);
+  assert.deepEqual((await asUser(stranger, 'GET', '/v1/subjects/me/wards')).json.wards, []);
+
+  // the guardian consents for the child: the actor is the guardian, named by pseudonym
+  const given = await asUser(mum, 'POST', '/v1/subjects/ward-1/consents', consentBody('given'));
+  assert.equal(given.status, 201, given.text);
+  const leaves = (await admin('GET', '/v1/subjects/ward-1/events')).json.items.map((i) => JSON.parse(i.leaf));
+  const leaf = leaves.find((l) => l.type === 'consent.given');
+  const mumPseudonym = (await admin('GET', '/v1/subjects/mum-1')).json.pseudonym;
+  assert.equal(leaf.actor, 'guardian');
+  assert.equal(leaf.guardian, mumPseudonym);
+  const decided = await admin('GET', '/v1/decide?subject=ward-1&purpose=marketing.sms');
+  assert.equal(decided.json.allowed, true, decided.text);
+  // …and changes the child's preferences, the leaf naming the guardian
+  const prefs = await asUser(mum, 'PATCH', '/v1/subjects/ward-1/preferences', { language: 'en' });
+  assert.equal(prefs.status, 200, prefs.text);
+  const prefLeaf = (await admin('GET', '/v1/subjects/ward-1/events')).json.items.map((i) => JSON.parse(i.leaf))
+    .find((l) => l.type === 'preferences.changed');
+  assert.equal(prefLeaf.guardian, mumPseudonym);
+  // the child's experience, asked by the guardian
+  assert.equal((await admin('POST', '/v1/policies', fx.policy())).status, 201);
+  const x = await asUser(mum, 'GET', '/v1/experience?property=shop&region=CN&subject=ward-1');
+  assert.equal(x.status, 200, x.text);
+  assert.equal(x.json.guardian_required, true);
+
+  // claiming to be someone else, or a guardian on one's own subject: 422, nothing written
+  const before = (await admin('GET', '/v1/subjects/ward-1/events')).json.items.length;
+  const self = await asUser(mum, 'POST', '/v1/subjects/ward-1/consents', { ...consentBody('refused'), actor: { type: 'self' } });
+  assert.equal(expectProblem(assert, self, 422, 'validation_failed').field, 'actor');
+  const other = await asUser(mum, 'POST', '/v1/subjects/ward-1/consents',
+    { ...consentBody('refused'), actor: { type: 'guardian', guardian_id: 'dad-1' } });
+  assert.equal(expectProblem(assert, other, 422, 'validation_failed').field, 'actor');
+  const mine = await asUser(mum, 'POST', '/v1/subjects/me/consents',
+    { ...consentBody('given'), actor: { type: 'guardian', guardian_id: 'mum-1' } });
+  assert.equal(expectProblem(assert, mine, 422, 'validation_failed').field, 'actor.type');
+  assert.equal((await admin('GET', '/v1/subjects/ward-1/events')).json.items.length, before);
+
+  // not linked: 403 everywhere, the other way round too
+  for (const [t, p] of [[stranger, '/v1/subjects/ward-1/consents'], [child, '/v1/subjects/mum-1/consents'],
+    [stranger, '/v1/subjects/ward-1/preferences']]) {
+    expectProblem(assert, await asUser(t, 'GET', p), 403, 'forbidden');
+  }
+  expectProblem(assert, await asUser(stranger, 'POST', '/v1/subjects/ward-1/consents', consentBody('given')), 403, 'forbidden');
+  expectProblem(assert, await asUser(stranger, 'GET', '/v1/experience?property=shop&region=CN&subject=ward-1'), 403, 'forbidden');
+  expectProblem(assert, await asUser(stranger, 'GET', `/v1/subjects/${'x'.repeat(200)}/consents`), 403, 'forbidden');
+});

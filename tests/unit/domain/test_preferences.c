@@ -362,7 +362,7 @@ static void test_leaf(void **state)
                         " 'frequency_caps': [{'per': 'week', 'max': 2, 'channel': 'sms'}],"
                         " 'language': 'zh-Hans'}",
                         CPM_OK, &d);
-    char *leaf = cpm_preferences_leaf("evt-1", PSEUDONYM, TIME_MS, doc, &len);
+    char *leaf = cpm_preferences_leaf("evt-1", PSEUDONYM, NULL, TIME_MS, doc, &len);
     assert_non_null(leaf);
     assert_string_equal(
         leaf,
@@ -381,16 +381,23 @@ static void test_leaf(void **state)
 
     /* the empty document; and out of memory gives NULL, never a partial leaf */
     json_t *empty = J("{}");
-    leaf = cpm_preferences_leaf("evt-2", PSEUDONYM, 0, empty, &len);
+    leaf = cpm_preferences_leaf("evt-2", PSEUDONYM, NULL, 0, empty, &len);
     assert_non_null(leaf);
     assert_string_equal(leaf, "{\"v\":1,\"id\":\"evt-2\",\"type\":\"preferences.changed\","
                               "\"time\":\"1970-01-01T00:00:00.000Z\",\"subject\":\"" PSEUDONYM
                               "\",\"preferences\":{}}");
     cpm_free(leaf);
+    /* changed by a guardian for a child: the guardian's pseudonym before the document */
+    leaf = cpm_preferences_leaf("evt-3", PSEUDONYM, "g-pseudonym", 0, empty, &len);
+    assert_non_null(leaf);
+    assert_string_equal(leaf, "{\"v\":1,\"id\":\"evt-3\",\"type\":\"preferences.changed\","
+                              "\"time\":\"1970-01-01T00:00:00.000Z\",\"subject\":\"" PSEUDONYM
+                              "\",\"guardian\":\"g-pseudonym\",\"preferences\":{}}");
+    cpm_free(leaf);
     char *text = NULL;
     for (int64_t n = 0; text == NULL; n++) {
         cpm_alloc_fail_after(n);
-        text = cpm_preferences_leaf("evt-1", PSEUDONYM, TIME_MS, doc, &len);
+        text = cpm_preferences_leaf("evt-1", PSEUDONYM, NULL, TIME_MS, doc, &len);
         cpm_alloc_fail_after(-1);
     }
     assert_int_equal(len, strlen(text));
