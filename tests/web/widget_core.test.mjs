@@ -291,3 +291,38 @@ test('on() returns a function that stops the handler; shown() reports the experi
   c.shown();
   assert.deepEqual(seen, ['ready', 'shown zh-Hans']);
 });
+
+test('a policy asking a one-time code: only giving needs one; the verified challenge goes with the consent', async () => {
+  let tries = 0;
+  const f = fakeFetch((url, init) => {
+    const u = new URL(url, BASE).pathname;
+    if (u === '/v1/otp/challenges') return { status: 201, body: { id: 'otp_1', sent_to: '+86 138****8000', expires_at: 'x' } };
+    if (u === '/v1/otp/challenges/otp_1/verify') {
+      tries++;
+      return sent({ init }).code === '123456' ? { body: { verified: true } } : { status: 422, body: { detail: 'wrong code', attempts_left: 4 } };
+    }
+    if (init && init.method === 'POST') return { status: 201, body: RECORDED };
+    return { body: experience('zh-Hans', { otp_required: true }) };
+  });
+  const c = core(f.fetch);
+  const errors = [];
+  c.on('error', (e) => errors.push(e.status));
+  await c.load();
+  assert.equal(c.needsOtp(), false, 'refusing everything needs no code');
+  c.choose('marketing.sms', true);
+  assert.equal(c.needsOtp(), true);
+  assert.deepEqual(await c.otpStart(), { id: 'otp_1', sent_to: '+86 138****8000', expires_at: 'x' });
+  assert.deepEqual(sent(f.calls.at(-1)), {});
+  await assert.rejects(c.otpVerify('000000'), (e) => e.status === 422);
+  assert.deepEqual(errors, [], 'a mistyped code is not an error event');
+  assert.equal(c.needsOtp(), true);
+  await c.otpVerify('123456');
+  assert.equal(tries, 2);
+  assert.equal(c.needsOtp(), false);
+  await c.submit();
+  assert.deepEqual(sent(f.calls.at(-1)).otp, { challenge: 'otp_1' });
+  // a code is good for one action
+  c.choose('marketing.sms', true);
+  assert.equal(c.needsOtp(), true);
+  assert.equal(sent({ init: { body: JSON.stringify(c.body('click')) } }).otp, undefined);
+});

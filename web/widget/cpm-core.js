@@ -12,13 +12,14 @@ export function createConsentCore(o) {
   const { base = '', property, region, token, channel = 'web', gpc = false } = o;
   const get = o.fetch || ((...a) => globalThis.fetch(...a));
   let locale = o.locale;
-  const state = { experience: null, decisions: {}, gpc: {}, display: null };
+  const state = { experience: null, decisions: {}, gpc: {}, display: null, otp: null };
   let displaying = null; // the display being recorded, awaited by submit
   const handlers = {};
   const emit = (name, v) => (handlers[name] || []).slice().forEach((fn) => fn(v));
   const headers = (h) => (token ? Object.assign(h, { Authorization: `Bearer ${token}` }) : h);
 
-  async function call(path, init) {
+  // quiet: a refusal the person can put right (a mistyped code) is not an 'error' event.
+  async function call(path, init, quiet) {
     try {
       const res = await get(base + path, init);
       const body = await res.json().catch(() => null);
@@ -28,10 +29,21 @@ export function createConsentCore(o) {
       }
       return body;
     } catch (e) {
-      emit('error', e);
+      if (!(quiet && e.status === 422)) emit('error', e);
       throw e;
     }
   }
+
+  const post = (path, rec, quiet) =>
+    call(
+      path,
+      {
+        method: 'POST',
+        headers: headers({ Accept: 'application/json', 'Content-Type': 'application/json' }),
+        body: JSON.stringify(rec),
+      },
+      quiet,
+    );
 
   // The consent purposes to decide now: for a known person, those the
   // experience asks again (reasons); for anyone else, all of them.
@@ -86,6 +98,7 @@ export function createConsentCore(o) {
     b.method = method;
     b.notice = { id: n.id, version: n.version, sha256: n.sha256 };
     if (state.display) b.display = state.display;
+    if (state.otp && state.otp.verified) b.otp = { challenge: state.otp.id };
     b.decisions = asked(x).map((p) => {
       const given = state.decisions[p.id];
       const d = { purpose: p.id, decision: given ? 'given' : 'refused' };
@@ -102,23 +115,35 @@ export function createConsentCore(o) {
     if (!token) return Promise.resolve(null);
     const rec = { property, locale: x.locale, notice: { id: x.notice.id, version: x.notice.version }, channel };
     if (x.policy) rec.policy = x.policy;
-    displaying = call('/v1/subjects/me/displays', {
-      method: 'POST',
-      headers: headers({ Accept: 'application/json', 'Content-Type': 'application/json' }),
-      body: JSON.stringify(rec),
-    }).then((r) => (state.display = r.display), () => null);
+    displaying = post('/v1/subjects/me/displays', rec).then((r) => (state.display = r.display), () => null);
     return displaying;
+  }
+
+  // A policy may ask a one-time code before anything is given (refusing never needs one).
+  function needsOtp() {
+    const x = need();
+    return !!x.otp_required && !(state.otp && state.otp.verified) && asked(x).some((p) => state.decisions[p.id]);
+  }
+
+  async function otpStart() {
+    const c = await post('/v1/otp/challenges', {});
+    state.otp = { id: c.id, sent_to: c.sent_to, expires_at: c.expires_at, verified: false };
+    return c;
+  }
+
+  async function otpVerify(code) {
+    if (!state.otp) throw new Error('otpStart() first');
+    const r = await post(`/v1/otp/challenges/${encodeURIComponent(state.otp.id)}/verify`, { code: String(code) }, true);
+    state.otp.verified = true;
+    return r;
   }
 
   async function submit({ method = 'click' } = {}) {
     await displaying;
     const b = body(method);
     if (!b.decisions.length) return null;
-    const answer = await call('/v1/subjects/me/consents', {
-      method: 'POST',
-      headers: headers({ Accept: 'application/json', 'Content-Type': 'application/json' }),
-      body: JSON.stringify(b),
-    });
+    const answer = await post('/v1/subjects/me/consents', b);
+    state.otp = null;
     emit('updated', answer);
     return answer;
   }
@@ -141,6 +166,9 @@ export function createConsentCore(o) {
       return load();
     },
     shown,
+    needsOtp,
+    otpStart,
+    otpVerify,
     on(name, fn) {
       (handlers[name] = handlers[name] || []).push(fn);
       return () => {

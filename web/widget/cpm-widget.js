@@ -9,6 +9,8 @@ const T = {
     fixed: '始终开启', fixedHint: '为提供服务所必需或依据其他法定理由处理，无需您的同意，无法在此关闭。',
     gpc: '已按浏览器的“全局隐私控制”信号设为拒绝。', err: '保存失败，请稍后重试。',
     refuse: '全部拒绝', sel: '同意所选', accept: '全部同意',
+    otp: '同意前需验证您的手机号，验证码已发送至 ', code: '6 位验证码', verify: '验证并提交', back: '返回', bad: '验证码不正确或已失效。',
+    kid: '未满十四周岁的未成年人，须由父母或其他监护人同意后我们才能处理上述信息。请您的监护人登录其账户，在“偏好设置”中为您选择。', ok: '知道了',
   },
   'zh-Hant': {
     title: '私隱設定', lang: '語言', opt: '可選用途', ver: '版本 ',
@@ -16,6 +18,8 @@ const T = {
     fixed: '始終開啟', fixedHint: '為提供服務所必需或依據其他法定理由處理，無需您的同意，無法在此關閉。',
     gpc: '已按瀏覽器的「全球隱私控制」訊號設為拒絕。', err: '儲存失敗，請稍後再試。',
     refuse: '全部拒絕', sel: '同意所選', accept: '全部同意',
+    otp: '同意前需驗證您的手機號碼，驗證碼已發送至 ', code: '6 位驗證碼', verify: '驗證並提交', back: '返回', bad: '驗證碼不正確或已失效。',
+    kid: '未滿十四歲的未成年人，須由父母或其他監護人同意後我們才能處理上述資料。請您的監護人登入其帳戶，在「偏好設定」中為您選擇。', ok: '知道了',
   },
   en: {
     title: 'Privacy settings', lang: 'Language', opt: 'Optional purposes', ver: 'Version ',
@@ -24,6 +28,8 @@ const T = {
     fixed: 'Always on', fixedHint: 'Needed for the service or processed on another legal basis: no consent needed, cannot be turned off here.',
     gpc: 'Set to refused by your browser\'s Global Privacy Control signal.', err: 'Could not save. Please try again.',
     refuse: 'Refuse all', sel: 'Accept selected', accept: 'Accept all',
+    otp: 'Before you consent we need to verify your phone. A code was sent to ', code: '6-digit code', verify: 'Verify and submit', back: 'Back', bad: 'The code is wrong or no longer valid.',
+    kid: 'Under 14, a parent or guardian must agree before we process this information. Please ask them to choose for you in "Preferences" in their own account.', ok: 'Got it',
   },
 };
 const LANGS = [['zh-Hans', '简体中文'], ['zh-Hant', '繁體中文'], ['en', 'English']];
@@ -43,6 +49,8 @@ const CSS = `.cpm-root{--cpm-p:#1f6feb;position:fixed;inset:0;z-index:2147483000
 .cpm-purpose input{flex:none;width:1.1em;height:1.1em;margin:.2em 0 0;accent-color:var(--cpm-p)}
 .cpm-purpose .cpm-note{margin-left:1.6em}
 .cpm-err{margin:0 0 .5rem;color:#b00020}
+.cpm-kid{margin:.75rem 0 0;padding:.5rem .75rem;border-left:4px solid var(--cpm-p);background:#f3f6fb}
+.cpm-code{box-sizing:border-box;width:100%;margin:0 0 .5rem;padding:.6rem .75rem;border:1px solid #999;border-radius:8px;font:inherit;font-size:1.2em;letter-spacing:.3em}
 .cpm-err:empty{display:none}
 .cpm-btns{display:grid;grid-template-columns:repeat(auto-fit,minmax(9em,1fr));grid-auto-rows:1fr;gap:.5rem}
 .cpm-btn{padding:.7rem 1rem;border:0;border-radius:8px;background:var(--cpm-p);color:#fff;font:inherit;font-weight:600;overflow-wrap:anywhere;cursor:pointer}
@@ -102,11 +110,15 @@ export async function mount(o = {}) {
     if (back && back.focus) back.focus();
   }
 
+  function dismiss() {
+    close();
+    fire('closed');
+  }
+
   function onKey(e) {
     if (e.key === 'Escape') {
       e.preventDefault();
-      close();
-      fire('closed');
+      dismiss();
     } else if (e.key === 'Tab') {
       const f = focusables();
       const a = document.activeElement;
@@ -118,6 +130,16 @@ export async function mount(o = {}) {
     }
   }
 
+  const texts = () => {
+    const x = core.state.experience;
+    return Object.assign({}, T[uiLocale(x.locale)], (x.ui && x.ui.texts) || {});
+  };
+
+  async function save(method) {
+    await core.submit({ method });
+    close();
+  }
+
   function act(prepare, method) {
     return async () => {
       if (prepare) prepare();
@@ -125,13 +147,46 @@ export async function mount(o = {}) {
       const buttons = root.querySelectorAll('.cpm-btn');
       buttons.forEach((b) => (b.disabled = true));
       try {
-        await core.submit({ method });
-        close();
+        if (core.needsOtp()) otpStep(await core.otpStart(), method);
+        else await save(method);
       } catch (e) {
-        $('.cpm-err').textContent = T[uiLocale(core.state.experience.locale)].err;
+        $('.cpm-err').textContent = texts().err;
         buttons.forEach((b) => (b.disabled = false));
       }
     };
+  }
+
+  // The policy's second factor: the code sent to the person's phone, then the same submit.
+  function otpStep(c, method) {
+    const t = texts();
+    const input = h('input', { id: 'cpm-code', className: 'cpm-code', inputMode: 'numeric', autocomplete: 'one-time-code', maxLength: 6, placeholder: t.code, 'aria-label': t.code, 'aria-describedby': 'cpm-otp-note' });
+    const fail = (text) => {
+      $('.cpm-err').textContent = text;
+      $('#cpm-verify').disabled = false;
+      input.focus();
+    };
+    async function verify(e) {
+      e.preventDefault();
+      $('#cpm-verify').disabled = true;
+      try {
+        await core.otpVerify(input.value.trim());
+      } catch (err) {
+        return fail(err.status === 422 ? t.bad : t.err);
+      }
+      await save(method).catch(() => fail(t.err));
+    }
+    const back = () => {
+      draw();
+      $('#cpm-dialog').focus();
+    };
+    $('.cpm-btns').replaceWith(
+      h('form', { className: 'cpm-otp', onsubmit: verify },
+        h('p', { id: 'cpm-otp-note', className: 'cpm-note' }, t.otp + (c.sent_to || '')), input,
+        h('div', { className: 'cpm-btns' },
+          h('button', { type: 'button', id: 'cpm-otp-back', className: 'cpm-btn', onclick: back }, t.back),
+          h('button', { type: 'submit', id: 'cpm-verify', className: 'cpm-btn' }, t.verify))));
+    $('.cpm-err').textContent = '';
+    input.focus();
   }
 
   async function relocale(tag) {
@@ -148,8 +203,9 @@ export async function mount(o = {}) {
   function draw() {
     const x = core.state.experience;
     const n = x.notice;
-    const t = Object.assign({}, T[uiLocale(x.locale)], (x.ui && x.ui.texts) || {});
+    const t = texts();
     const g = core.groups();
+    const kid = x.guardian_required; // under 14: only a guardian decides (PIPL Art. 31)
     const item = (p, label, fixed) =>
       h('div', { className: 'cpm-purpose', 'data-purpose': p.id },
         h('label', {},
@@ -172,14 +228,16 @@ export async function mount(o = {}) {
         h('div', { className: 'cpm-body' },
           h('div', { id: 'cpm-text', className: 'cpm-text', tabIndex: 0 }, n.title && h('h3', {}, n.title), n.text),
           h('p', { className: 'cpm-note cpm-ver' }, t.ver + n.version),
-          set('cpm-opt', t.opt, '', g.consent, ''),
-          set('cpm-sep', t.sep, t.sepHint, g.separate, t.sepItem),
+          kid && h('p', { id: 'cpm-kid', className: 'cpm-kid' }, t.kid),
+          !kid && set('cpm-opt', t.opt, '', g.consent, ''),
+          !kid && set('cpm-sep', t.sep, t.sepHint, g.separate, t.sepItem),
           set('cpm-fixed', t.fixed, t.fixedHint, g.fixed, '', true)),
         h('p', { className: 'cpm-err', role: 'alert' }),
-        h('div', { className: 'cpm-btns' },
-          btn('cpm-refuse-all', t.refuse, act(core.refuseAll, 'click')),
-          btn('cpm-accept-selected', t.sel, act(null, 'checkbox')),
-          btn('cpm-accept-all', t.accept, act(core.acceptAll, 'click')))));
+        kid ? h('div', { className: 'cpm-btns' }, btn('cpm-ok', t.ok, dismiss))
+          : h('div', { className: 'cpm-btns' },
+            btn('cpm-refuse-all', t.refuse, act(core.refuseAll, 'click')),
+            btn('cpm-accept-selected', t.sel, act(null, 'checkbox')),
+            btn('cpm-accept-all', t.accept, act(core.acceptAll, 'click')))));
     const theme = (x.ui && x.ui.theme) || {};
     if (theme.primary_color) next.style.setProperty('--cpm-p', theme.primary_color);
     if (theme.background_color) next.style.setProperty('--cpm-bg', theme.background_color);
@@ -199,7 +257,7 @@ export async function mount(o = {}) {
   }
 
   const x = await core.load();
-  if (x.show && !x.guardian_required) open();
+  if (x.show) open();
   return { core, open, close };
 }
 
