@@ -249,9 +249,10 @@ static json_t *answer(struct cpm_request *req, struct experience *x)
     const json_t *shown = json_object_get(content, x->locale);
     json_t *list = purposes(req, x, reasons);
     bool guardian = strcmp(x->age_status, "child_under_14") == 0;
+    const char *sec_gpc = cpm_request_header(req, "Sec-GPC"); /* the browser's GPC signal */
     return json_pack(
         "{s:s, s:s?, s:O, s:s, s:o, s:{s:s, s:I, s:s?, s:s?, s:s?}, s:o, s:o, s:O?, s:b, s:s?,"
-        " s:s?, s:b, s:o, s:b}",
+        " s:b, s:s?, s:b, s:o, s:b}",
         "property", x->property_id, "region", x->region, "policy", json_object_get(x->policy, "id"),
         "locale", x->locale, "locales", available, "notice", "id", x->version.notice_id, "version",
         (json_int_t)x->version.version, "sha256",
@@ -260,7 +261,8 @@ static json_t *answer(struct cpm_request *req, struct experience *x)
         json_string_value(json_object_get(shown, "text")), "purposes", list, "ui", ui(x),
         "consent_validity", json_object_get(x->policy, "consent_validity"), "otp_required",
         json_is_true(json_object_get(x->policy, "otp_required")), "gpc",
-        json_string_value(json_object_get(x->policy, "gpc")), "subject",
+        json_string_value(json_object_get(x->policy, "gpc")), "gpc_signal",
+        sec_gpc != NULL && strcmp(sec_gpc, "1") == 0, "subject",
         x->subject_id[0] ? x->subject_id : NULL, "show",
         x->subject_id[0] ? json_array_size(reasons) > 0 : true, "reasons", reasons,
         "guardian_required", guardian);

@@ -86,6 +86,10 @@ test('anyone gets the texts: Hong Kong reads Traditional Chinese, an explicit lo
     assert.equal(res.json.locale, want, `${JSON.stringify(q)} ${JSON.stringify(headers)}`);
   }
   assert.equal((await experience({ property: 'shop', region: 'US' })).status, 404, 'no policy for US, no * policy');
+  // the browser's Global Privacy Control header is reported for the popup to honour
+  assert.equal(hk.json.gpc_signal, false);
+  assert.equal((await experience({ property: 'shop', region: 'CN-HK' }, { 'sec-gpc': '1' })).json.gpc_signal, true);
+  assert.equal((await experience({ property: 'shop', region: 'CN-HK' }, { 'sec-gpc': '0' })).json.gpc_signal, false);
 });
 
 test('a person: shown when never asked, not after deciding; a refusal\'s cool-down; re-consent after a material change', async () => {

@@ -208,6 +208,10 @@ test('GPC: sale and ads purposes start refused and marked, acceptAll leaves them
     await other.load();
     assert.deepEqual(other.state.gpc, {}, `gpc ${gpc}, policy ${mode}`);
   }
+  // the Sec-GPC header the server saw counts like navigator.globalPrivacyControl
+  const header = core(withConsents({ gpc_signal: true }).fetch, { gpc: false });
+  await header.load();
+  assert.deepEqual(header.state.gpc, { 'ads.personalised': true, 'data.sale': true });
 });
 
 test('setLocale re-loads in the new locale; the choices stay, the notice hash follows the text shown', async () => {

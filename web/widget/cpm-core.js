@@ -64,7 +64,7 @@ export function createConsentCore(o) {
     if (token) q.set('subject', 'me');
     const x = await call(`/v1/experience?${q}`, { headers: headers({ Accept: 'application/json' }) });
     const before = state.decisions;
-    const refuseAds = gpc && x.gpc === 'refuse_sale_and_ads';
+    const refuseAds = (gpc || x.gpc_signal) && x.gpc === 'refuse_sale_and_ads';
     state.experience = x;
     state.decisions = {};
     state.gpc = {};
