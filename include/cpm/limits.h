@@ -43,6 +43,7 @@
 #define CPM_CONTEXT_BYTES_MAX          1024 /* IP + user agent, sealed */
 #define CPM_IDENTITIES_PER_SUBJECT_MAX 32   /* identifiers linked to one subject */
 #define CPM_GUARDIANS_PER_SUBJECT_MAX  8    /* guardians linked to one subject */
+#define CPM_RIGHTS_TEXT_BYTES_MAX      2000 /* a rights request's note, reply or reason (UTF-8) */
 
 /* Audiences: POST /v1/audiences/filter (the upload itself has no size limit) */
 #define CPM_AUDIENCE_SPOOL_MEMORY_BYTES_MAX (1024 * 1024) /* answer in memory; then a temp file */
@@ -71,5 +72,10 @@
 #define CPM_OTP_CHALLENGES_IP_MAX      20               /* codes asked for from one IP address */
 #define CPM_EXPERIENCE_BURST           120 /* GET /v1/experience from one address: a burst, */
 #define CPM_EXPERIENCE_EVERY_MS        100 /* then one every this many ms (10 a second) */
+
+/* Anonymous visitors' devices (POST /v1/devices) and their merge at login */
+#define CPM_DEVICES_BURST             60   /* devices issued to one address: a burst, */
+#define CPM_DEVICES_EVERY_MS          1000 /* then one a second */
+#define CPM_DEVICE_MERGE_CONSENTS_MAX 256  /* a device's consents a merge reads and carries */
 
 #endif /* CPM_LIMITS_H */

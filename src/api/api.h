@@ -54,6 +54,8 @@ void cpm_api_experience(struct cpm_request *req);
 void cpm_api_widget_file(struct cpm_request *req);
 void cpm_api_demo_index(struct cpm_request *req);
 void cpm_api_demo_file(struct cpm_request *req);
+void cpm_api_center_index(struct cpm_request *req);
+void cpm_api_center_file(struct cpm_request *req);
 /*
  * Records body (a consent action, taken) for subject id and answers like
  * POST /v1/subjects/{id}/consents; on a resumed request (req->pending set)
@@ -96,6 +98,18 @@ void cpm_api_subjects_erase(struct cpm_request *req);
 void cpm_api_subject_identities_link(struct cpm_request *req);
 void cpm_api_subject_guardians_link(struct cpm_request *req);
 void cpm_api_subject_wards_list(struct cpm_request *req);
+
+/* devices.c: anonymous visitors' devices, merged into the person at login */
+void cpm_api_devices_create(struct cpm_request *req);
+/* Merges the device of body ({type: "device", device_token}, taken) into subject id; answers. */
+void cpm_api_device_merge(struct cpm_request *req, const char *id, json_t *body);
+
+/* rights.c: data subjects' rights requests (PIPL Art. 44–50) and the operators' queue */
+void cpm_api_subject_requests_create(struct cpm_request *req);
+void cpm_api_subject_requests_list(struct cpm_request *req);
+void cpm_api_requests_queue(struct cpm_request *req);
+void cpm_api_requests_get(struct cpm_request *req);
+void cpm_api_requests_patch(struct cpm_request *req);
 
 /* otp.c: one-time codes before a sensitive consent */
 void cpm_api_otp_challenges_create(struct cpm_request *req);

@@ -152,6 +152,46 @@ static const char *text_in(const json_t *map, const char *locale, const char *fa
     return text;
 }
 
+/* Whether the topic covers one of the policy's purposes. */
+static bool topic_asked(const json_t *topic, const json_t *policy)
+{
+    size_t i, j;
+    const json_t *t, *p;
+    json_array_foreach(json_object_get(topic, "purposes"), i, t)
+    {
+        json_array_foreach(json_object_get(policy, "purposes"), j, p)
+        {
+            if (json_equal(t, json_object_get(p, "purpose")))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* The configured topics of the policy's purposes, named in the locale: what a person may turn off.
+ */
+static json_t *topics(struct cpm_request *req, struct experience *x)
+{
+    const char *fallback = json_string_value(json_object_get(x->property, "default_locale"));
+    json_t *all = NULL, *out = json_array();
+    const json_t *topic;
+    size_t i;
+    if (cpm_config_all(req->app->store, CPM_DOC_TOPIC, &all) != CPM_OK)
+        return out; /* the popup and center go on without them */
+    json_array_foreach(all, i, topic)
+    {
+        if (!topic_asked(topic, x->policy))
+            continue;
+        const json_t *name = json_object_get(topic, "name");
+        json_array_append_new(out,
+                              json_pack("{s:O, s:s?}", "id", json_object_get(topic, "id"), "name",
+                                        json_is_string(name) ? json_string_value(name)
+                                                             : text_in(name, x->locale, fallback)));
+    }
+    json_decref(all);
+    return out;
+}
+
 /* The policy's purposes as shown, each with the person's status and why it is asked. */
 static json_t *purposes(struct cpm_request *req, struct experience *x, json_t *reasons)
 {
@@ -251,15 +291,16 @@ static json_t *answer(struct cpm_request *req, struct experience *x)
     bool guardian = strcmp(x->age_status, "child_under_14") == 0;
     const char *sec_gpc = cpm_request_header(req, "Sec-GPC"); /* the browser's GPC signal */
     return json_pack(
-        "{s:s, s:s?, s:O, s:s, s:o, s:{s:s, s:I, s:s?, s:s?, s:s?}, s:o, s:o, s:O?, s:b, s:s?,"
+        "{s:s, s:s?, s:O, s:s, s:o, s:{s:s, s:I, s:s?, s:s?, s:s?}, s:o, s:o, s:o, s:O?, s:b, s:s?,"
         " s:b, s:s?, s:b, s:o, s:b}",
         "property", x->property_id, "region", x->region, "policy", json_object_get(x->policy, "id"),
         "locale", x->locale, "locales", available, "notice", "id", x->version.notice_id, "version",
         (json_int_t)x->version.version, "sha256",
         json_string_value(json_object_get(shown, "sha256")), "title",
         json_string_value(json_object_get(shown, "title")), "text",
-        json_string_value(json_object_get(shown, "text")), "purposes", list, "ui", ui(x),
-        "consent_validity", json_object_get(x->policy, "consent_validity"), "otp_required",
+        json_string_value(json_object_get(shown, "text")), "purposes", list, "topics",
+        topics(req, x), "ui", ui(x), "consent_validity",
+        json_object_get(x->policy, "consent_validity"), "otp_required",
         json_is_true(json_object_get(x->policy, "otp_required")), "gpc",
         json_string_value(json_object_get(x->policy, "gpc")), "gpc_signal",
         sec_gpc != NULL && strcmp(sec_gpc, "1") == 0, "subject",
@@ -297,7 +338,7 @@ void cpm_api_experience(struct cpm_request *req)
     }
     if (!authorise(req, &x))
         return;
-    const char *origin = cpm_request_header(req, "Origin");
+    const char *origin = cpm_request_origin(req);
     if (origin != NULL && cpm_end_user_origin_allowed(req->app->store, x.property_id, origin))
         req->cors_origin = origin; /* the property's own pages read the answer */
     cpm_err err = load(req, &x);

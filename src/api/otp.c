@@ -58,7 +58,7 @@ static bool authenticate(struct cpm_request *req, struct caller *c)
                               "one-time codes need the person's end-user token or an API key"
                               " with consents:write"))
         return false;
-    const char *origin = cpm_request_header(req, "Origin"); /* checked with the token */
+    const char *origin = cpm_request_origin(req); /* checked with the token */
     if (c->end_user) {
         req->cors_origin = origin;
         cpm_strlcpy(c->subject_id, user.subject_id, sizeof(c->subject_id));

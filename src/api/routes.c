@@ -25,9 +25,13 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/widget/{file}", PUBLIC, false, cpm_api_widget_file},
     {CPM_GET, "/demo", PUBLIC, false, cpm_api_demo_index},
     {CPM_GET, "/demo/{file}", PUBLIC, false, cpm_api_demo_file},
+    {CPM_GET, "/center", PUBLIC, false, cpm_api_center_index},
+    {CPM_GET, "/center/{file}", PUBLIC, false, cpm_api_center_file},
     /* a token or an API key with consents:write: the handlers authenticate (src/api/otp.c) */
     {CPM_POST, "/v1/otp/challenges", PUBLIC, true, cpm_api_otp_challenges_create},
     {CPM_POST, "/v1/otp/challenges/{id}/verify", PUBLIC, true, cpm_api_otp_challenges_verify},
+    /* anyone: an anonymous visitor's device (rate limited per address; src/api/devices.c) */
+    {CPM_POST, "/v1/devices", PUBLIC, true, cpm_api_devices_create},
 
     {CPM_GET, "/v1/properties", CONFIG, false, cpm_api_properties_list},
     {CPM_POST, "/v1/properties", CONFIG, true, cpm_api_properties_create},
@@ -75,7 +79,8 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/v1/subjects/{id}", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_subjects_get},
     {CPM_PUT, "/v1/subjects/{id}", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true, cpm_api_subjects_put},
     {CPM_DELETE, "/v1/subjects/{id}", SCOPE(CPM_SCOPE_ADMIN), false, cpm_api_subjects_erase},
-    {CPM_POST, "/v1/subjects/{id}/identities", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
+    /* a token merges only a device into its person (subjects.c, devices.c) */
+    {CPM_POST, "/v1/subjects/{id}/identities", SUBJECT(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_subject_identities_link},
     {CPM_POST, "/v1/subjects/{id}/guardians", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true,
      cpm_api_subject_guardians_link},
@@ -99,6 +104,15 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/v1/subjects/{id}/deliveries", SUBJECT(CPM_SCOPE_DECISIONS_READ), false,
      cpm_api_subject_deliveries},
     {CPM_POST, "/v1/inbound/sms", SCOPE(CPM_SCOPE_CONSENTS_WRITE), true, cpm_api_inbound_sms},
+
+    /* rights requests (PIPL Art. 44–50): the person's, and the operators' queue (rights.c) */
+    {CPM_POST, "/v1/subjects/{id}/requests", SUBJECT(CPM_SCOPE_CONSENTS_WRITE), true,
+     cpm_api_subject_requests_create},
+    {CPM_GET, "/v1/subjects/{id}/requests", SUBJECT(CPM_SCOPE_DECISIONS_READ), false,
+     cpm_api_subject_requests_list},
+    {CPM_GET, "/v1/requests", SCOPE(CPM_SCOPE_ADMIN), false, cpm_api_requests_queue},
+    {CPM_GET, "/v1/requests/{id}", SCOPE(CPM_SCOPE_ADMIN), false, cpm_api_requests_get},
+    {CPM_PATCH, "/v1/requests/{id}", SCOPE(CPM_SCOPE_ADMIN), true, cpm_api_requests_patch},
 
     {CPM_GET, "/v1/decide", SCOPE(CPM_SCOPE_DECISIONS_READ), false, cpm_api_decide_get},
     {CPM_POST, "/v1/decide", SCOPE(CPM_SCOPE_DECISIONS_READ), true, cpm_api_decide_post},

@@ -6,7 +6,7 @@
  *   PUT    /v1/subjects/{id}             age status (creates the subject)
  *   GET    /v1/subjects/{id}             the subject, identifiers opened for display
  *   GET    /v1/subjects?identifier_…     which subject an identifier belongs to
- *   POST   /v1/subjects/{id}/identities  link an identifier
+ *   POST   /v1/subjects/{id}/identities  link an identifier, or merge a device (devices.c)
  *   POST   /v1/subjects/{id}/guardians   link a guardian (PIPL Art. 31)
  *   DELETE /v1/subjects/{id}             erasure (PIPL Art. 47)
  *
@@ -28,6 +28,7 @@
 #include "api/api.h"
 #include "api/subject_keys.h"
 #include "api/support.h"
+#include "crypto/device.h"
 #include "crypto/random_id.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -35,6 +36,7 @@
 #include "domain/schema.h"
 #include "domain/subject.h"
 #include "http/app.h"
+#include "http/device_auth.h"
 #include "store/config_writer.h"
 #include "store/writer.h"
 
@@ -425,11 +427,22 @@ void cpm_api_subject_identities_link(struct cpm_request *req)
     json_t *body = cpm_request_json_object(req);
     if (body == NULL)
         return;
+    const char *type = json_string_value(json_object_get(body, "type"));
+    if (type != NULL && strcmp(type, CPM_IDENTITY_TYPE_DEVICE) == 0) {
+        cpm_api_device_merge(req, id, body); /* an anonymous visitor's history (devices.c) */
+        return;
+    }
     struct cpm_detail detail;
     cpm_detail_init(&detail);
     struct cpm_identity_input in;
     struct link_identity l = {0};
     struct change c = {0};
+    if (req->end_user_property[0]) {
+        cpm_respond_error(req, CPM_ERR_FORBIDDEN, "type",
+                          "with an end-user token only a device is merged ({\"type\": \"device\"});"
+                          " other identifiers are linked by the company's back end");
+        goto out;
+    }
     cpm_err err = cpm_identity_parse(body, &in, &detail);
     if (err == CPM_OK)
         err = cpm_identifier_normalise(in.type, in.value, l.normalised, sizeof(l.normalised),
@@ -544,6 +557,11 @@ void cpm_api_subject_guardians_link(struct cpm_request *req)
     struct link_guardian g = {0};
     struct change c = {0};
     cpm_err err = cpm_guardian_parse(body, id, &g.in, &detail);
+    if (err == CPM_OK && cpm_device_subject_reserved(g.in.guardian_id)) {
+        cpm_detail_add(&detail, "guardian_id",
+                       "ids starting 'anon-' are reserved for anonymous devices");
+        err = CPM_ERR_VALIDATION;
+    }
     if (err != CPM_OK) {
         cpm_respond_problem(req, err, &detail);
         goto out;

@@ -12,6 +12,7 @@
 #include "domain/subject.h"
 #include "http/app.h"
 #include "http/auth.h"
+#include "http/device_auth.h"
 #include "http/end_user.h"
 
 bool cpm_api_page_parse(struct cpm_request *req, struct cpm_page *page)
@@ -99,11 +100,15 @@ bool cpm_api_authenticate(struct cpm_request *req, bool as_end_user, uint32_t sc
     cpm_detail_init(&detail);
     cpm_err err;
     if (as_end_user) {
-        err = cpm_end_user_bearer(authorization)
-                  ? cpm_end_user_check(req->app->store, req->app->keyring, authorization,
-                                       cpm_request_header(req, "Origin"), cpm_clock_now_ms() / 1000,
-                                       user, &detail)
-                  : CPM_ERR_UNAUTHORIZED;
+        const char *origin = cpm_request_origin(req);
+        if (cpm_end_user_bearer(authorization))
+            err = cpm_end_user_check(req->app->store, req->app->keyring, authorization, origin,
+                                     cpm_clock_now_ms() / 1000, user, &detail);
+        else if (cpm_device_authorization(authorization)) /* an anonymous visitor's device */
+            err = cpm_device_check(req->app->store, req->app->keyring, authorization, origin, user,
+                                   &detail);
+        else
+            err = CPM_ERR_UNAUTHORIZED;
         if (err != CPM_OK && detail.count == 0)
             cpm_detail_add(&detail, NULL, "%s", needs);
         if (err != CPM_OK)

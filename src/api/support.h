@@ -46,7 +46,8 @@ struct cpm_end_user;
 /*
  * Authenticates the caller of a route the table leaves PUBLIC because it
  * decides for itself who may call: with as_end_user, a person's end-user
- * token (*user gets its subject and property); otherwise an API key
+ * token or an anonymous visitor's device credential (*user gets its
+ * subject and property); otherwise an API key
  * holding scope (req->key gets it). When refused, answers 401 or 403 —
  * the token's fault, else needs — and returns false.
  */

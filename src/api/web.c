@@ -2,8 +2,11 @@
 /*
  * web.c — the static files people's browsers load from cpmd: the consent
  * widget (/widget/…, loaded by the company's own pages on other origins,
- * so served to any origin) and the demo shop (/demo/, cpmd's own page,
- * under a content security policy). Embedded at build time (http/assets.h).
+ * so served to any origin), the demo shop (/demo/, cpmd's own page, under
+ * a content security policy) and the preference center (/center, a
+ * person's own page reached with their end-user token: a stricter policy,
+ * no inline script at all, and no Referer, since its address may still
+ * carry the token when it loads). Embedded at build time (http/assets.h).
  */
 #include "core/common.h"
 
@@ -13,6 +16,11 @@
 #define DEMO_POLICY                                                                                \
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline';"     \
     " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+/* The center's scripts and styles are files of its own: nothing inline runs. */
+#define CENTER_POLICY                                                                              \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"               \
+    " connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 /* Answers the asset at path (404 when none; 304 when the browser has it). */
 static const struct cpm_asset *serve(struct cpm_request *req, const char *dir, const char *file)
@@ -65,4 +73,24 @@ void cpm_api_demo_index(struct cpm_request *req)
 void cpm_api_demo_file(struct cpm_request *req)
 {
     demo(req, cpm_request_param(req, 0));
+}
+
+static void center(struct cpm_request *req, const char *file)
+{
+    if (serve(req, "center", file) == NULL)
+        return;
+    cpm_respond_header(req, "Cache-Control", "no-cache");
+    cpm_respond_header(req, "Content-Security-Policy", CENTER_POLICY);
+    cpm_respond_header(req, "X-Frame-Options", "DENY");
+    cpm_respond_header(req, "Referrer-Policy", "no-referrer");
+}
+
+void cpm_api_center_index(struct cpm_request *req)
+{
+    center(req, "index.html");
+}
+
+void cpm_api_center_file(struct cpm_request *req)
+{
+    center(req, cpm_request_param(req, 0));
 }

@@ -18,7 +18,7 @@
 #define PHONE_DIGITS_MAX 15
 #define AD_BYTES_MAX     (CPM_SUBJECT_ID_BYTES_MAX + 1 + CPM_FIELD_NAME_BYTES_MAX)
 #define IDENTIFIER_TYPES                                                                           \
-    "phone, email, wechat_openid, wechat_unionid, wecom_external_userid, device_id"
+    "phone, email, wechat_openid, wechat_unionid, wecom_external_userid, device_id, device"
 
 _Static_assert(CPM_KEYRING_KEY_BYTES == crypto_auth_hmacsha256_KEYBYTES, "HMAC key size");
 _Static_assert(CPM_KEYRING_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "AEAD key");
@@ -36,7 +36,8 @@ enum {
     SUBKEY_WRAPPING = 2,
     SUBKEY_PSEUDONYM = 3,
     SUBKEY_SECRETS = 4,
-    SUBKEY_OTP = 5
+    SUBKEY_OTP = 5,
+    SUBKEY_DEVICE = 6
 };
 
 cpm_err cpm_keyring_init(struct cpm_keyring *kr, const struct cpm_datadir_keys *keys)
@@ -55,6 +56,8 @@ cpm_err cpm_keyring_init(struct cpm_keyring *kr, const struct cpm_datadir_keys *
                                      "cpmsecrt", keys->master);
     rc |= crypto_kdf_derive_from_key(kr->otp_key, sizeof(kr->otp_key), SUBKEY_OTP, "cpmotp__",
                                      keys->master);
+    rc |= crypto_kdf_derive_from_key(kr->device_key, sizeof(kr->device_key), SUBKEY_DEVICE,
+                                     "cpmdevic", keys->master);
     memcpy(kr->signing_seed, keys->signing_seed, sizeof(kr->signing_seed));
     rc |= crypto_sign_seed_keypair(kr->signing_public_key, kr->signing_secret_key,
                                    keys->signing_seed);
@@ -141,6 +144,7 @@ static const struct {
     {"wechat_unionid", KIND_OPAQUE},
     {"wecom_external_userid", KIND_OPAQUE},
     {"device_id", KIND_OPAQUE},
+    {"device", KIND_OPAQUE}, /* an anonymous visitor's device merged at login (crypto/device.h) */
 };
 
 static bool is_space(char c)

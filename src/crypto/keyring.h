@@ -12,6 +12,9 @@
  *                    which is all the ledger's leaves carry about the subject
  *   id 4 "cpmsecrt"  secrets key: seals credentials kept in the configuration
  *                    (destinations' webhook secrets, vendor tokens)
+ *   id 5 "cpmotp__"  one-time code key: keyed hashes of codes and callers' IPs
+ *   id 6 "cpmdevic"  device key: MACs of anonymous visitors' device credentials
+ *                    (crypto/device.h)
  *
  * and the Ed25519 checkpoint-signing keypair comes from the signing seed.
  *
@@ -50,7 +53,8 @@ struct cpm_keyring {
     uint8_t wrapping_key[CPM_KEYRING_KEY_BYTES];
     uint8_t pseudonym_key[CPM_KEYRING_KEY_BYTES];
     uint8_t secrets_key[CPM_KEYRING_KEY_BYTES];
-    uint8_t otp_key[CPM_KEYRING_KEY_BYTES]; /* keyed hashes of one-time codes and callers' IPs */
+    uint8_t otp_key[CPM_KEYRING_KEY_BYTES];    /* keyed hashes of one-time codes and callers' IPs */
+    uint8_t device_key[CPM_KEYRING_KEY_BYTES]; /* MACs of device credentials (crypto/device.h) */
     uint8_t signing_seed[32];
     uint8_t signing_public_key[32];
     uint8_t signing_secret_key[64]; /* libsodium's form: seed ‖ public key */
@@ -78,8 +82,9 @@ const uint8_t *cpm_keyring_signing_public_key(const struct cpm_keyring *kr);
  *            the result is "+" and 8–15 digits, the first not 0
  *   email    trimmed and lowercased (ASCII); one "@", a dot inside the domain,
  *            no spaces or control bytes, at most 254 bytes
- *   wechat_openid, wechat_unionid, wecom_external_userid, device_id
- *            trimmed; 1–128 bytes of printable ASCII without spaces
+ *   wechat_openid, wechat_unionid, wecom_external_userid, device_id, device
+ *            trimmed; 1–128 bytes of printable ASCII without spaces (device:
+ *            an anonymous visitor's device subject, merged at login)
  * CPM_ERR_VALIDATION with a fault on "type" (unknown type, listing the known
  * ones) or on "value". Messages never quote the value: it is personal data.
  */

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "crypto/config_secrets.h"
+#include "crypto/device.h"
 #include "crypto/jwt.h"
 #include "domain/subject.h"
 #include "http/auth.h"
@@ -103,6 +104,12 @@ cpm_err cpm_end_user_check(struct cpm_store *store, const struct cpm_keyring *kr
         cpm_detail_add(detail, NULL, "the token's sub is not a subject id this service takes");
         err = CPM_ERR_UNAUTHORIZED;
     }
+    if (err == CPM_OK && cpm_device_subject_reserved(claims.sub)) {
+        cpm_detail_add(detail, NULL,
+                       "the token's sub starts with 'anon-', which is reserved for anonymous"
+                       " devices (POST /v1/devices)");
+        err = CPM_ERR_UNAUTHORIZED;
+    }
     if (err == CPM_OK && origin != NULL && !origin_listed(property, origin)) {
         cpm_detail_add(detail, NULL,
                        "this page's origin is not one of property '%s''s allowed_origins",
@@ -124,6 +131,11 @@ static bool origin_listed(const json_t *property, const char *origin)
     size_t i;
     json_array_foreach(origins, i, o) if (strcmp(json_string_value(o), origin) == 0) return true;
     return false;
+}
+
+bool cpm_end_user_origin_listed(const json_t *property, const char *origin)
+{
+    return origin_listed(property, origin);
 }
 
 bool cpm_end_user_origin_allowed(struct cpm_store *store, const char *property, const char *origin)

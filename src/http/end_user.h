@@ -9,6 +9,8 @@
 #ifndef CPM_HTTP_END_USER_H
 #define CPM_HTTP_END_USER_H
 
+#include <jansson.h>
+
 #include "core/common.h"
 #include "core/detail.h"
 #include "store/store.h"
@@ -43,5 +45,8 @@ cpm_err cpm_end_user_check(struct cpm_store *store, const struct cpm_keyring *kr
  * carries no token). CPM_ERR_STORE reads as false.
  */
 bool cpm_end_user_origin_allowed(struct cpm_store *store, const char *property, const char *origin);
+
+/* True when origin is one of the allowed_origins of property (a property document). */
+bool cpm_end_user_origin_listed(const json_t *property, const char *origin);
 
 #endif /* CPM_HTTP_END_USER_H */

@@ -109,6 +109,13 @@ const char *cpm_request_param(const struct cpm_request *req, size_t n);
 const char *cpm_request_query(const struct cpm_request *req, const char *name);
 /* A request header, or NULL. */
 const char *cpm_request_header(const struct cpm_request *req, const char *name);
+/*
+ * The page's Origin when it is another site's: NULL for a caller that is no
+ * browser page, and for cpmd's own pages (/center, /demo), whose Origin is
+ * the scheme and Host they were served from — a browser never lets a page
+ * forge its Origin, so only the same site can match.
+ */
+const char *cpm_request_origin(const struct cpm_request *req);
 
 /*
  * Parses the body as a JSON object (limits in cpm/limits.h). On failure

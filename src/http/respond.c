@@ -67,6 +67,18 @@ const char *cpm_request_header(const struct cpm_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const char *cpm_request_origin(const struct cpm_request *req)
+{
+    const char *origin = cpm_request_header(req, "Origin");
+    const char *host = cpm_request_header(req, "Host");
+    if (origin == NULL || host == NULL || host[0] == '\0')
+        return origin;
+    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                             : NULL;
+    return rest != NULL && strcmp(rest, host) == 0 ? NULL : origin;
+}
+
 static void set_response(struct cpm_request *req, int status, struct MHD_Response *resp,
                          const char *content_type)
 {

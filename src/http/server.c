@@ -23,6 +23,7 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "domain/subject.h"
+#include "http/device_auth.h"
 #include "http/end_user.h"
 #include "http/rate_limit.h"
 #include "http/server.h"
@@ -121,6 +122,13 @@ static cpm_err screen_api_key(struct cpm_request *req, const char *authorization
                     sizeof(req->early_message));
         err = CPM_ERR_VALIDATION;
     }
+    if (err == CPM_OK && cpm_device_subject_write_reserved(req)) {
+        cpm_strlcpy(req->early_message,
+                    "subject ids starting 'anon-' are reserved for anonymous devices: only the"
+                    " device's own credential writes them",
+                    sizeof(req->early_message));
+        err = CPM_ERR_VALIDATION;
+    }
     return err;
 }
 
@@ -154,7 +162,7 @@ static cpm_err screen_end_user(struct cpm_request *req, const char *authorizatio
     struct cpm_end_user user;
     struct cpm_detail detail;
     cpm_detail_init(&detail);
-    const char *origin = cpm_request_header(req, "Origin");
+    const char *origin = cpm_request_origin(req);
     cpm_err err = cpm_end_user_check(req->app->store, req->app->keyring, authorization, origin,
                                      cpm_clock_now_ms() / 1000, &user, &detail);
     early_message(req, &detail);
@@ -202,6 +210,8 @@ static void screen_request(struct cpm_request *req, const char *method_name, uns
     cpm_err err = CPM_OK;
     if (r->access == CPM_ACCESS_SUBJECT && cpm_end_user_bearer(authorization))
         err = screen_end_user(req, authorization);
+    else if (r->access == CPM_ACCESS_SUBJECT && cpm_device_authorization(authorization))
+        err = cpm_device_screen(req, authorization);
     else if (r->access != CPM_ACCESS_PUBLIC)
         err = screen_api_key(req, authorization);
     if (err != CPM_OK) {
@@ -357,7 +367,7 @@ static enum MHD_Result queue(struct cpm_request *req)
  */
 static void answer_preflight(struct cpm_request *req)
 {
-    const char *origin = cpm_request_header(req, "Origin");
+    const char *origin = cpm_request_origin(req);
     if (origin == NULL || !cpm_end_user_origin_allowed(req->app->store, NULL, origin)) {
         cpm_respond_error(req, CPM_ERR_FORBIDDEN, "Origin",
                           "this origin is not in any property's allowed_origins");

@@ -32,6 +32,9 @@
 #define IDEM_COLUMNS     "scope, key, request_hash, status, response, created_ms"
 #define IDENTITY_COLUMNS "subject_id, type, hash, sealed, created_ms"
 #define GUARDIAN_COLUMNS "child_id, guardian_id, relation, created_ms"
+#define RIGHTS_COLUMNS                                                                             \
+    "id, subject_id, property, type, status, created_ms, due_ms, updated_ms, note_sealed, reply,"  \
+    " reason"
 #define OTP_COLUMNS                                                                                \
     "id, subject_id, property, code_hash, ip_hash, created_ms, expires_ms, attempts, verified_ms," \
     " used_ms"
@@ -164,6 +167,24 @@ static const char *const stmt_sql[ST__COUNT] = {
                              " AND created_ms >= ?2",
     [ST_OTP_COUNT_IP] = "SELECT count(*) FROM otp_challenges WHERE ip_hash = ?1"
                         " AND length(ip_hash) > 0 AND created_ms >= ?2",
+    [ST_RIGHTS_INSERT] = "INSERT INTO rights_requests (" RIGHTS_COLUMNS ") VALUES (?1, ?2, ?3,"
+                         " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    /* Changes nothing (the caller's CONFLICT) when the request moved on since it was read. */
+    [ST_RIGHTS_UPDATE] = "UPDATE rights_requests SET status = ?3, reply = coalesce(?4, reply),"
+                         " reason = coalesce(?5, reason), updated_ms = ?6"
+                         " WHERE id = ?1 AND status = ?2",
+    [ST_RIGHTS_GET] = "SELECT " RIGHTS_COLUMNS " FROM rights_requests WHERE id = ?1",
+    [ST_RIGHTS_OPEN] = "SELECT " RIGHTS_COLUMNS " FROM rights_requests WHERE subject_id = ?1"
+                       " AND type = ?2 AND status IN ('received', 'in_progress')",
+    [ST_RIGHTS_LIST_SUBJECT] = "SELECT " RIGHTS_COLUMNS " FROM rights_requests WHERE"
+                               " subject_id = ?1 AND (created_ms < ?2 OR (created_ms = ?2"
+                               " AND id < ?3)) ORDER BY created_ms DESC, id DESC LIMIT ?4",
+    [ST_RIGHTS_QUEUE_ALL] = "SELECT " RIGHTS_COLUMNS " FROM rights_requests WHERE due_ms < ?3"
+                            " AND (due_ms > ?4 OR (due_ms = ?4 AND id > ?5))"
+                            " ORDER BY due_ms, id LIMIT ?6",
+    [ST_RIGHTS_QUEUE_STATUS] = "SELECT " RIGHTS_COLUMNS " FROM rights_requests WHERE status IN"
+                               " (?1, ?2) AND due_ms < ?3 AND (due_ms > ?4 OR (due_ms = ?4"
+                               " AND id > ?5)) ORDER BY due_ms, id LIMIT ?6",
 };
 
 struct sqlite_store *cpm__sqlite_lock(struct cpm_store *store)
@@ -831,4 +852,8 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .otp_attempt = cpm__sqlite_otp_attempt,
     .otp_use = cpm__sqlite_otp_use,
     .otp_count_since = cpm__sqlite_otp_count_since,
+    .rights_request_get = cpm__sqlite_rights_request_get,
+    .rights_request_open = cpm__sqlite_rights_request_open,
+    .rights_request_list = cpm__sqlite_rights_request_list,
+    .rights_request_queue = cpm__sqlite_rights_request_queue,
 };

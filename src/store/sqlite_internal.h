@@ -91,6 +91,14 @@ enum stmt {
     ST_OTP_USE,
     ST_OTP_COUNT_SUBJECT,
     ST_OTP_COUNT_IP,
+    /* rights requests (sqlite_rights.c) */
+    ST_RIGHTS_INSERT,
+    ST_RIGHTS_UPDATE,
+    ST_RIGHTS_GET,
+    ST_RIGHTS_OPEN,
+    ST_RIGHTS_LIST_SUBJECT,
+    ST_RIGHTS_QUEUE_ALL,
+    ST_RIGHTS_QUEUE_STATUS,
     ST__COUNT
 };
 
@@ -212,5 +220,19 @@ cpm_err cpm__sqlite_otp_attempt(struct cpm_store *store, const char *id, int att
 cpm_err cpm__sqlite_otp_use(struct cpm_store *store, const char *id, int64_t now_ms);
 cpm_err cpm__sqlite_otp_count_since(struct cpm_store *store, const char *subject_id,
                                     const uint8_t *ip_hash, int64_t since_ms, int64_t *out);
+
+/* The version 8 operations (sqlite_rights.c), as in struct cpm_store_ops. */
+cpm_err cpm__sqlite_rights_request_get(struct cpm_store *store, const char *id,
+                                       struct cpm_rights_request *out);
+cpm_err cpm__sqlite_rights_request_open(struct cpm_store *store, const char *subject_id,
+                                        const char *type, struct cpm_rights_request *out);
+cpm_err cpm__sqlite_rights_request_list(struct cpm_store *store, const char *subject_id,
+                                        int64_t before_ms, const char *before_id, int limit,
+                                        cpm_rights_request_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_rights_request_queue(struct cpm_store *store,
+                                         const struct cpm_rights_filter *filter, int limit,
+                                         cpm_rights_request_visit_fn visit, void *ctx);
+/* Writes the batch's rights requests and their status changes (inside batch_write). */
+cpm_err cpm__sqlite_batch_rights(struct sqlite_store *s, const struct cpm_write_batch *b);
 
 #endif /* CPM_STORE_SQLITE_INTERNAL_H */

@@ -115,6 +115,8 @@ static cpm_err write_batch(struct sqlite_store *s, const struct cpm_write_batch 
         err = cpm__sqlite_batch_subject_changes(s, b);
     if (err == CPM_OK)
         err = cpm__sqlite_batch_preferences(s, b);
+    if (err == CPM_OK)
+        err = cpm__sqlite_batch_rights(s, b);
     return err;
 }
 

@@ -79,6 +79,18 @@ void cpm_idempotency_release(struct cpm_idempotency *r)
     r->response = NULL;
 }
 
+void cpm_rights_request_release(struct cpm_rights_request *r)
+{
+    if (r == NULL)
+        return;
+    cpm_free(r->note_sealed);
+    cpm_free(r->reply);
+    cpm_free(r->reason);
+    r->note_sealed = NULL;
+    r->reply = NULL;
+    r->reason = NULL;
+}
+
 static cpm_err guardian_visit(void *ctx, const struct cpm_guardian_link *link)
 {
     const char **guardian_id = ctx;

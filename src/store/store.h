@@ -23,10 +23,10 @@
 #include "core/detail.h"
 #include "domain/config.h"
 
-#define CPM_STORE_OPS_VERSION 7
+#define CPM_STORE_OPS_VERSION 8
 
 /* The schema version this binary knows; a store newer than this is refused. */
-#define CPM_SCHEMA_VERSION 8
+#define CPM_SCHEMA_VERSION 9
 
 /* A configuration document as stored. */
 struct cpm_doc {
@@ -215,6 +215,13 @@ struct cpm_write_batch {
     size_t preference_count;
     const struct cpm_contact *contacts; /* inserted */
     size_t contact_count;
+    /* ops version 8 */
+    /* inserted; CONFLICT when the subject has an open request of the type, or the id is taken */
+    const struct cpm_rights_request *rights_requests;
+    size_t rights_request_count;
+    /* applied; CONFLICT when the request is no longer in the status it was read in */
+    const struct cpm_rights_update *rights_updates;
+    size_t rights_update_count;
 };
 
 /* What cpm_index_load is shown of the store, table by table. */
@@ -293,6 +300,53 @@ struct cpm_otp_challenge {
     int64_t used_ms;     /* 0 until a consent used it */
 };
 
+/* ---- rights requests (ops version 8) ---- */
+
+#define CPM_RIGHTS_ID_BYTES   40 /* "rr_" + 32 hex + NUL, with room */
+#define CPM_RIGHTS_NAME_BYTES 16 /* a type or status name ("in_progress") and a NUL */
+
+/*
+ * A data subject's rights request (docs/RIGHTS.md): what was asked, where
+ * it stands and when it is due. The person's note is sealed under the
+ * subject's data key (field name: the request id), so erasure makes it
+ * unreadable while the request itself stays. The operator's reply and
+ * refusal reason are the company's own words, stored as text.
+ * On reads note_sealed, reply and reason are owned (cpm_rights_request_release).
+ */
+struct cpm_rights_request {
+    char id[CPM_RIGHTS_ID_BYTES];
+    char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1];
+    char property[CPM_ID_BYTES_MAX + 1];
+    char type[CPM_RIGHTS_NAME_BYTES];   /* access, portability, correction, deletion, explanation */
+    char status[CPM_RIGHTS_NAME_BYTES]; /* received, in_progress, completed, refused */
+    int64_t created_ms;
+    int64_t due_ms;
+    int64_t updated_ms;
+    uint8_t *note_sealed; /* NULL when the person wrote none */
+    size_t note_sealed_len;
+    char *reply;  /* NULL when none */
+    char *reason; /* NULL unless refused */
+};
+void cpm_rights_request_release(struct cpm_rights_request *r);
+
+/* A status change, written with its rights.updated event. */
+struct cpm_rights_update {
+    char id[CPM_RIGHTS_ID_BYTES];
+    char from[CPM_RIGHTS_NAME_BYTES];   /* the status it was read in */
+    char status[CPM_RIGHTS_NAME_BYTES]; /* the new one */
+    const char *reply;                  /* borrowed; NULL keeps the stored reply */
+    const char *reason;                 /* borrowed; NULL keeps the stored reason */
+    int64_t updated_ms;
+};
+
+/* Which requests rights_request_queue visits, by due date then id. */
+struct cpm_rights_filter {
+    const char *statuses[2]; /* NULL, NULL: every status; [1] NULL: only [0] */
+    int64_t due_before_ms;   /* only those due before this; INT64_MAX: any */
+    int64_t after_due_ms;    /* keyset: after (after_due_ms, after_id) … */
+    const char *after_id;    /* … or from the start when NULL */
+};
+
 struct cpm_store;
 
 /* Visitors return CPM_OK to go on; any other code stops the walk and is returned. */
@@ -304,6 +358,7 @@ typedef cpm_err (*cpm_consent_state_visit_fn)(void *ctx, const struct cpm_consen
 typedef cpm_err (*cpm_identity_visit_fn)(void *ctx, const struct cpm_identity *identity);
 typedef cpm_err (*cpm_guardian_link_visit_fn)(void *ctx, const struct cpm_guardian_link *link);
 typedef cpm_err (*cpm_delivery_visit_fn)(void *ctx, const struct cpm_delivery *delivery);
+typedef cpm_err (*cpm_rights_request_visit_fn)(void *ctx, const struct cpm_rights_request *r);
 
 struct cpm_store_ops {
     int version;      /* CPM_STORE_OPS_VERSION the backend was built for */
@@ -377,7 +432,9 @@ struct cpm_store_ops {
      * guardian links (either side) deleted, and CONFLICT when it was erased
      * already. After the events, its consent states become `erased`,
      * decided by its last event (the `subject.erased` event). From then on
-     * the store refuses every event of the subject but `subject.erased`.
+     * the store refuses every event of the subject but `subject.erased`
+     * and (version 8) `rights.updated`: a request filed before the erasure
+     * is still answered.
      */
     cpm_err (*batch_write)(struct cpm_store *store, const struct cpm_write_batch *batch);
     /* The number of events (the Merkle tree size). */
@@ -489,6 +546,25 @@ struct cpm_store_ops {
      */
     cpm_err (*otp_count_since)(struct cpm_store *store, const char *subject_id,
                                const uint8_t *ip_hash, int64_t since_ms, int64_t *out);
+
+    /* ---- version 8: rights requests (written by batch_write) and ward_list above ---- */
+
+    /* CPM_ERR_NOT_FOUND when absent. */
+    cpm_err (*rights_request_get)(struct cpm_store *store, const char *id,
+                                  struct cpm_rights_request *out);
+    /* The subject's open (received or in_progress) request of type; NOT_FOUND when none. */
+    cpm_err (*rights_request_open)(struct cpm_store *store, const char *subject_id,
+                                   const char *type, struct cpm_rights_request *out);
+    /*
+     * Visits up to limit requests of the subject, newest first (by created_ms,
+     * then id), older than (before_ms, before_id) when before_id is not NULL.
+     */
+    cpm_err (*rights_request_list)(struct cpm_store *store, const char *subject_id,
+                                   int64_t before_ms, const char *before_id, int limit,
+                                   cpm_rights_request_visit_fn visit, void *ctx);
+    /* Visits up to limit requests matching filter, soonest due first (by due_ms, then id). */
+    cpm_err (*rights_request_queue)(struct cpm_store *store, const struct cpm_rights_filter *filter,
+                                    int limit, cpm_rights_request_visit_fn visit, void *ctx);
 };
 
 /* Every backend's store begins with this. */

@@ -50,8 +50,11 @@ struct batch {
     struct cpm_guardian_link *guardian_links;
     struct cpm_preferences_row *preferences;
     struct cpm_contact *contacts;
+    struct cpm_rights_request *rights_requests;
+    struct cpm_rights_update *rights_updates;
     size_t subject_cap, event_cap, node_cap, state_cap, idempotency_cap;
     size_t update_cap, identity_cap, guardian_link_cap, preference_cap, contact_cap;
+    size_t rights_request_cap, rights_update_cap;
     cpm_err err;
 };
 
@@ -110,6 +113,10 @@ static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_wri
         err = RESERVE(b, preferences, preference_cap, o->preference_count + 1);
     if (err == CPM_OK && req->contact)
         err = RESERVE(b, contacts, contact_cap, o->contact_count + 1);
+    if (err == CPM_OK && req->rights_request)
+        err = RESERVE(b, rights_requests, rights_request_cap, o->rights_request_count + 1);
+    if (err == CPM_OK && req->rights_update)
+        err = RESERVE(b, rights_updates, rights_update_cap, o->rights_update_count + 1);
     if (err != CPM_OK)
         return err;
     int64_t first = (int64_t)w->frontier.size + 1;
@@ -147,6 +154,10 @@ static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_wri
     }
     if (req->contact)
         b->contacts[o->contact_count++] = *req->contact;
+    if (req->rights_request)
+        b->rights_requests[o->rights_request_count++] = *req->rights_request;
+    if (req->rights_update)
+        b->rights_updates[o->rights_update_count++] = *req->rights_update;
     if (req->finish != NULL && b->err == CPM_OK)
         b->err = req->finish(req);
     if (req->idempotency)
@@ -160,6 +171,7 @@ static void batch_reset(struct batch *b)
     b->out.state_count = b->out.idempotency_count = 0;
     b->out.subject_update_count = b->out.identity_count = b->out.guardian_link_count = 0;
     b->out.preference_count = b->out.contact_count = 0;
+    b->out.rights_request_count = b->out.rights_update_count = 0;
     b->err = CPM_OK;
 }
 
@@ -175,6 +187,8 @@ static void batch_free(struct batch *b)
     cpm_free(b->guardian_links);
     cpm_free(b->preferences);
     cpm_free(b->contacts);
+    cpm_free(b->rights_requests);
+    cpm_free(b->rights_updates);
 }
 
 /* Builds and writes one batch of requests [first, stop); restores the frontier on failure. */
@@ -197,6 +211,8 @@ static cpm_err commit(struct cpm_writer *w, struct batch *b, struct cpm_write_re
         b->out.guardian_links = b->guardian_links;
         b->out.preferences = b->preferences;
         b->out.contacts = b->contacts;
+        b->out.rights_requests = b->rights_requests;
+        b->out.rights_updates = b->rights_updates;
         err = w->store->ops->batch_write(w->store, &b->out);
     }
     if (err != CPM_OK)

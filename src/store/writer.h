@@ -42,6 +42,9 @@ struct cpm_write_request {
     const struct cpm_guardian_link *guardian_link; /* a guardian to link */
     const struct cpm_preferences_row *preferences; /* seq: 1-based index into events */
     const struct cpm_contact *contact;             /* a send to record */
+    /* a rights request to file, and one to move on */
+    const struct cpm_rights_request *rights_request;
+    const struct cpm_rights_update *rights_update;
     /*
      * May be NULL. Called on the writer thread just before the request
      * joins a batch, with the sends already in it (not yet in the index):

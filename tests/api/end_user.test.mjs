@@ -144,6 +144,16 @@ test('CORS: the property\'s origins may call with its tokens; others are refused
   const evil = await asUser(t, 'GET', '/v1/subjects/me/consents', undefined, { origin: 'https://evil.example' });
   expectProblem(assert, evil, 403, 'forbidden');
   assert.equal(evil.headers['access-control-allow-origin'], undefined);
+  // cpmd's own pages (the preference center) are same-origin: allowed without being listed, no CORS headers
+  const own = new URL(server.url);
+  assert.ok(!fx.property().allowed_origins.includes(own.origin));
+  const same = await asUser(t, 'GET', '/v1/subjects/me/consents', undefined, { origin: own.origin });
+  assert.equal(same.status, 200, same.text);
+  assert.equal(same.headers['access-control-allow-origin'], undefined);
+  // …but only for the Host the request went to
+  const elsewhere = await asUser(t, 'GET', '/v1/subjects/me/consents', undefined,
+    { origin: `http://127.0.0.2:${own.port}`, host: `127.0.0.2:${own.port}x` });
+  expectProblem(assert, elsewhere, 403, 'forbidden');
 });
 
 test('token keys: the HS256 secret is never read back, is stored sealed, and bad keys are refused', async () => {

@@ -35,6 +35,9 @@ before(async () => {
     ['/v1/notices/privacy/versions', fx.version(['marketing.sms', 'ads.personalised', 'service.account'])],
     ['/v1/policies', policy('cn-shop', 'CN')],
     ['/v1/policies', policy('hk-shop', 'CN-HK', { otp_required: true })],
+    ['/v1/purposes', fx.purpose('marketing.email')],
+    ['/v1/topics', { id: 'coupons', name: names('优惠券', '優惠券', 'Coupons'), purposes: ['marketing.sms'] }],
+    ['/v1/topics', { id: 'newsletter', name: names('电子报', '電子報', 'Newsletter'), purposes: ['marketing.email'] }],
   ]);
   notice = (await request(server, 'GET', '/v1/notices/privacy/versions/1')).json;
 });
@@ -86,6 +89,8 @@ test('anyone gets the texts: Hong Kong reads Traditional Chinese, an explicit lo
     assert.equal(res.json.locale, want, `${JSON.stringify(q)} ${JSON.stringify(headers)}`);
   }
   assert.equal((await experience({ property: 'shop', region: 'US' })).status, 404, 'no policy for US, no * policy');
+  // the topics a person may turn off: those of the policy's purposes, named in the locale
+  assert.deepEqual(hk.json.topics, [{ id: 'coupons', name: '優惠券' }]);
   // the browser's Global Privacy Control header is reported for the popup to honour
   assert.equal(hk.json.gpc_signal, false);
   assert.equal((await experience({ property: 'shop', region: 'CN-HK' }, { 'sec-gpc': '1' })).json.gpc_signal, true);

@@ -121,9 +121,9 @@ test('cpm seed loads the demo, is idempotent, and writes nothing from a bad file
   const data = freshData();
   const first = cpm(['seed', '--data', data.data, 'demo/demo.json']);
   assert.equal(first.status, 0, first.stderr);
-  assert.match(first.stderr, /10 created, 0 already present, 1 notice versions published/);
+  assert.match(first.stderr, /13 created, 0 already present, 1 notice versions published/);
   const second = cpm(['seed', '--data', data.data, 'demo/demo.json']);
-  assert.match(second.stderr, /0 created, 10 already present, 0 notice versions published/);
+  assert.match(second.stderr, /0 created, 13 already present, 0 notice versions published/);
 
   const bad = path.join(data.dir, 'bad.json');
   writeFileSync(bad, JSON.stringify({

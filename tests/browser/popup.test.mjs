@@ -7,21 +7,14 @@
 // ledger after each button, the language switch, keyboard-only use (focus
 // trap, Esc records nothing), no popup once decided, and operator texts
 // shown as text. Any console error, page error, cpm:error or request to
-// another origin fails the test. Screenshots go to tests/browser/artifacts/.
+// another origin fails the test (the harness: support.mjs). Screenshots go
+// to tests/browser/artifacts/.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { cpm, freshData, request, startServer, stopServer } from '../api/harness.mjs';
-
-const DEMO_JSON = fileURLToPath(new URL('../../demo/demo.json', import.meta.url));
-const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
-const CHROMIUM = process.env.CPM_CHROMIUM ?? '/usr/bin/chromium';
+import { test } from 'node:test';
+import { request } from '../api/harness.mjs';
+import { demo, demoServer, newPage, shot, useBrowser } from './support.mjs';
 
 // What the demo configures, read from demo/demo.json rather than repeated.
-const demo = JSON.parse(readFileSync(DEMO_JSON, 'utf8'));
-const PROPERTY = demo.properties.find((p) => p.id === 'demo-shop');
 const POLICY = demo.policies.find((p) => p.property === 'demo-shop' && p.region === 'CN'); // the page says data-region="CN"
 const NOTICE = demo.notices.find((n) => n.id === POLICY.notice).versions.at(-1).content;
 const PURPOSE = Object.fromEntries(demo.purposes.map((p) => [p.id, p]));
@@ -30,95 +23,8 @@ const ASKED = POLICY.purposes.map((p) => PURPOSE[p.purpose]).filter((p) => p.leg
 const ORDINARY = ASKED.filter((p) => !p.consent_form || p.consent_form === 'general').map((p) => p.id);
 const MARKETING = ASKED.find((p) => p.id.startsWith('marketing.')).id;
 
-let browser;
+useBrowser();
 
-before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // STACK-NOTES.md "Browser tests": no sandbox as root, and nothing that
-    // tries to reach outside hosts.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
-});
-after(async () => {
-  await browser?.close();
-});
-
-/**
- * A cpmd of the test's own on a fresh data directory with the demo seeded
- * and the server's own origin allowed for demo-shop; stopped after the test.
- */
-async function demoServer(t) {
-  const data = freshData();
-  const seeded = cpm(['seed', '--data', data.data, DEMO_JSON]);
-  assert.equal(seeded.status, 0, `cpm seed: ${seeded.stderr}`);
-  const server = await startServer(data.data);
-  t.after(async () => {
-    const exit = await stopServer(server);
-    data.cleanup();
-    assert.deepEqual(exit, { code: 0, signal: null }, `cpmd exited cleanly:\n${server.log.slice(-20).join('\n')}`);
-  });
-  const key = data.adminKey;
-  const origin = new URL(server.url).origin;
-  const api = async (method, path, body, status = 200) => {
-    const res = await request(server, method, path, { key, body });
-    assert.equal(res.status, status, `${method} ${path}: ${res.text}`);
-    return res.json;
-  };
-  await api('PATCH', '/v1/properties/demo-shop', { allowed_origins: [...PROPERTY.allowed_origins, origin] });
-  return {
-    server,
-    origin,
-    key,
-    api,
-    /** A visitor's demo page address, with a fresh end-user token. */
-    pageUrl(subject) {
-      const r = cpm(['token', '--data', data.data, '--property', 'demo-shop', '--subject', subject, '--ttl', '600']);
-      assert.equal(r.status, 0, `cpm token: ${r.stderr}`);
-      return `${server.url}/demo?token=${r.stdout.trim()}`;
-    },
-    /** The visitor's consents as {purpose: status}. */
-    async ledger(subject) {
-      const body = await api('GET', `/v1/subjects/${encodeURIComponent(subject)}/consents`);
-      return Object.fromEntries(body.consents.map((c) => [c.purpose, c.status]));
-    },
-    decide: (subject, purpose) => api('GET', `/v1/decide?subject=${encodeURIComponent(subject)}&purpose=${encodeURIComponent(purpose)}`),
-  };
-}
-
-/**
- * A page in a new browser context. Console errors, page errors, cpm:error
- * events and requests to any origin but the server's are collected;
- * page.assertClean() fails on any. window.__cpm counts cpm:ready,
- * cpm:updated and cpm:closed events.
- */
-async function newPage(t, env, options = {}) {
-  const context = await browser.newContext(options);
-  t.after(() => context.close());
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()} (${m.location().url})`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.stack || e.message}`));
-  page.on('request', (r) => {
-    const u = new URL(r.url());
-    if (u.protocol !== 'data:' && u.origin !== env.origin) problems.push(`request to another origin: ${r.method()} ${r.url()}`);
-  });
-  await page.exposeFunction('__cpmProblem', (text) => problems.push(text));
-  await page.addInitScript(() => {
-    window.__cpm = { ready: 0, updated: 0, closed: 0 };
-    for (const name of ['ready', 'updated', 'closed']) document.addEventListener(`cpm:${name}`, () => window.__cpm[name]++);
-    document.addEventListener('cpm:error', (e) => window.__cpmProblem(`cpm:error: ${e.detail && e.detail.status} ${e.detail && e.detail.message}`));
-  });
-  page.assertClean = () => assert.deepEqual(problems, [], 'no errors and no requests to other origins');
-  return page;
-}
-
-const shot = (page, name) => page.screenshot({ path: `${ARTIFACTS}${name}.png` }); // what the visitor sees
 const dialogText = (page) => page.locator('#cpm-dialog').innerText();
 const box = (page, selector) => page.locator(selector).boundingBox();
 const checkbox = (page, id) => page.locator(`.cpm-purpose[data-purpose="${id}"] input`);

@@ -330,3 +330,98 @@ test('a policy asking a one-time code: only giving needs one; the verified chall
   assert.equal(c.needsOtp(), true);
   assert.equal(sent({ init: { body: JSON.stringify(c.body('click')) } }).otp, undefined);
 });
+
+// A storage adapter over a Map, as a mini-program would pass its own.
+function memoryStorage(entries = {}) {
+  const m = new Map(Object.entries(entries));
+  return { map: m, get: (k) => m.get(k) ?? null, set: (k, v) => void m.set(k, v), remove: (k) => void m.delete(k) };
+}
+const DEVICE = 'dev1.shop.anon-AAAAAAAAAAAAAAAAAAAAAA.mac';
+// cpmd as the device mode meets it: devices, identities (the merge), displays, consents, the experience.
+function deviceFetch(status = {}) {
+  return fakeFetch((url, init) => {
+    const path = new URL(url, BASE).pathname;
+    if (path === '/v1/devices') return { status: 201, body: { subject: 'anon-AAAAAAAAAAAAAAAAAAAAAA', device_token: DEVICE, property: 'shop' } };
+    if (path === '/v1/subjects/me/identities') return { status: status.merge ?? 201, body: { subject: 'u1', events: [] } };
+    if (path === '/v1/subjects/me/displays') return { status: 201, body: { display: 'evt_d' } };
+    if (path === '/v1/subjects/me/consents') return { status: status.consent ?? 201, body: RECORDED };
+    return { body: experience('zh-Hans', { subject: 'anon-AAAAAAAAAAAAAAAAAAAAAA', reasons: [{ purpose: 'analytics', reason: 'never_asked' }] }) };
+  });
+}
+const authOf = (call) => call.init.headers && call.init.headers.Authorization;
+const pathOf = (call) => new URL(call.url, BASE).pathname;
+
+test('device mode: without a token, a device is asked for once, kept, and used for the experience, display and consent', async () => {
+  const f = deviceFetch();
+  const storage = memoryStorage();
+  const c = core(f.fetch, { token: undefined, storage });
+  await c.load();
+  assert.equal(pathOf(f.calls[0]), '/v1/devices');
+  assert.deepEqual(JSON.parse(f.calls[0].init.body), { property: 'shop' });
+  assert.equal(authOf(f.calls[0]), undefined, 'asking for a device needs nothing');
+  assert.equal(storage.map.get('cpm.device.shop'), DEVICE, 'kept in storage, per property');
+  assert.equal(f.calls[1].url, `${BASE}/v1/experience?property=shop&region=CN&locale=zh-Hans&subject=me`);
+  assert.equal(authOf(f.calls[1]), `Device ${DEVICE}`);
+  await c.shown();
+  c.choose('analytics', true);
+  await c.submit({ method: 'checkbox' });
+  assert.deepEqual(f.calls.slice(2).map((x) => [x.init.method, pathOf(x), authOf(x)]), [
+    ['POST', '/v1/subjects/me/displays', `Device ${DEVICE}`],
+    ['POST', '/v1/subjects/me/consents', `Device ${DEVICE}`],
+  ]);
+  assert.deepEqual(JSON.parse(f.calls[3].init.body).decisions, [{ purpose: 'analytics', decision: 'given' }], 'only what the device is asked');
+
+  // the next page load (a new core) finds the device in storage
+  const next = deviceFetch();
+  await core(next.fetch, { token: undefined, storage }).load();
+  assert.deepEqual(next.calls.map(pathOf), ['/v1/experience']);
+  assert.equal(authOf(next.calls[0]), `Device ${DEVICE}`);
+});
+
+test('device mode: with a token, a kept device is merged into the person first, then forgotten', async () => {
+  const f = deviceFetch();
+  const storage = memoryStorage({ 'cpm.device.shop': DEVICE });
+  const c = core(f.fetch, { storage });
+  await c.load();
+  assert.deepEqual(f.calls.map((x) => [x.init.method, pathOf(x), authOf(x)]), [
+    ['POST', '/v1/subjects/me/identities', 'Bearer tok'],
+    [undefined, '/v1/experience', 'Bearer tok'],
+  ]);
+  assert.deepEqual(JSON.parse(f.calls[0].init.body), { type: 'device', device_token: DEVICE });
+  assert.equal(storage.map.has('cpm.device.shop'), false, 'forgotten once merged');
+  await c.load();
+  assert.equal(f.calls.filter((x) => pathOf(x) === '/v1/subjects/me/identities').length, 1, 'merged once');
+  // with a token and nothing kept: no device is made
+  const none = deviceFetch();
+  await core(none.fetch, { storage: memoryStorage() }).load();
+  assert.deepEqual(none.calls.map(pathOf), ['/v1/experience']);
+});
+
+test('device mode: a merge refused for good forgets the device; one that could not be made keeps it', async () => {
+  for (const [status, kept] of [[409, false], [422, false], [503, true], [429, true]]) {
+    const storage = memoryStorage({ 'cpm.device.shop': DEVICE });
+    const f = deviceFetch({ merge: status });
+    const errors = [];
+    const c = core(f.fetch, { storage });
+    c.on('error', (e) => errors.push(e.status));
+    await c.load();
+    assert.equal(storage.map.has('cpm.device.shop'), kept, `${status}: ${kept ? 'kept' : 'forgotten'}`);
+    assert.deepEqual(errors, [status]);
+    assert.equal(pathOf(f.calls.at(-1)), '/v1/experience', 'the popup still loads');
+  }
+});
+
+test('device mode: a device merged elsewhere (409 on a write) is forgotten; without storage there is none', async () => {
+  const storage = memoryStorage({ 'cpm.device.shop': DEVICE });
+  const f = deviceFetch({ consent: 409 });
+  const c = core(f.fetch, { token: undefined, storage });
+  await c.load();
+  c.refuseAll();
+  await assert.rejects(c.submit(), (e) => e.status === 409);
+  assert.equal(storage.map.has('cpm.device.shop'), false);
+  assert.equal(c.state.device, null);
+  const plain = deviceFetch();
+  await core(plain.fetch, { token: undefined }).load();
+  assert.deepEqual(plain.calls.map(pathOf), ['/v1/experience'], 'no storage: a preview, as before');
+  assert.equal(authOf(plain.calls[0]), undefined);
+});

@@ -9,14 +9,18 @@ export const kind = (p) =>
 const gpcMatch = (p) => p.id.indexOf('ads.') === 0 || p.id.indexOf('sale') >= 0;
 
 export function createConsentCore(o) {
-  const { base = '', property, region, token, channel = 'web', gpc = false } = o;
+  const { base = '', property, region, token, storage, channel = 'web', gpc = false } = o;
   const get = o.fetch || ((...a) => globalThis.fetch(...a));
   let locale = o.locale;
-  const state = { experience: null, decisions: {}, gpc: {}, display: null, otp: null };
+  const state = { experience: null, decisions: {}, gpc: {}, display: null, otp: null, device: null };
   let displaying = null; // the display being recorded, awaited by submit
+  let identified = null; // the device step, once per core
+  const KEY = `cpm.device.${property}`;
   const handlers = {};
   const emit = (name, v) => (handlers[name] || []).slice().forEach((fn) => fn(v));
-  const headers = (h) => (token ? Object.assign(h, { Authorization: `Bearer ${token}` }) : h);
+  // A person's token, else an anonymous visitor's device credential.
+  const auth = () => (token ? `Bearer ${token}` : state.device && `Device ${state.device}`);
+  const headers = (h) => (auth() ? Object.assign(h, { Authorization: auth() }) : h);
 
   // quiet: a refusal the person can put right (a mistyped code) is not an 'error' event.
   async function call(path, init, quiet) {
@@ -29,9 +33,15 @@ export function createConsentCore(o) {
       }
       return body;
     } catch (e) {
+      if (e.status === 409 && state.device) forget(); // merged at login, or erased: a new one next time
       if (!(quiet && e.status === 422)) emit('error', e);
       throw e;
     }
+  }
+
+  function forget() {
+    state.device = null;
+    return storage.remove(KEY);
   }
 
   const post = (path, rec, quiet) =>
@@ -44,6 +54,23 @@ export function createConsentCore(o) {
       },
       quiet,
     );
+
+  // Without a token: the device credential kept in storage, or a new one.
+  // With a token: a device kept from before the login is merged into the
+  // person, then forgotten (kept when cpmd could not be reached, to retry).
+  async function identify() {
+    const kept = await storage.get(KEY);
+    if (!token) {
+      state.device = kept || (await post('/v1/devices', { property })).device_token;
+      if (!kept) await storage.set(KEY, state.device);
+    } else if (kept) {
+      const done = await post('/v1/subjects/me/identities', { type: 'device', device_token: kept }).then(
+        () => true,
+        (e) => e.status >= 400 && e.status < 500 && e.status !== 429,
+      );
+      if (done) await forget();
+    }
+  }
 
   // The consent purposes to decide now: for a known person, those the
   // experience asks again (reasons); for anyone else, all of them.
@@ -58,10 +85,12 @@ export function createConsentCore(o) {
   }
 
   async function load() {
+    if (storage && !identified) identified = identify().catch(() => {}); // else a preview
+    await identified;
     const q = new URLSearchParams({ property });
     if (region) q.set('region', region);
     if (locale) q.set('locale', locale);
-    if (token) q.set('subject', 'me');
+    if (auth()) q.set('subject', 'me');
     const x = await call(`/v1/experience?${q}`, { headers: headers({ Accept: 'application/json' }) });
     const before = state.decisions;
     const refuseAds = (gpc || x.gpc_signal) && x.gpc === 'refuse_sale_and_ads';
@@ -108,11 +137,11 @@ export function createConsentCore(o) {
     return b;
   }
 
-  // Each display is a ledger event (with a token); the consent then points to it.
+  // Each display is a ledger event (with a token or a device); the consent then points to it.
   function shown() {
     const x = need();
     emit('shown', x);
-    if (!token) return Promise.resolve(null);
+    if (!auth()) return Promise.resolve(null);
     const rec = { property, locale: x.locale, notice: { id: x.notice.id, version: x.notice.version }, channel };
     if (x.policy) rec.policy = x.policy;
     displaying = post('/v1/subjects/me/displays', rec).then((r) => (state.display = r.display), () => null);

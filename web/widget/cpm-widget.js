@@ -71,6 +71,16 @@ function h(tag, props, ...kids) {
   return e;
 }
 
+// localStorage, when the browser lets the page use it.
+const ls = (f) => (...a) => {
+  try {
+    return localStorage[f](...a);
+  } catch (e) {
+    return null;
+  }
+};
+const local = { get: ls('getItem'), set: ls('setItem'), remove: ls('removeItem') };
+
 const uiLocale = (tag) => (/^zh-(Hant|HK|MO|TW)/i.test(tag) ? 'zh-Hant' : /^zh/i.test(tag) ? 'zh-Hans' : 'en');
 
 export async function mount(o = {}) {
@@ -82,6 +92,8 @@ export async function mount(o = {}) {
     region: o.region,
     locale: o.locale,
     token: o.token,
+    // an anonymous visitor's choices are kept under a device id in this browser, merged at login
+    storage: o.anonymous === 'off' ? null : o.storage || local,
     fetch: o.fetch,
     gpc: navigator.globalPrivacyControl === true,
   });
@@ -185,6 +197,7 @@ export async function mount(o = {}) {
         h('div', { className: 'cpm-btns' },
           h('button', { type: 'button', id: 'cpm-otp-back', className: 'cpm-btn', onclick: back }, t.back),
           h('button', { type: 'submit', id: 'cpm-verify', className: 'cpm-btn' }, t.verify))));
+    root.querySelectorAll('.cpm-purpose input, #cpm-lang').forEach((i) => (i.disabled = true)); // what is verified is what was chosen
     $('.cpm-err').textContent = '';
     input.focus();
   }
@@ -264,5 +277,5 @@ export async function mount(o = {}) {
 const tag = document.querySelector('script[src*="cpm-widget.js"]');
 if (tag && tag.dataset.property) {
   const d = tag.dataset;
-  mount({ property: d.property, region: d.region, locale: d.locale, token: d.token, base: d.base }).catch(() => {});
+  mount({ property: d.property, region: d.region, locale: d.locale, token: d.token, base: d.base, anonymous: d.anonymous }).catch(() => {});
 }

@@ -214,6 +214,48 @@ static const struct migration migrations[] = {
      "CREATE INDEX otp_challenges_by_subject ON otp_challenges (subject_id, created_ms);"
      "CREATE INDEX otp_challenges_by_ip ON otp_challenges (ip_hash, created_ms)"
      " WHERE length(ip_hash) > 0;"},
+    /*
+     * Rights requests (docs/RIGHTS.md): one open request per subject and
+     * type; a finished one never changes and none is deleted. The person's
+     * note is sealed under the subject's data key. The erased-subject
+     * trigger of migration 3 is replaced: an erased subject's requests may
+     * still be answered (rights.updated), nothing else is recorded.
+     */
+    {9, "rights requests",
+     "CREATE TABLE rights_requests ("
+     "  id TEXT PRIMARY KEY,"
+     "  subject_id TEXT NOT NULL REFERENCES subjects (id),"
+     "  property TEXT NOT NULL,"
+     "  type TEXT NOT NULL CHECK (type IN ('access', 'portability', 'correction', 'deletion',"
+     " 'explanation')),"
+     "  status TEXT NOT NULL CHECK (status IN ('received', 'in_progress', 'completed',"
+     " 'refused')),"
+     "  created_ms INTEGER NOT NULL,"
+     "  due_ms INTEGER NOT NULL,"
+     "  updated_ms INTEGER NOT NULL,"
+     "  note_sealed BLOB,"
+     "  reply TEXT,"
+     "  reason TEXT,"
+     "  CHECK (status <> 'refused' OR reason IS NOT NULL)"
+     ") STRICT;"
+     "CREATE UNIQUE INDEX rights_requests_open ON rights_requests (subject_id, type)"
+     " WHERE status IN ('received', 'in_progress');"
+     "CREATE INDEX rights_requests_queue ON rights_requests (status, due_ms, id);"
+     "CREATE INDEX rights_requests_by_due ON rights_requests (due_ms, id);"
+     "CREATE INDEX rights_requests_by_subject ON rights_requests (subject_id, created_ms, id);"
+     "CREATE TRIGGER rights_requests_finished BEFORE UPDATE ON rights_requests"
+     " WHEN OLD.status IN ('completed', 'refused')"
+     " BEGIN SELECT RAISE(ABORT, 'a finished rights request never changes'); END;"
+     "CREATE TRIGGER rights_requests_fixed BEFORE UPDATE OF id, subject_id, property, type,"
+     " created_ms, due_ms, note_sealed ON rights_requests"
+     " BEGIN SELECT RAISE(ABORT, 'a rights request keeps what was asked'); END;"
+     "CREATE TRIGGER rights_requests_no_delete BEFORE DELETE ON rights_requests"
+     " BEGIN SELECT RAISE(ABORT, 'rights requests are kept'); END;"
+     "DROP TRIGGER events_of_erased_subject;"
+     "CREATE TRIGGER events_of_erased_subject BEFORE INSERT ON events"
+     " WHEN NEW.subject_id IS NOT NULL AND NEW.type NOT IN ('subject.erased', 'rights.updated')"
+     " BEGIN SELECT RAISE(ABORT, 'the subject was erased')"
+     " WHERE EXISTS (SELECT 1 FROM subjects WHERE id = NEW.subject_id AND erased_ms <> 0); END;"},
 };
 
 _Static_assert(CPM_ARRAY_LEN(migrations) == CPM_SCHEMA_VERSION,

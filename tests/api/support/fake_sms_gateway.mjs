@@ -19,6 +19,7 @@ export const LEDGER_TYPES = new Set([
   'consent.objection_withdrawn', 'consent.expired', 'consent.expiring', 'consent.reconsent_required',
   'preferences.changed', 'subject.erased', 'subject.age_status_set', 'identity.linked',
   'guardian.linked', 'config.created', 'config.updated', 'config.deleted', 'destination.test',
+  'rights.requested', 'rights.updated',
 ]);
 
 export const E164 = /^\+[1-9][0-9]{6,14}$/;

@@ -24,6 +24,7 @@
 #define PROBLEM_SCHEMA   "#/components/schemas/Problem"
 #define SECURITY_SCHEME  "apiKey"
 #define END_USER_SCHEME  "endUserToken"
+#define DEVICE_SCHEME    "deviceCredential"
 
 /* Mismatches found so far, one per line. */
 struct report {
@@ -211,18 +212,25 @@ static void test_security_matches_access(void **state)
             snprintf(got + used, sizeof(got) - used, "%s%s", used ? " " : "",
                      json_is_string(role) ? json_string_value(role) : "?");
         }
-        /* a subject route also takes an end-user token: a second requirement, no roles */
-        size_t expected = route->access == CPM_ACCESS_SUBJECT ? 2 : 1;
+        /*
+         * a subject route also takes an end-user token and a device credential: a second
+         * and a third requirement, no roles
+         */
+        size_t expected = route->access == CPM_ACCESS_SUBJECT ? 3 : 1;
         json_t *end_user = json_object_get(json_array_get(security, 1), END_USER_SCHEME);
+        json_t *device = json_object_get(json_array_get(security, 2), DEVICE_SCHEME);
         bool end_user_ok =
-            expected == 1 || (json_is_array(end_user) && json_array_size(end_user) == 0);
+            expected == 1 || (json_is_array(end_user) && json_array_size(end_user) == 0 &&
+                              json_is_array(device) && json_array_size(device) == 0);
         if (json_array_size(security) != expected || !json_is_array(roles) ||
             strcmp(got, want) != 0 || !end_user_ok)
             report_add(&r,
                        "%s %s needs scope '%s'%s: expected `security: [{%s: [%s]}%s]`, found %zu "
                        "requirement(s), the first with roles [%s]",
-                       method, route->path, want, expected == 2 ? " or an end-user token" : "",
-                       SECURITY_SCHEME, want, expected == 2 ? ", {" END_USER_SCHEME ": []}" : "",
+                       method, route->path, want,
+                       expected == 3 ? " or an end-user token or a device credential" : "",
+                       SECURITY_SCHEME, want,
+                       expected == 3 ? ", {" END_USER_SCHEME ": []}, {" DEVICE_SCHEME ": []}" : "",
                        json_array_size(security), got);
     }
     json_decref(doc);

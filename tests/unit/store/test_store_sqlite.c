@@ -114,9 +114,12 @@ static void test_open_creates_schema(void **state)
                                        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
                                        " name IN ('config_docs', 'notice_versions', 'api_keys')"),
                      3);
-    /* notice versions ×2, events ×2, events of an erased subject, checkpoints ×2, deliveries */
+    /*
+     * notice versions ×2, events ×2, events of an erased subject, checkpoints ×2, deliveries,
+     * rights requests ×3
+     */
     assert_int_equal(
-        fixture_query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 8);
+        fixture_query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 11);
 }
 
 static void test_pragmas(void **state)
