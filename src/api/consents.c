@@ -292,16 +292,18 @@ static bool second_factor(struct cpm_request *req, struct consent_write *w)
     cpm_err err = needs_otp(req, a, &needed);
     if (err == CPM_OK && !needed)
         return true;
+    /* the code proves who acts: the subject, or the guardian acting for them */
+    const char *actor = strcmp(a->actor, "guardian") == 0 ? a->guardian_id : w->subject.id;
     const char *why = NULL;
     if (err == CPM_OK && a->otp_challenge == NULL)
         why = "this consent needs a verified one-time code (POST /v1/otp/challenges)";
     if (err == CPM_OK && why == NULL) {
         err = store->ops->otp_get(store, a->otp_challenge, &c);
-        if (err == CPM_ERR_NOT_FOUND ||
-            (err == CPM_OK &&
-             (strcmp(c.subject_id, w->subject.id) != 0 || strcmp(c.property, a->property) != 0))) {
+        if (err == CPM_ERR_NOT_FOUND || (err == CPM_OK && (strcmp(c.subject_id, actor) != 0 ||
+                                                           strcmp(c.property, a->property) != 0))) {
             err = CPM_OK;
-            why = "is not a one-time code challenge of this subject and property";
+            why = "is not a one-time code challenge of the person acting (the subject, or the"
+                  " guardian acting for them) and this property";
         } else if (err == CPM_OK && c.verified_ms == 0)
             why = "was not verified (POST /v1/otp/challenges/{id}/verify)";
         else if (err == CPM_OK && c.used_ms != 0)

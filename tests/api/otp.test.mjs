@@ -50,7 +50,7 @@ after(async () => {
   data.cleanup();
 });
 
-const PHONES = { alice: '+8613800138000', bob: '+8613900139000', carol: '+8613700137000', dave: '+8613600136000', erin: '+8613500135000' };
+const PHONES = { alice: '+8613800138000', bob: '+8613900139000', carol: '+8613700137000', dave: '+8613600136000', erin: '+8613500135000', gina: '+8613300133000', hank: '+8613200132000' };
 
 async function withPhone(subject) {
   const res = await request(server, 'POST', `/v1/subjects/${subject}/identities`, { key, body: { type: 'phone', value: PHONES[subject] } });
@@ -139,6 +139,39 @@ test('the person\'s own token asks and verifies for themselves only', async () =
     .setProtectedHeader({ alg: 'HS256', kid: 'hs' }).sign(HS_SECRET);
   expectProblem(assert, await verify(res.json.id, code, { headers: { authorization: `Bearer ${ta}` } }), 404, 'not_found');
   expectProblem(assert, await challenge({ subject: 'bob', property: 'shop' }, {}), 401, 'unauthorized');
+});
+
+test('a guardian acting for a child proves it with a code sent to the guardian\'s own phone', async () => {
+  await request(server, 'PUT', '/v1/subjects/kid-otp', { key, body: { age_status: 'child_under_14' } });
+  const link = await request(server, 'POST', '/v1/subjects/kid-otp/guardians', { key, body: { guardian_id: 'gina', relation: 'parent' } });
+  assert.equal(link.status, 201, link.text);
+  await withPhone('gina');
+  const now = Math.floor(Date.now() / 1000);
+  const t = await new SignJWT({ sub: 'gina', aud: 'shop', iat: now, exp: now + 300 })
+    .setProtectedHeader({ alg: 'HS256', kid: 'hs' }).sign(HS_SECRET);
+  const auth = { authorization: `Bearer ${t}` };
+  const res = await challenge({}, { headers: auth });
+  assert.equal(res.status, 201, res.text);
+  const sent = await gateway.waitFor((g) => g.messages.find((m) => m.message_id === res.json.id));
+  assert.equal(sent.phone, PHONES.gina, 'the code goes to the person acting');
+  assert.equal((await verify(res.json.id, sent.code, { headers: auth })).status, 200);
+  const body = fx.consentBody(notice, [{ purpose: 'finance.share', decision: 'given', separate: true }], { otp: { challenge: res.json.id } });
+  const given = await request(server, 'POST', '/v1/subjects/kid-otp/consents', { body, headers: auth });
+  assert.equal(given.status, 201, given.text);
+  const leaf = JSON.parse((await request(server, 'GET', '/v1/subjects/kid-otp/events', { key })).json.items.at(-1).leaf);
+  assert.equal(leaf.actor, 'guardian');
+  assert.equal(leaf.otp.challenge, res.json.id);
+  // the child's own code does not stand for the guardian's act
+  await withPhone('hank');
+  assert.equal((await request(server, 'POST', '/v1/subjects/hank/guardians', { key, body: { guardian_id: 'gina', relation: 'legal_guardian' } })).status, 201);
+  const own = await codeFor('hank');
+  assert.equal((await verify(own.id, own.code)).status, 200);
+  const borrowed = await request(server, 'POST', '/v1/subjects/hank/consents', {
+    key, body: fx.consentBody(notice, [{ purpose: 'finance.share', decision: 'given', separate: true }],
+      { otp: { challenge: own.id }, actor: { type: 'guardian', guardian_id: 'gina' } }),
+  });
+  expectProblem(assert, borrowed, 403, 'forbidden');
+  assert.match(borrowed.json.detail, /not a one-time code challenge of the person acting/);
 });
 
 test('five wrong codes kill the challenge', async () => {
