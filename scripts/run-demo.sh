@@ -24,7 +24,9 @@ token=$("$build/cpm" token --data "$data" --property demo-shop --subject demo-vi
 cat <<MSG
 OpenCPM is starting on http://$listen
   demo shop:  http://$listen/demo?token=$token
-              (a visitor's token, valid one hour: 'cpm token --property demo-shop --subject ID' mints more)
+              (a logged-in visitor's token, valid one hour: 'cpm token --property demo-shop --subject ID'
+               mints more; http://$listen/demo without one is an anonymous visitor)
+  preferences: http://$listen/center#token=$token&region=CN
   health:     http://$listen/healthz
   API doc:    http://$listen/v1/openapi.json
   try:        curl -H "Authorization: Bearer cpm_…" http://$listen/v1/purposes
