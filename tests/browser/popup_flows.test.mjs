@@ -124,6 +124,20 @@ test('a policy asking a one-time code: giving goes through the code sent to the 
   await other.getByRole('dialog').waitFor({ state: 'detached' });
   assert.equal(gateway.messages.length, before, 'no code was sent');
   assert.equal((await env.ledger('fin-2'))[MARKETING], 'refused');
+
+  // an anonymous visitor has no phone to verify: giving asks them to log in first, refusing still works
+  const anonymous = await newPage(t, env, { locale: 'en-GB' });
+  const challenges = [];
+  anonymous.on('request', (r) => r.url().includes('/v1/otp/') && challenges.push(r.url()));
+  await anonymous.goto(`${env.server.url}/demo`);
+  await anonymous.getByRole('dialog').waitFor();
+  await anonymous.locator(`.cpm-purpose[data-purpose="${MARKETING}"] input`).check();
+  await anonymous.locator('#cpm-accept-selected').click();
+  await anonymous.locator('.cpm-err', { hasText: 'log in' }).waitFor();
+  assert.deepEqual(challenges, [], 'no code is asked for a device');
+  await anonymous.locator('#cpm-refuse-all').click();
+  await anonymous.getByRole('dialog').waitFor({ state: 'detached' });
   page.assertClean();
   other.assertClean();
+  anonymous.assertClean();
 });

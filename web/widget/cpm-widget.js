@@ -9,7 +9,7 @@ const T = {
     fixed: '始终开启', fixedHint: '为提供服务所必需或依据其他法定理由处理，无需您的同意，无法在此关闭。',
     gpc: '已按浏览器的“全局隐私控制”信号设为拒绝。', err: '保存失败，请稍后重试。',
     refuse: '全部拒绝', sel: '同意所选', accept: '全部同意',
-    otp: '同意前需验证您的手机号，验证码已发送至 ', code: '6 位验证码', verify: '验证并提交', back: '返回', bad: '验证码不正确或已失效。',
+    otp: '同意前需验证您的手机号，验证码已发送至 ', code: '6 位验证码', verify: '验证并提交', back: '返回', login: '此项同意需验证手机号：请先登录，再作出选择。', bad: '验证码不正确或已失效。',
     kid: '未满十四周岁的未成年人，须由父母或其他监护人同意后我们才能处理上述信息。请您的监护人登录其账户，在“偏好设置”中为您选择。', ok: '知道了',
   },
   'zh-Hant': {
@@ -18,7 +18,7 @@ const T = {
     fixed: '始終開啟', fixedHint: '為提供服務所必需或依據其他法定理由處理，無需您的同意，無法在此關閉。',
     gpc: '已按瀏覽器的「全球隱私控制」訊號設為拒絕。', err: '儲存失敗，請稍後再試。',
     refuse: '全部拒絕', sel: '同意所選', accept: '全部同意',
-    otp: '同意前需驗證您的手機號碼，驗證碼已發送至 ', code: '6 位驗證碼', verify: '驗證並提交', back: '返回', bad: '驗證碼不正確或已失效。',
+    otp: '同意前需驗證您的手機號碼，驗證碼已發送至 ', code: '6 位驗證碼', verify: '驗證並提交', back: '返回', login: '此項同意需驗證手機號碼：請先登入，再作出選擇。', bad: '驗證碼不正確或已失效。',
     kid: '未滿十四歲的未成年人，須由父母或其他監護人同意後我們才能處理上述資料。請您的監護人登入其帳戶，在「偏好設定」中為您選擇。', ok: '知道了',
   },
   en: {
@@ -28,7 +28,7 @@ const T = {
     fixed: 'Always on', fixedHint: 'Needed for the service or processed on another legal basis: no consent needed, cannot be turned off here.',
     gpc: 'Set to refused by your browser\'s Global Privacy Control signal.', err: 'Could not save. Please try again.',
     refuse: 'Refuse all', sel: 'Accept selected', accept: 'Accept all',
-    otp: 'Before you consent we need to verify your phone. A code was sent to ', code: '6-digit code', verify: 'Verify and submit', back: 'Back', bad: 'The code is wrong or no longer valid.',
+    otp: 'Before you consent we need to verify your phone. A code was sent to ', code: '6-digit code', verify: 'Verify and submit', back: 'Back', login: 'This consent needs your phone verified: please log in first.', bad: 'The code is wrong or no longer valid.',
     kid: 'Under 14, a parent or guardian must agree before we process this information. Please ask them to choose for you in "Preferences" in their own account.', ok: 'Got it',
   },
 };
@@ -159,10 +159,11 @@ export async function mount(o = {}) {
       const buttons = root.querySelectorAll('.cpm-btn');
       buttons.forEach((b) => (b.disabled = true));
       try {
+        if (core.needsOtp() && !o.token) throw new Error('a one-time code needs a logged-in person');
         if (core.needsOtp()) otpStep(await core.otpStart(), method);
         else await save(method);
       } catch (e) {
-        $('.cpm-err').textContent = texts().err;
+        $('.cpm-err').textContent = core.needsOtp() && !o.token ? texts().login : texts().err;
         buttons.forEach((b) => (b.disabled = false));
       }
     };
