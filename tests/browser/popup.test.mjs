@@ -210,7 +210,7 @@ test('keyboard only: focus trapped in the dialog, Esc records nothing, refuse al
   page.assertClean();
 });
 
-test('a visitor who has decided does not see the popup on the next visit', async (t) => {
+test('a visitor who has decided does not see the popup on the next visit; a material notice change brings it back for that purpose', async (t) => {
   const env = await demoServer(t);
   const page = await newPage(t, env, { locale: 'zh-CN' });
   await page.goto(env.pageUrl('visitor-back'));
@@ -231,8 +231,25 @@ test('a visitor who has decided does not see the popup on the next visit', async
   assert.equal(await next.locator('#cpm-dialog').count(), 0, 'no popup');
   assert.equal(await next.evaluate(() => document.documentElement.classList.contains('cpm-lock')), false, 'the page still scrolls');
   await shot(next, 'decided-next-visit');
+
+  // A material change of the notice for one purpose brings the popup back, on the new version, for that purpose.
+  const last = demo.notices.find((n) => n.id === POLICY.notice).versions.at(-1);
+  const content = Object.fromEntries(Object.entries(last.content).map(([l, c]) => [l, { ...c, text: `${c.text} (v2)` }]));
+  const purposes = last.purposes.map((p) => ({ purpose: p.purpose, change: p.purpose === MARKETING ? 'material' : 'notify_only' }));
+  await env.api('POST', `/v1/notices/${POLICY.notice}/versions`, { summary: 'SMS marketing changed', content, purposes }, 201);
+  const third = await newPage(t, env, { locale: 'zh-CN' });
+  await third.goto(env.pageUrl('visitor-back'));
+  await third.waitForSelector('#cpm-dialog');
+  assert.match(await third.locator('#cpm-text').innerText(), /\(v2\)/);
+  assert.match(await third.locator('.cpm-ver').innerText(), /2/);
+  assert.deepEqual(await third.locator('.cpm-opt .cpm-purpose').evaluateAll((els) => els.map((e) => e.dataset.purpose)), [MARKETING],
+    'only the purpose whose terms changed is asked again');
+  await third.click('#cpm-accept-all');
+  await waitSaved(third);
+  assert.equal((await env.decide('visitor-back', MARKETING)).allowed, true);
   page.assertClean();
   next.assertClean();
+  third.assertClean();
 });
 
 test('operator texts are shown as text, never as HTML', async (t) => {
