@@ -103,7 +103,7 @@ static void test_wrong_property_or_key_refused(void **state)
     keyring_from(&kr, 0x42);
     keyring_from(&other_kr, 0x43);
     struct cpm_device d, out;
-    char token[CPM_DEVICE_TOKEN_BYTES_MAX], moved[CPM_DEVICE_TOKEN_BYTES_MAX];
+    char token[CPM_DEVICE_TOKEN_BYTES_MAX], moved[CPM_DEVICE_TOKEN_BYTES_MAX + 16];
     cpm_device_new(&kr, "shop", &d, token);
     /* the same subject and MAC, relabelled for another property */
     const char *mac = strrchr(token, '.') + 1;
