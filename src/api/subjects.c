@@ -693,23 +693,93 @@ out:
 
 /* ---- DELETE: erasure ---- */
 
+/* Erases one subject (its personal data crypto-shredded); CONFLICT when erased already. */
+static cpm_err erase_one(struct cpm_request *req, const char *id, struct change *c,
+                         struct cpm_subject_update *update)
+{
+    *update = (struct cpm_subject_update){.erased_ms = c->now_ms};
+    cpm_strlcpy(update->id, id, sizeof(update->id));
+    cpm_err err = req->app->store->ops->subject_get(req->app->store, id, &c->subject);
+    if (err == CPM_OK && c->subject.erased_ms != 0)
+        err = CPM_ERR_CONFLICT;
+    c->leaf.type = CPM_EVENT_SUBJECT_ERASED;
+    if (err == CPM_OK)
+        err = change_event(c);
+    struct cpm_write_request wr = {.events = &c->event, .event_count = 1, .update = update};
+    return err == CPM_OK ? cpm_writer_submit(req->app->writer, &wr) : err;
+}
+
+/* The anonymous devices merged into a subject: their subject ids, opened with its data key. */
+struct merged {
+    const char *subject_id;
+    const uint8_t *data_key;
+    json_t *ids;
+};
+
+static cpm_err merged_visit(void *ctx, const struct cpm_identity *identity)
+{
+    struct merged *m = ctx;
+    if (strcmp(identity->type, CPM_IDENTITY_TYPE_DEVICE) != 0)
+        return CPM_OK;
+    char device[CPM_IDENTITY_SEALED_BYTES_MAX];
+    size_t len = 0;
+    cpm_err err = cpm_field_open(m->data_key, m->subject_id, identity->type, identity->sealed,
+                                 identity->sealed_len, device, sizeof(device) - 1, &len);
+    if (err != CPM_OK)
+        return err;
+    return json_array_append_new(m->ids, json_stringn(device, len)) == 0 ? CPM_OK : CPM_ERR_NOMEM;
+}
+
+/*
+ * A person's merged devices are that person (docs/END-USERS.md "Anonymous
+ * visitors and login"): each is erased before the person, so what the
+ * device recorded goes too (PIPL Art. 47). *ids gets those erased now.
+ */
+static cpm_err erase_devices(struct cpm_request *req, const char *id, json_t *ids)
+{
+    struct cpm_store *store = req->app->store;
+    struct cpm_subject person;
+    uint8_t key[CPM_DATA_KEY_BYTES];
+    json_t *found = json_array();
+    struct merged m = {.subject_id = id, .data_key = key, .ids = found};
+    cpm_err err = found != NULL ? store->ops->subject_get(store, id, &person) : CPM_ERR_NOMEM;
+    if (err == CPM_OK && person.erased_ms == 0)
+        err = cpm_data_key_unwrap(req->app->keyring, id, person.wrapped_key, person.wrapped_key_len,
+                                  key);
+    if (err == CPM_OK && person.erased_ms == 0)
+        err =
+            store->ops->identity_list(store, id, CPM_IDENTITIES_PER_SUBJECT_MAX, merged_visit, &m);
+    sodium_memzero(key, sizeof(key));
+    size_t i;
+    json_t *device;
+    json_array_foreach(found, i, device)
+    {
+        if (err != CPM_OK)
+            break;
+        struct change c = {.now_ms = cpm_clock_now_ms()};
+        struct cpm_subject_update update;
+        err = erase_one(req, json_string_value(device), &c, &update);
+        if (err == CPM_OK)
+            json_array_append(ids, device);
+        if (err == CPM_ERR_CONFLICT || err == CPM_ERR_NOT_FOUND)
+            err = CPM_OK; /* erased already (an earlier, interrupted erasure) */
+        change_reset(&c);
+    }
+    json_decref(found);
+    return err == CPM_ERR_NOT_FOUND ? CPM_OK : err; /* no person: answered below */
+}
+
 void cpm_api_subjects_erase(struct cpm_request *req)
 {
     const char *id = cpm_request_param(req, 0);
     if (!cpm_api_subject_id_checked(req, id))
         return;
     struct change c = {.now_ms = cpm_clock_now_ms()};
-    struct cpm_subject_update update = {.erased_ms = c.now_ms};
-    cpm_strlcpy(update.id, id, sizeof(update.id));
-    cpm_err err = req->app->store->ops->subject_get(req->app->store, id, &c.subject);
-    if (err == CPM_OK && c.subject.erased_ms != 0)
-        err = CPM_ERR_CONFLICT;
-    c.leaf.type = CPM_EVENT_SUBJECT_ERASED;
+    struct cpm_subject_update update;
+    json_t *devices = json_array();
+    cpm_err err = devices != NULL ? erase_devices(req, id, devices) : CPM_ERR_NOMEM;
     if (err == CPM_OK)
-        err = change_event(&c);
-    struct cpm_write_request wr = {.events = &c.event, .event_count = 1, .update = &update};
-    if (err == CPM_OK)
-        err = cpm_writer_submit(req->app->writer, &wr);
+        err = erase_one(req, id, &c, &update);
     if (err == CPM_ERR_NOT_FOUND)
         cpm_respond_error(req, err, NULL, "no subject '%s'", id);
     else if (err == CPM_ERR_CONFLICT)
@@ -718,7 +788,9 @@ void cpm_api_subjects_erase(struct cpm_request *req)
         respond_write_failed(req, err, id);
     else
         cpm_respond_json(req, 200,
-                         json_pack("{s:s, s:o, s:o}", "subject", id, "erased_at",
-                                   cpm_api_time(update.erased_ms), "event", event_json(&c.event)));
+                         json_pack("{s:s, s:o, s:o, s:O}", "subject", id, "erased_at",
+                                   cpm_api_time(update.erased_ms), "event", event_json(&c.event),
+                                   "devices_erased", devices));
+    json_decref(devices);
     change_reset(&c);
 }

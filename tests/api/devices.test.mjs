@@ -352,6 +352,24 @@ test('an erased person or device is not merged', async () => {
   assert.equal(await lastSeq(), size + 1, 'only the device\'s erasure was written');
 });
 
+test('erasing a person erases the devices merged into them (PIPL Art. 47): their history goes too', async () => {
+  const d = await newDevice();
+  assert.equal((await asDevice(d, 'POST', '/v1/subjects/me/consents', action({ analytics: 'given' }))).status, 201);
+  assert.equal((await merge('erase-me', d)).status, 201);
+  const other = await newDevice();
+  assert.equal((await asDevice(other, 'POST', '/v1/subjects/me/consents', action({ analytics: 'refused' }))).status, 201);
+  const res = await request(server, 'DELETE', '/v1/subjects/erase-me', { key });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json.devices_erased, [d.subject]);
+  const device = await request(server, 'GET', `/v1/subjects/${d.subject}`, { key });
+  assert.ok(device.json.erased_at, 'the merged device is erased');
+  assert.equal((await consents(d.subject)).analytics.status, 'erased');
+  expectProblem(assert, await asDevice(d, 'POST', '/v1/subjects/me/consents', action({ analytics: 'given' })), 409, 'conflict');
+  assert.equal((await consents(other.subject)).analytics.status, 'refused', 'another device is untouched');
+  // once erased, again is 409 and erases nothing more
+  expectProblem(assert, await request(server, 'DELETE', '/v1/subjects/erase-me', { key }), 409, 'conflict');
+});
+
 test('a device\'s writes are limited like a person\'s', async () => {
   const d = await newDevice();
   let limited = null;
