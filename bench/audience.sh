@@ -4,6 +4,11 @@
 # through POST /v1/audiences/filter, beside the SQL join a team would write by
 # hand in PostgreSQL 15 on the same data in the same run. Usage:
 # bench/audience.sh BUILD_DIR [N]   (N subjects, default 10 000 000)
+# With CPM_BENCH_DATA=DIR the loaded store, the audience and the API key are
+# kept in DIR/audience-N and reused by later runs (10 M: about a minute of
+# loading saved, 2.1 GB kept); without it they go with the temporary directory.
+# A cpmd with a newer schema migrates the kept store, and older builds then
+# refuse it: to compare two builds, let the older one make the store.
 #
 # The data: `cpm init` and `cpm seed` (one consent purpose, marketing.sms),
 # then N subjects and their consent states written straight into the SQLite
@@ -13,8 +18,9 @@
 # gave consent otherwise: 60 % are allowed. The audience is all N ids in a
 # scrambled order (i × 1 000 003 mod N).
 #
-# cpmd: its RSS on the empty store, then its cold start on the loaded one
-# (spawn to the first 200 from /healthz: the index is loaded by then) and RSS
+# cpmd: its RSS on an empty store, then its cold start on the loaded one
+# (spawn to the first 200 from /healthz: the index is loaded by then, from the
+# store: any index snapshot is removed first) and RSS
 # growth per subject; then the audience sent with curl (`-T`, streamed), best
 # of two runs, output checked. PostgreSQL: a throwaway cluster in the
 # temporary directory (initdb as the `postgres` user when run as root),
@@ -64,6 +70,8 @@ if ((EUID == 0)); then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpm-bench.XXXXXX")
+keep=${CPM_BENCH_DATA:+$CPM_BENCH_DATA/audience-$n} # where the loaded data is kept, if anywhere
+work=${keep:-$tmp}                                  # the data directory, audience and key
 cpmd_pid=
 pg_started=
 
@@ -88,9 +96,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_kb=$(df -Pk "$tmp" | awk 'NR == 2 { print $4 }')
-need_kb=$((n * BYTES_PER_SUBJECT / 1024))
-((free_kb > need_kb)) || die "$n subjects need about $((need_kb / 1024)) MiB in ${TMPDIR:-/tmp}; $((free_kb / 1024)) MiB are free"
+reusing=
+[[ -n $keep && -f $keep/ready ]] && reusing=1
+if [[ -z $reusing ]]; then
+  [[ -z $keep ]] || ! [[ -e $keep ]] || rm -rf "$keep" # a load that did not finish
+  mkdir -p "$work"
+  free_kb=$(df -Pk "$work" | awk 'NR == 2 { print $4 }')
+  need_kb=$((n * BYTES_PER_SUBJECT / 1024))
+  ((free_kb > need_kb)) || die "$n subjects need about $((need_kb / 1024)) MiB in $work; $((free_kb / 1024)) MiB are free"
+fi
 
 now_ns() { date +%s%N; }
 seconds_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
@@ -150,11 +164,11 @@ SELECT printf('s%09d', (i * $SCRAMBLE) % $n) FROM k;
 EOF
 }
 
-# Starts cpmd on the data directory; sets cpmd_pid, cpmd_port and start_s (spawn to /healthz 200).
+# Starts cpmd on data directory $1; sets cpmd_pid, cpmd_port and start_s (spawn to /healthz 200).
 start_cpmd() {
   local t0 i url=
   t0=$(now_ns)
-  "$cpmd_bin" --data "$tmp/data" --listen "$HOST:0" 2>"$tmp/cpmd.log" &
+  "$cpmd_bin" --data "$1" --listen "$HOST:0" 2>"$tmp/cpmd.log" &
   cpmd_pid=$!
   for ((i = 0; i < START_TIMEOUT_S * 100; i++)); do
     url=$(grep -o "url=http://$HOST:[0-9]*" "$tmp/cpmd.log" 2>/dev/null | head -n 1 || true)
@@ -180,7 +194,7 @@ start_cpmd() {
 # One filter run: prints "SECONDS LINES_OUT ALLOWED_HEADER".
 filter_once() {
   local out status secs
-  out=$(curl -sS -X POST -T "$tmp/audience.txt" -H "Authorization: Bearer $key" \
+  out=$(curl -sS -X POST -T "$work/audience.txt" -H "Authorization: Bearer $key" \
     -H 'Content-Type: text/plain' -D "$tmp/filter.headers" -o "$tmp/filter.out" \
     -w '%{http_code} %{time_total}' \
     "http://$HOST:$cpmd_port/v1/audiences/filter?purpose=$PURPOSE") || die "curl failed"
@@ -236,7 +250,7 @@ pg_once() {
 \timing on
 BEGIN;
 CREATE TEMP TABLE audience (id text) ON COMMIT DROP;
-\copy audience FROM '$tmp/audience.txt'
+\copy audience FROM '$work/audience.txt'
 ANALYZE audience;
 \copy (SELECT a.id FROM audience a JOIN consent_state c ON c.subject_id = a.id WHERE c.purpose = '$PURPOSE' AND c.status = 'given') TO '$tmp/pg.out'
 COMMIT;
@@ -253,35 +267,52 @@ echo "audience filter benchmark: $n subjects, $(nproc) cores, data in ${TMPDIR:-
   "($(df -P "$tmp" | awk 'NR == 2 { print $1 }'))" >&2
 want=$(expected_allowed)
 
-"$cpm_bin" init --data "$tmp/data" >"$tmp/admin-key" 2>"$tmp/init.log" || {
-  cat "$tmp/init.log" >&2
-  die "cpm init failed"
+# cpm init, seed and an API key; $1: the data directory. Prints the key.
+new_store() {
+  local data=$1 key
+  "$cpm_bin" init --data "$data" >"$tmp/admin-key" 2>"$tmp/init.log" || {
+    cat "$tmp/init.log" >&2
+    die "cpm init failed"
+  }
+  seed_file >"$tmp/seed.json"
+  "$cpm_bin" seed --data "$data" "$tmp/seed.json" >"$tmp/seed.log" 2>&1 || {
+    cat "$tmp/seed.log" >&2
+    die "cpm seed failed"
+  }
+  key=$("$cpm_bin" keys create --name bench --scope decisions:read --data "$data" 2>/dev/null |
+    grep -o 'cpm_[A-Za-z0-9_-]*' | head -n 1) || true
+  [[ -n $key ]] || die "cpm keys create printed no key"
+  echo "$key"
 }
-seed_file >"$tmp/seed.json"
-"$cpm_bin" seed --data "$tmp/data" "$tmp/seed.json" >"$tmp/seed.log" 2>&1 || {
-  cat "$tmp/seed.log" >&2
-  die "cpm seed failed"
-}
-key=$("$cpm_bin" keys create --name bench --scope decisions:read --data "$tmp/data" 2>/dev/null |
-  grep -o 'cpm_[A-Za-z0-9_-]*' | head -n 1) || true
-[[ -n $key ]] || die "cpm keys create printed no key"
 
-start_cpmd
+new_store "$tmp/empty" >/dev/null
+start_cpmd "$tmp/empty"
 rss_empty=$(rss_kb "$cpmd_pid")
 stop "$cpmd_pid"
 cpmd_pid=
 
-echo "loading $n subjects into SQLite" >&2
-t0=$(now_ns)
-bulk_sql | sqlite3 -bail "$tmp/data/cpm.db" >/dev/null || die "the bulk load into SQLite failed"
-# Written behind cpmd's back (no ledger events): the index snapshot of the empty run is stale.
-rm -f "$tmp/data/index.snapshot"
-audience_sql | sqlite3 -bail "$tmp/data/cpm.db" >"$tmp/audience.txt" || die "writing the audience failed"
-load_s=$(seconds_since "$t0")
-echo "  $load_s s ($(du -sh "$tmp/data/cpm.db" | cut -f1) store, $(du -sh "$tmp/audience.txt" | cut -f1) audience)" >&2
+if [[ -n $reusing ]]; then
+  key=$(cat "$keep/key")
+  load_s="reused from $keep:"
+  echo "reusing the store and audience in $keep" >&2
+else
+  key=$(new_store "$work/data")
+  echo "loading $n subjects into SQLite" >&2
+  t0=$(now_ns)
+  bulk_sql | sqlite3 -bail "$work/data/cpm.db" >/dev/null || die "the bulk load into SQLite failed"
+  audience_sql | sqlite3 -bail "$work/data/cpm.db" >"$work/audience.txt" || die "writing the audience failed"
+  load_secs=$(seconds_since "$t0")
+  load_s="$load_secs s;"
+  echo "$key" >"$work/key"
+  [[ -z $keep ]] || touch "$keep/ready"
+  echo "  $load_secs s ($(du -sh "$work/data/cpm.db" | cut -f1) store, $(du -sh "$work/audience.txt" | cut -f1) audience)" >&2
+fi
+# Tables written behind cpmd's back (no ledger events) make any index snapshot stale; and a
+# kept store's snapshot from the last run's clean stop would skip the load being timed.
+rm -f "$work/data/index.snapshot"
 
 echo "starting cpmd on it" >&2
-start_cpmd
+start_cpmd "$work/data"
 rss_loaded=$(rss_kb "$cpmd_pid")
 bytes_per_subject=$(awk -v a="$rss_loaded" -v b="$rss_empty" -v n="$n" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
 echo "  cold start $start_s s; RSS ${rss_empty} KiB empty, ${rss_loaded} KiB loaded" >&2
@@ -301,7 +332,7 @@ echo "PostgreSQL 15: loading the same states" >&2
 start_pg
 t0=$(now_ns)
 psql_run -c "CREATE TABLE consent_state (subject_id text NOT NULL, purpose text NOT NULL, status text NOT NULL)"
-sqlite3 -csv "$tmp/data/cpm.db" "SELECT subject_id, purpose, status FROM consent_state" |
+sqlite3 -csv "$work/data/cpm.db" "SELECT subject_id, purpose, status FROM consent_state" |
   psql_run -c "\\copy consent_state FROM pstdin WITH (FORMAT csv)" || die "loading PostgreSQL failed"
 psql_run -c "ALTER TABLE consent_state ADD PRIMARY KEY (subject_id, purpose)" -c "ANALYZE consent_state"
 pg_load_s=$(seconds_since "$t0")
@@ -334,7 +365,7 @@ echo
 echo "cpmd cold start with $n subjects: $start_s s (spawn to /healthz 200, index loaded)"
 echo "cpmd RSS: $rss_empty KiB empty, $rss_loaded KiB loaded (+$bytes_per_subject bytes a subject)," \
   "$rss_after KiB after the filter runs"
-echo "loading: SQLite bulk insert + audience $load_s s; PostgreSQL COPY + primary key + ANALYZE $pg_load_s s ($pg_size)"
+echo "loading: SQLite bulk insert + audience $load_s PostgreSQL COPY + primary key + ANALYZE $pg_load_s s ($pg_size)"
 echo "PostgreSQL settings: $pg_settings"
 logged_errors=$(grep -c 'level=error' "$tmp/cpmd.log" || true)
 ((logged_errors > 0)) && echo "note: cpmd logged $logged_errors error line(s)"

@@ -79,6 +79,36 @@ void cpm_decider_decide_many(struct cpm_decider *d, const struct cpm_prepared *q
                              struct cpm_answer *out);
 
 /*
+ * The same for ids that need not end in a NUL: subject_ids[i] is lens[i]
+ * bytes (a line of an upload, read where it lies). Faster still for long
+ * runs: the lookups of all n overlap, not only those of 64 at a time, and
+ * a run of 256 or more is shared with helper threads (one per core beyond
+ * the first, at most 3) that the decider starts on the first such run and
+ * cpm_decider_free stops; a helper busy with another caller's run is not
+ * waited for. The caller returns once every answer is in out.
+ */
+void cpm_decider_decide_many_len(struct cpm_decider *d, const struct cpm_prepared *q,
+                                 const char *const *subject_ids, const size_t *lens, size_t n,
+                                 int64_t at_ms, struct cpm_answer *out);
+
+/*
+ * The same as a run in the background, for a caller with other work
+ * meanwhile (the rest of an upload to read): cpm_decider_run_start offers
+ * the run to the helper threads and returns; cpm_decider_run_finish
+ * decides what no helper has taken, waits for the helpers' part, and
+ * returns once every answer is in out. q, subject_ids, lens and out stay
+ * the caller's and unchanged until then; run is the caller's storage for
+ * one run at a time, and every start must be finished.
+ */
+struct cpm_decider_run {
+    void *opaque[32];
+};
+void cpm_decider_run_start(struct cpm_decider *d, const struct cpm_prepared *q,
+                           const char *const *subject_ids, const size_t *lens, size_t n,
+                           int64_t at_ms, struct cpm_answer *out, struct cpm_decider_run *run);
+void cpm_decider_run_finish(struct cpm_decider_run *run);
+
+/*
  * The same, counting extra_sends (times on q's channel, ascending) as if
  * already recorded: decide-and-reserve within one group commit.
  */

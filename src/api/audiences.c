@@ -5,13 +5,15 @@
  * topic) at a time. The answer a campaign tool asks before every send.
  *
  * Memory stays constant whatever the audience size: the body streams in
- * (cpm_request_stream) and each id is decided from the in-memory index as
- * its line completes, keeping only a partial last line between pieces. The
- * answer lines go to a spool — memory up to CPM_AUDIENCE_SPOOL_MEMORY_BYTES_MAX,
- * an unlinked temporary file beyond — which is sent once the body has
- * ended (HTTP/1.1 here is half-duplex: an answer ends the upload), read
- * back as it goes out. Lines that are not subject ids are counted and
- * skipped, never fatal: a list of millions should not fail on one typo.
+ * (cpm_request_stream), 64 KiB of it is gathered at a time and its ids are
+ * decided from the in-memory index in runs (their lookups overlapped, and
+ * shared with the decider's helper threads), keeping only a cut last line
+ * between pieces. The answer lines go to a spool — memory up to
+ * CPM_AUDIENCE_SPOOL_MEMORY_BYTES_MAX, an unlinked temporary file beyond —
+ * which is sent once the body has ended (HTTP/1.1 here is half-duplex: an
+ * answer ends the upload), read back as it goes out. Lines that are not
+ * subject ids are counted and skipped, never fatal: a list of millions
+ * should not fail on one typo.
  */
 #include "core/common.h"
 
@@ -153,6 +155,22 @@ static cpm_err spool_write(struct spool *sp, const char *data, size_t len)
     return CPM_OK;
 }
 
+/* An id and its LF: the answer's line when explain is off, millions of times. */
+static cpm_err spool_write_id(struct spool *sp, const char *id, size_t len)
+{
+    if (spool_size(sp) + len + 1 > (uint64_t)CPM_AUDIENCE_SPOOL_BYTES_MAX)
+        return CPM_ERR_TOO_LARGE;
+    if (sp->mem_len + len + 1 > sp->mem_cap) {
+        cpm_err err = spool_reserve(sp, len + 1);
+        if (err != CPM_OK)
+            return err;
+    }
+    memcpy(sp->mem + sp->mem_len, id, len);
+    sp->mem[sp->mem_len + len] = '\n';
+    sp->mem_len += len + 1;
+    return CPM_OK;
+}
+
 /* The body reader of the answer (cpm_body_reader_fn): the file's part, then memory's. */
 static ssize_t spool_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -195,10 +213,10 @@ static void put_str(struct line_out *o, const char *s)
 }
 
 /* A subject id as a JSON string: printable ASCII, so only '"' and '\' need escaping. */
-static void put_json_id(struct line_out *o, const char *id)
+static void put_json_id(struct line_out *o, const char *id, size_t len)
 {
     put(o, "\"", 1);
-    for (const char *p = id; *p != '\0'; p++) {
+    for (const char *p = id; p < id + len; p++) {
         if (*p == '"' || *p == '\\')
             put(o, "\\", 1);
         put(o, p, 1);
@@ -206,10 +224,11 @@ static void put_json_id(struct line_out *o, const char *id)
     put(o, "\"", 1);
 }
 
-static void put_explained(struct line_out *o, const char *id, const struct cpm_answer *a)
+static void put_explained(struct line_out *o, const char *id, size_t len,
+                          const struct cpm_answer *a)
 {
     put_str(o, "{\"subject\":");
-    put_json_id(o, id);
+    put_json_id(o, id, len);
     put_str(o, a->allowed ? ",\"allowed\":true,\"reasons\":[" : ",\"allowed\":false,\"reasons\":[");
     bool first = true;
     const char *name;
@@ -226,6 +245,31 @@ static void put_explained(struct line_out *o, const char *id, const struct cpm_a
 
 /* ---- the filter ----------------------------------------------------------------------------- */
 
+/*
+ * The body is gathered FILTER_INPUT_BYTES at a time (libmicrohttpd hands
+ * it over a few KiB at a time) and its whole lines are decided where they
+ * lie, up to FILTER_BATCH at a time: long runs, which the decider shares
+ * with its helper threads. A run goes on in the background while the next
+ * input is read and split (cpm_decider_run_start), so the two inputs and
+ * batches alternate: a run's ids point into the input it was read from,
+ * which is not written again before the run is finished and answered. A
+ * line cut by the end of an input moves to the front of the other; one too
+ * long to be an id is only read to its LF.
+ */
+#define FILTER_INPUT_BYTES (32 * 1024)
+#define FILTER_BATCH       4096
+#define LINE_HELD_MAX      (CPM_SUBJECT_ID_BYTES_MAX + 1) /* longer: not an id, even with a CR */
+
+_Static_assert(FILTER_INPUT_BYTES >= 4 * LINE_HELD_MAX, "a cut line leaves room for more");
+
+/* Ids waiting to be decided together, in input order, and then their answers. */
+struct batch {
+    size_t count;
+    const char *ids[FILTER_BATCH];
+    size_t lens[FILTER_BATCH];
+    struct cpm_answer answers[FILTER_BATCH];
+};
+
 struct filter {
     struct cpm_decider *decider; /* borrowed from the app */
     struct cpm_prepared question;
@@ -236,11 +280,14 @@ struct filter {
     uint64_t line_no;     /* lines completed, empty ones too: 1-based numbers for the client */
     uint64_t in, allowed; /* ids decided, ids allowed */
     uint64_t rejected, first_rejected;
-    size_t line_len;                         /* bytes of the current line, even past line[] */
-    char line[CPM_SUBJECT_ID_BYTES_MAX + 2]; /* an id, its CR, and room for the NUL */
-    /* ids waiting to be decided together (their lookups overlap), in input order */
-    size_t batch_count;
-    char batch[CPM_INDEX_VIEW_BATCH][CPM_SUBJECT_ID_BYTES_MAX + 1];
+    bool overlong;    /* in a line longer than LINE_HELD_MAX: skipped to its LF */
+    unsigned reading; /* input[reading] takes the body */
+    size_t input_len; /* of input[reading] */
+    unsigned filling; /* batches[filling] takes the ids read */
+    bool running;     /* batches[1 - filling] is being decided, as run */
+    struct cpm_decider_run run;
+    char input[2][FILTER_INPUT_BYTES];
+    struct batch batches[2];
 };
 
 static void filter_free(void *pending)
@@ -248,6 +295,8 @@ static void filter_free(void *pending)
     struct filter *f = pending;
     if (f == NULL)
         return;
+    if (f->running) /* an upload cut short: the helpers must be done with f's batch */
+        cpm_decider_run_finish(&f->run);
     spool_free(f->spool);
     cpm_free(f);
 }
@@ -258,7 +307,54 @@ static void spool_line(struct filter *f, const struct line_out *o)
         f->err = spool_write(f->spool, o->text, o->len);
 }
 
-static void flush(struct filter *f);
+/* Spools the answer lines of a decided batch, in order, and empties it. */
+static void spool_answers(struct filter *f, struct batch *b)
+{
+    f->in += b->count;
+    for (size_t i = 0; i < b->count; i++) {
+        const struct cpm_answer *a = &b->answers[i];
+        f->allowed += a->allowed;
+        if (f->err != CPM_OK || (!f->explain && !a->allowed))
+            continue;
+        if (!f->explain) {
+            f->err = spool_write_id(f->spool, b->ids[i], b->lens[i]);
+            continue;
+        }
+        struct line_out o;
+        o.len = 0;
+        put_explained(&o, b->ids[i], b->lens[i], a);
+        spool_line(f, &o);
+    }
+    b->count = 0;
+}
+
+/*
+ * Finishes the run in the background (if any), starts the filling batch as
+ * the next one, and only then spools the finished run's answers: the
+ * helpers decide the new run meanwhile.
+ */
+static void cycle(struct filter *f)
+{
+    struct batch *next = &f->batches[f->filling], *done = &f->batches[1 - f->filling];
+    bool finished = f->running;
+    if (finished)
+        cpm_decider_run_finish(&f->run);
+    f->running = next->count > 0;
+    if (f->running) {
+        cpm_decider_run_start(f->decider, &f->question, next->ids, next->lens, next->count,
+                              f->at_ms, next->answers, &f->run);
+        f->filling = 1 - f->filling; /* done, once spooled, takes the next ids */
+    }
+    if (finished)
+        spool_answers(f, done);
+}
+
+/* Decides and spools every id read so far: nothing is left running. */
+static void flush(struct filter *f)
+{
+    cycle(f);
+    cycle(f);
+}
 
 static void reject(struct filter *f, const char *why)
 {
@@ -278,86 +374,144 @@ static void reject(struct filter *f, const char *why)
     spool_line(f, &o);
 }
 
-/* Decides the waiting ids and spools their answer lines, in order. */
-static void flush(struct filter *f)
+/*
+ * A byte a subject id may hold: printable ASCII but space and '/'. With
+ * is_me, cpm_subject_id_valid (src/domain/subject.c) on a slice: the rule
+ * must stay the same as there.
+ */
+static inline bool id_byte(unsigned char c)
 {
-    const char *ids[CPM_INDEX_VIEW_BATCH];
-    struct cpm_answer answers[CPM_INDEX_VIEW_BATCH];
-    for (size_t i = 0; i < f->batch_count; i++)
-        ids[i] = f->batch[i];
-    cpm_decider_decide_many(f->decider, &f->question, ids, f->batch_count, f->at_ms, answers);
-    for (size_t i = 0; i < f->batch_count; i++) {
-        f->in++;
-        f->allowed += answers[i].allowed;
-        if (!f->explain && !answers[i].allowed)
-            continue;
-        struct line_out o;
-        o.len = 0;
-        if (f->explain) {
-            put_explained(&o, ids[i], &answers[i]);
-        } else {
-            put_str(&o, ids[i]);
-            put(&o, "\n", 1);
-        }
-        spool_line(f, &o);
-    }
-    f->batch_count = 0;
+    return c > ' ' && c <= '~' && c != '/';
 }
 
-static void decide(struct filter *f, const char *id, size_t len)
+static bool is_me(const char *id, size_t len)
 {
-    memcpy(f->batch[f->batch_count], id, len + 1);
-    if (++f->batch_count == CPM_INDEX_VIEW_BATCH)
-        flush(f);
+    return len == sizeof(CPM_SUBJECT_ME) - 1 && memcmp(id, CPM_SUBJECT_ME, len) == 0;
 }
 
-/* A line has ended (LF, or the end of the body): decide it, skip it or reject it. */
-static void line_end(struct filter *f)
+static void reject_long(struct filter *f)
 {
-    size_t len = f->line_len;
-    f->line_no++;
-    f->line_len = 0;
-    if (f->err != CPM_OK)
-        return; /* the answer is lost anyway; the rest is only read */
-    if (len <= sizeof(f->line) - 1 && len > 0 && f->line[len - 1] == '\r')
-        len--;
-    if (len == 0)
-        return; /* empty lines are allowed anywhere */
+    reject(f, "longer than " CPM_STRINGIFY(CPM_SUBJECT_ID_BYTES_MAX) " bytes");
+}
+
+/* An id to decide, of len bytes that are all id bytes: it waits in the batch. */
+static void take_id(struct filter *f, const char *id, size_t len)
+{
     if (len > CPM_SUBJECT_ID_BYTES_MAX) {
-        reject(f, "longer than " CPM_STRINGIFY(CPM_SUBJECT_ID_BYTES_MAX) " bytes");
+        reject_long(f);
         return;
     }
-    f->line[len] = '\0';
-    if (!cpm_subject_id_valid(f->line)) {
+    if (is_me(id, len)) {
         reject(f, "not a subject id: printable ASCII without spaces or '/'");
         return;
     }
-    decide(f, f->line, len);
+    struct batch *b = &f->batches[f->filling];
+    b->ids[b->count] = id;
+    b->lens[b->count] = len;
+    if (++b->count == FILTER_BATCH)
+        cycle(f);
 }
 
-/* Adds bytes of the current line; what is past line[] is only counted. */
-static void line_add(struct filter *f, const char *data, size_t len)
+/*
+ * A line of len bytes has ended (LF, or the end of the body): decide it,
+ * skip it or reject it. Past LINE_HELD_MAX its text is not read (NULL for
+ * a line skipped to its LF).
+ */
+static void line_end(struct filter *f, const char *text, size_t len)
 {
-    size_t room = sizeof(f->line) - 1;
-    if (f->line_len < room) {
-        size_t copy = len < room - f->line_len ? len : room - f->line_len;
-        memcpy(f->line + f->line_len, data, copy);
+    f->line_no++;
+    if (f->err != CPM_OK)
+        return; /* the answer is lost anyway; the rest is only read */
+    if (len > LINE_HELD_MAX) {
+        reject_long(f);
+        return;
     }
-    f->line_len = len > SIZE_MAX - f->line_len ? SIZE_MAX : f->line_len + len;
+    if (len > 0 && text[len - 1] == '\r')
+        len--;
+    if (len == 0)
+        return; /* empty lines are allowed anywhere */
+    for (size_t i = 0; i < len; i++) {
+        if (!id_byte((unsigned char)text[i])) {
+            reject(f, "not a subject id: printable ASCII without spaces or '/'");
+            return;
+        }
+    }
+    take_id(f, text, len);
+}
+
+/*
+ * Decides the whole lines gathered in input[reading] (and the last one,
+ * without its LF, at the body's end), then moves the line they cut to the
+ * other input, which takes the body next. The common line, an id and LF
+ * (or CRLF), is found by one pass over its bytes; any other takes the
+ * general way (line_end).
+ */
+static void take_lines(struct filter *f, bool body_end)
+{
+    const char *p = f->input[f->reading], *end = p + f->input_len;
+    while (p < end) {
+        const char *q = p;
+        while (q < end && id_byte((unsigned char)*q))
+            q++;
+        if (q == end)
+            break; /* cut */
+        if (*q == '\n' && q > p && f->err == CPM_OK) {
+            f->line_no++;
+            take_id(f, p, (size_t)(q - p));
+            p = q + 1;
+            continue;
+        }
+        if (*q == '\r' && q + 1 < end && q[1] == '\n' && q > p && f->err == CPM_OK) {
+            f->line_no++;
+            take_id(f, p, (size_t)(q - p));
+            p = q + 2;
+            continue;
+        }
+        const char *lf = memchr(q, '\n', (size_t)(end - q));
+        if (lf == NULL)
+            break;
+        line_end(f, p, (size_t)(lf - p));
+        p = lf + 1;
+    }
+    if (body_end && p < end) {
+        line_end(f, p, (size_t)(end - p));
+        p = end;
+    }
+    /* The run left in the background points into input[reading]; the other input is free. */
+    cycle(f);
+    size_t rest = (size_t)(end - p);
+    if (rest > LINE_HELD_MAX) {
+        f->overlong = true; /* rejected once its LF comes */
+        rest = 0;
+    }
+    f->reading = 1 - f->reading;
+    memcpy(f->input[f->reading], p, rest);
+    f->input_len = rest;
 }
 
 static void filter_chunk(struct cpm_request *req, const char *data, size_t size)
 {
     struct filter *f = req->pending;
     while (size > 0) {
-        const char *lf = memchr(data, '\n', size);
-        size_t take = lf != NULL ? (size_t)(lf - data) : size;
-        line_add(f, data, take);
-        if (lf == NULL)
-            return;
-        line_end(f);
-        data += take + 1;
-        size -= take + 1;
+        if (f->overlong) {
+            const char *lf = memchr(data, '\n', size);
+            if (lf == NULL)
+                return;
+            f->overlong = false;
+            line_end(f, NULL, SIZE_MAX);
+            size -= (size_t)(lf + 1 - data);
+            data = lf + 1;
+            continue;
+        }
+        size_t take = FILTER_INPUT_BYTES - f->input_len;
+        if (take > size)
+            take = size;
+        memcpy(f->input[f->reading] + f->input_len, data, take);
+        f->input_len += take;
+        data += take;
+        size -= take;
+        if (f->input_len == FILTER_INPUT_BYTES)
+            take_lines(f, false);
     }
 }
 
@@ -371,8 +525,10 @@ static void header_u64(struct cpm_request *req, const char *name, uint64_t value
 static void filter_end(struct cpm_request *req)
 {
     struct filter *f = req->pending;
-    if (f->line_len > 0)
-        line_end(f); /* a last line without LF */
+    if (f->overlong)
+        line_end(f, NULL, SIZE_MAX); /* a last line without LF */
+    else
+        take_lines(f, true);
     flush(f);
     if (f->err == CPM_ERR_TOO_LARGE) {
         cpm_respond_error(req, f->err, NULL,

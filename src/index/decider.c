@@ -13,7 +13,10 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -38,6 +41,30 @@ struct snapshot {
     json_t *purposes, *topics, *channels; /* arrays of documents */
 };
 
+/*
+ * Long runs of decisions (cpm_decider_decide_many_len: an audience) are
+ * shared with helper threads, one per core beyond the first: a lookup
+ * waits mostly for memory, and a core can only wait for so many misses at
+ * once. The caller posts the run; it and whichever helpers take it claim
+ * blocks of SHARE_BLOCK ids until none is left, so a helper that is late
+ * (or never comes) costs nothing but its share of the speed-up.
+ */
+#define HELPERS_MAX    3
+#define SHARE_BLOCK    128               /* ids a thread takes at a time */
+#define SHARE_MIN      (2 * SHARE_BLOCK) /* shorter runs are decided by the caller alone */
+#define HELPER_SPIN_NS (100 * 1000)      /* a helper waits this long for the next run awake */
+
+struct share; /* a run being decided: in its caller's struct cpm_decider_run */
+
+struct helper {
+    struct cpm_decider *d;
+    pthread_t thread;
+    struct share *_Atomic posted; /* a run for this helper to take; NULL: none */
+    atomic_bool sleeping;         /* waiting on the decider's helper_wake */
+};
+
+enum { HELPERS_NONE, HELPERS_STARTING, HELPERS_STARTED };
+
 struct cpm_decider {
     struct cpm_store *store;
     struct cpm_index *index;
@@ -45,6 +72,13 @@ struct cpm_decider {
     const struct cpm_tz *default_tz;
     struct snapshot *_Atomic snap;
     pthread_mutex_t rebuild_lock;
+    /* helpers: started on the first long run, stopped by cpm_decider_free */
+    atomic_int helpers_state;
+    int helper_count;
+    atomic_bool stopping;
+    pthread_mutex_t helper_lock;
+    pthread_cond_t helper_wake;
+    struct helper helpers[HELPERS_MAX];
 };
 
 static void snapshot_free(void *p)
@@ -116,6 +150,8 @@ static cpm_err decider_init(struct cpm_decider *d, struct cpm_store *store, stru
     d->index = ix;
     d->default_tz = cpm_tz_get(DEFAULT_TIME_ZONE);
     pthread_mutex_init(&d->rebuild_lock, NULL);
+    pthread_mutex_init(&d->helper_lock, NULL);
+    pthread_cond_init(&d->helper_wake, NULL);
     return d->default_tz != NULL ? CPM_OK : CPM_ERR_INTERNAL;
 }
 
@@ -155,12 +191,17 @@ cpm_err cpm_decider_open(const char *data_dir, struct cpm_decider **out, struct 
     return CPM_OK;
 }
 
+static void helpers_stop(struct cpm_decider *d);
+
 void cpm_decider_free(struct cpm_decider *d)
 {
     if (d == NULL)
         return;
+    helpers_stop(d);
     snapshot_free(atomic_load(&d->snap));
     pthread_mutex_destroy(&d->rebuild_lock);
+    pthread_mutex_destroy(&d->helper_lock);
+    pthread_cond_destroy(&d->helper_wake);
     if (d->owned) {
         cpm_index_free(d->index);
         cpm_store_close(d->store);
@@ -424,29 +465,213 @@ void cpm_decider_decide_with(struct cpm_decider *d, const struct cpm_prepared *q
     answer_of(&decision, out);
 }
 
+/* What deciding a run of subjects needs at each one (cpm_index_view_each's ctx). */
+struct many {
+    const struct cpm_decider *d;
+    const struct cpm_prepared *q;
+    struct cpm_decide_purpose p;
+    struct cpm_decide_channel c;
+    int64_t at_ms;
+    struct cpm_answer *out; /* the answer of the view's first id */
+};
+
+static void decide_viewed(void *ctx, size_t i, const struct cpm_decide_subject *s)
+{
+    const struct many *m = ctx;
+    struct cpm_decision decision;
+    cpm_decide(s, &m->p, m->q->channel >= 0 ? &m->c : NULL, m->d->default_tz, m->at_ms, &decision);
+    answer_of(&decision, &m->out[i]);
+}
+
+/* ---- sharing a long run with the helpers ------------------------------------------------- */
+
+struct share {
+    struct cpm_decider *d;
+    struct cpm_index_question iq;
+    struct many m;
+    const char *const *ids;
+    const size_t *lens;
+    size_t n, blocks;
+    int helpers;        /* offered to so many helpers */
+    atomic_size_t next; /* the next block to take */
+    atomic_int helping; /* helpers that may still work on it */
+};
+_Static_assert(sizeof(struct share) <= sizeof(struct cpm_decider_run), "a run fits its storage");
+_Static_assert(_Alignof(struct share) <= _Alignof(struct cpm_decider_run), "and its alignment");
+
+/* Decides blocks of the run until none is left. */
+static void share_work(struct share *s)
+{
+    for (;;) {
+        size_t b = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);
+        if (b >= s->blocks)
+            return;
+        size_t base = b * SHARE_BLOCK;
+        size_t count = s->n - base < SHARE_BLOCK ? s->n - base : SHARE_BLOCK;
+        struct many m = s->m;
+        m.out += base;
+        cpm_index_view_each(s->d->index, &s->iq, s->ids + base, s->lens + base, count,
+                            decide_viewed, &m);
+    }
+}
+
+static void *helper_main(void *arg)
+{
+    struct helper *h = arg;
+    struct cpm_decider *d = h->d;
+    int64_t idle_since = cpm_clock_monotonic_ns();
+    for (;;) {
+        struct share *s = atomic_exchange(&h->posted, NULL);
+        if (s != NULL) {
+            share_work(s);
+            atomic_fetch_sub_explicit(&s->helping, 1, memory_order_release);
+            idle_since = cpm_clock_monotonic_ns();
+            continue;
+        }
+        if (atomic_load(&d->stopping))
+            return NULL;
+        if (cpm_clock_monotonic_ns() - idle_since < HELPER_SPIN_NS) {
+            /* the next piece of an upload is usually a few µs away */
+            for (int i = 0;
+                 i < 64 && atomic_load_explicit(&h->posted, memory_order_relaxed) == NULL; i++) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            }
+            continue;
+        }
+        pthread_mutex_lock(&d->helper_lock);
+        atomic_store(&h->sleeping, true); /* then posted is read: see share_post */
+        while (atomic_load(&h->posted) == NULL && !atomic_load(&d->stopping))
+            pthread_cond_wait(&d->helper_wake, &d->helper_lock);
+        atomic_store(&h->sleeping, false);
+        pthread_mutex_unlock(&d->helper_lock);
+        idle_since = cpm_clock_monotonic_ns();
+    }
+}
+
+/* The helpers, started on first use (one per core beyond the first); how many run. */
+static int helpers_get(struct cpm_decider *d)
+{
+    int state = atomic_load_explicit(&d->helpers_state, memory_order_acquire);
+    if (state == HELPERS_STARTED)
+        return d->helper_count;
+    int none = HELPERS_NONE;
+    if (state != HELPERS_NONE ||
+        !atomic_compare_exchange_strong(&d->helpers_state, &none, HELPERS_STARTING))
+        return 0; /* another thread starts them: decide this run alone */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int want = cores > 1 ? (int)(cores - 1 < HELPERS_MAX ? cores - 1 : HELPERS_MAX) : 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* signals stay with the threads that wait for them */
+    int count = 0;
+    for (; count < want; count++) {
+        struct helper *h = &d->helpers[count];
+        h->d = d;
+        if (pthread_create(&h->thread, NULL, helper_main, h) != 0)
+            break; /* fewer helpers: slower, not wrong */
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    d->helper_count = count;
+    atomic_store_explicit(&d->helpers_state, HELPERS_STARTED, memory_order_release);
+    return count;
+}
+
+static void helpers_stop(struct cpm_decider *d)
+{
+    if (atomic_load(&d->helpers_state) != HELPERS_STARTED)
+        return;
+    atomic_store(&d->stopping, true);
+    pthread_mutex_lock(&d->helper_lock);
+    pthread_cond_broadcast(&d->helper_wake);
+    pthread_mutex_unlock(&d->helper_lock);
+    for (int i = 0; i < d->helper_count; i++)
+        pthread_join(d->helpers[i].thread, NULL);
+}
+
+/* Offers s to every idle helper (one busy with another run is left alone). */
+static void share_post(struct cpm_decider *d, struct share *s, int helpers)
+{
+    bool wake = false;
+    for (int i = 0; i < helpers; i++) {
+        struct helper *h = &d->helpers[i];
+        struct share *none = NULL;
+        atomic_fetch_add(&s->helping, 1);
+        if (!atomic_compare_exchange_strong(&h->posted, &none, s)) {
+            atomic_fetch_sub(&s->helping, 1);
+            continue;
+        }
+        /* posted, then sleeping read; the helper stores sleeping, then reads posted: one of
+         * the two sees the other's store */
+        wake |= atomic_load(&h->sleeping);
+    }
+    if (wake) {
+        pthread_mutex_lock(&d->helper_lock);
+        pthread_cond_broadcast(&d->helper_wake);
+        pthread_mutex_unlock(&d->helper_lock);
+    }
+}
+
+/* Takes s back from the helpers that did not take it, and waits for those that did. */
+static void share_end(struct cpm_decider *d, struct share *s, int helpers)
+{
+    for (int i = 0; i < helpers; i++) {
+        struct share *mine = s;
+        if (atomic_compare_exchange_strong(&d->helpers[i].posted, &mine, NULL))
+            atomic_fetch_sub(&s->helping, 1);
+    }
+    /* a helper still at work finishes its block (≤ SHARE_BLOCK ids): tens of µs */
+    while (atomic_load_explicit(&s->helping, memory_order_acquire) > 0)
+        sched_yield();
+}
+
+void cpm_decider_run_start(struct cpm_decider *d, const struct cpm_prepared *q,
+                           const char *const *subject_ids, const size_t *lens, size_t n,
+                           int64_t at_ms, struct cpm_answer *out, struct cpm_decider_run *run)
+{
+    struct share *s = (struct share *)run;
+    *s = (struct share){.d = d,
+                        .m = {.d = d, .q = q, .at_ms = at_ms, .out = out},
+                        .ids = subject_ids,
+                        .lens = lens,
+                        .n = n,
+                        .blocks = (n + SHARE_BLOCK - 1) / SHARE_BLOCK};
+    question_of(q, &s->iq, &s->m.p, &s->m.c);
+    atomic_init(&s->next, 0);
+    atomic_init(&s->helping, 0);
+    s->helpers = n >= SHARE_MIN ? helpers_get(d) : 0;
+    if (s->helpers > 0)
+        share_post(d, s, s->helpers);
+}
+
+void cpm_decider_run_finish(struct cpm_decider_run *run)
+{
+    struct share *s = (struct share *)run;
+    share_work(s);
+    if (s->helpers > 0)
+        share_end(s->d, s, s->helpers);
+}
+
+void cpm_decider_decide_many_len(struct cpm_decider *d, const struct cpm_prepared *q,
+                                 const char *const *subject_ids, const size_t *lens, size_t n,
+                                 int64_t at_ms, struct cpm_answer *out)
+{
+    struct cpm_decider_run run;
+    cpm_decider_run_start(d, q, subject_ids, lens, n, at_ms, out, &run);
+    cpm_decider_run_finish(&run);
+}
+
 void cpm_decider_decide_many(struct cpm_decider *d, const struct cpm_prepared *q,
                              const char *const *subject_ids, size_t n, int64_t at_ms,
                              struct cpm_answer *out)
 {
-    struct cpm_index_question iq;
-    struct cpm_decide_purpose p;
-    struct cpm_decide_channel c;
-    struct cpm_decide_subject s[CPM_INDEX_VIEW_BATCH];
-    struct cpm_decision decision;
-    question_of(q, &iq, &p, &c);
+    size_t lens[CPM_INDEX_VIEW_BATCH];
     for (size_t base = 0; base < n; base += CPM_INDEX_VIEW_BATCH) {
         size_t m = n - base < CPM_INDEX_VIEW_BATCH ? n - base : CPM_INDEX_VIEW_BATCH;
-        bool entered = cpm_epoch_enter();
-        if (entered)
-            cpm_index_view_many(d->index, &iq, subject_ids + base, m, s);
-        else
-            memset(s, 0, sizeof(s));
-        for (size_t i = 0; i < m; i++) {
-            cpm_decide(&s[i], &p, q->channel >= 0 ? &c : NULL, d->default_tz, at_ms, &decision);
-            answer_of(&decision, &out[base + i]);
-        }
-        if (entered)
-            cpm_epoch_exit();
+        for (size_t i = 0; i < m; i++)
+            lens[i] = strlen(subject_ids[base + i]);
+        cpm_decider_decide_many_len(d, q, subject_ids + base, lens, m, at_ms, out + base);
     }
 }
 

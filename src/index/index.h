@@ -16,7 +16,7 @@
  * 40-bit base seq, 8 purposes × 32 bits (status, by-guardian, seq - base),
  * age, flags, 7 channel bits and 8 topic bits. Entries live in chunks
  * per shard and are found through a table of 32-bit slots.
- * docs/INDEX.md has the layout and figures.
+ * docs/DECISIONS.md has the layout, docs/BENCHMARKS.md the figures.
  *
  * Purposes, topics and recipients are known by slot numbers the index
  * hands out (cpm_index_slot); slots are never reused while it lives.
@@ -104,13 +104,23 @@ void cpm_index_view(struct cpm_index *ix, const struct cpm_index_question *q,
                     struct cpm_decide_subject *out);
 
 /*
- * The same for n subjects (q->subject_id is ignored), with the memory
- * fetches of up to CPM_INDEX_VIEW_BATCH lookups overlapped: several times
- * faster per subject than one by one on a large index.
+ * What cpm_index_view_each hands over for ids[i]: the same as
+ * cpm_index_view's out, valid only during the call.
  */
-#define CPM_INDEX_VIEW_BATCH 16
-void cpm_index_view_many(struct cpm_index *ix, const struct cpm_index_question *q,
-                         const char *const *ids, size_t n, struct cpm_decide_subject *out);
+typedef void (*cpm_index_visit_fn)(void *ctx, size_t i, const struct cpm_decide_subject *s);
+
+/*
+ * Views n subjects in order, calling visit(ctx, i, view of ids[i]) for each
+ * (q->subject_id is ignored; ids[i] is lens[i] bytes, NUL or not). Their
+ * lookups run as a pipeline, each one's memory fetches overlapping with the
+ * work on the next few: several times faster per subject than one by one
+ * on an index larger than the caches. Enters and exits epoch sections
+ * itself, one per CPM_INDEX_VIEW_BATCH subjects; visit must not.
+ */
+#define CPM_INDEX_VIEW_BATCH 64
+void cpm_index_view_each(struct cpm_index *ix, const struct cpm_index_question *q,
+                         const char *const *ids, const size_t *lens, size_t n,
+                         cpm_index_visit_fn visit, void *ctx);
 
 /* True once an update could not be applied (out of memory): decisions are not to be trusted. */
 bool cpm_index_degraded(struct cpm_index *ix);

@@ -38,16 +38,24 @@
 #define P_GUARDIAN(p) (((p) >> 3) & 0x1u)
 #define P_DELTA(p)    ((p) >> 4)
 
+/*
+ * What every decision reads comes first (the key, then the head: base,
+ * flags, channels and topics), then the purposes, of which a decision
+ * reads one: a reader copies only those bytes, so for the first purposes
+ * most entries are read from one cache line although 56 bytes straddle two
+ * in six cases of eight. The snapshot's version changes with this layout.
+ */
 struct entry {
     uint64_t key[2];
-    uint32_t purposes[CPM_INDEX_PURPOSES_INLINE];
     uint32_t base_lo; /* the 40-bit base the purposes' seqs are counted from */
     uint8_t base_hi;
     uint8_t flags;
     uint8_t channels_off;
     uint8_t topics_off;
+    uint32_t purposes[CPM_INDEX_PURPOSES_INLINE];
 };
 _Static_assert(sizeof(struct entry) == 56, "an entry is 56 bytes");
+#define ENTRY_HEAD_BYTES offsetof(struct entry, purposes) /* the key and the head */
 
 /* A consent kept out of line: a purpose past the inline ones, a recipient, an expiry. */
 struct xconsent {

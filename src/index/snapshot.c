@@ -38,7 +38,7 @@
 #include "domain/tz.h"
 #include "index/index_internal.h"
 
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2 /* 2: the entry's head before its purposes */
 #define IO_BUFFER_BYTES  (1u << 20)
 #define COUNT_MAX        100000u /* of any out-of-line array: more means a damaged file */
 
