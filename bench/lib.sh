@@ -249,3 +249,34 @@ bench_tool() {
   fi
   echo "$build/$name"
 }
+
+# ---- the import and export benchmarks (bench/import.sh, bench/export.sh) ----
+
+# Writes an import file (docs/IMPORT-EXPORT.md) of N rows to $2 for the
+# configuration of bench/population-seed.json: N / 5 subjects "s%09d" with 5
+# decisions each on 5 of the 8 purposes (15 % refused), and for every fourth
+# subject the last row a later withdrawal of its first purpose, so that row
+# sets the state and the earlier one only joins the history. Each row has a
+# source_id. About 90 bytes a row.
+import_rows() {
+  local n=$1 out=$2
+  awk -v n="$((n / 5))" '
+    BEGIN {
+      split("marketing.sms marketing.email marketing.push analytics personalisation ads.third_party research cross_border.transfer", P, " ")
+      print "subject,purpose,decision,time,property,channel,locale,notice_id,notice_version,source_id"
+      for (i = 0; i < n; i++)
+        for (j = 0; j < 5; j++) {
+          if (j == 4 && i % 4 == 0) { p = P[i % 8 + 1]; d = "withdrawn"; m = 12; nid = ""; nv = "" }
+          else { p = P[(i + j) % 8 + 1]; d = (i * 31 + j * 17) % 100 < 15 ? "refused" : "given"; m = 1 + j * 2; nid = "privacy"; nv = 1 }
+          printf "s%09d,%s,%s,2025-%02d-%02dT%02d:%02d:%02dZ,shop,web,zh-Hans,%s,%s,r%d-%d\n", i, p, d, m, 1 + i % 28, i % 24, int(i / 24) % 60, (j * 7) % 60, nid, nv, i, j
+        }
+    }' >"$out"
+}
+
+# A /usr/bin/time -v report ($1) as "SECONDS PEAK_RSS_KIB".
+time_report() {
+  awk -F': ' '
+    /Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i] }
+    /Maximum resident set size/ { rss = $2 }
+    END { printf "%.2f %d\n", s, rss }' "$1"
+}

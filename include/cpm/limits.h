@@ -50,6 +50,15 @@
 #define CPM_AUDIENCE_SPOOL_BYTES_MAX        (16LL << 30)  /* an answer in all; over it: 413 */
 #define CPM_AUDIENCE_ERRORS_LISTED_MAX      100           /* rejected lines listed by explain=1 */
 
+/* Import and export (docs/IMPORT-EXPORT.md) */
+#define CPM_IMPORT_ROWS_MAX         2000000     /* rows in one file (~0.5 KiB of memory each) */
+#define CPM_IMPORT_LINE_BYTES_MAX   4096        /* a CSV record or an NDJSON line */
+#define CPM_IMPORT_FILE_BYTES_MAX   (8LL << 30) /* standard input spooled to a file */
+#define CPM_IMPORT_CHUNK_ROWS       16384       /* rows in one writer submission */
+#define CPM_IMPORT_BAD_LINES_SHOWN  100         /* then only counted */
+#define CPM_EXPORT_PAGE_ROWS        256         /* rows read from the store at a time */
+#define CPM_EXPORT_BUFFER_BYTES_MAX (64 * 1024 * 1024) /* one page, rendered */
+
 /* Lists */
 #define CPM_PAGE_LIMIT_DEFAULT 50
 #define CPM_PAGE_LIMIT_MAX     200
@@ -77,5 +86,26 @@
 #define CPM_DEVICES_BURST             60   /* devices issued to one address: a burst, */
 #define CPM_DEVICES_EVERY_MS          1000 /* then one a second */
 #define CPM_DEVICE_MERGE_CONSENTS_MAX 256  /* a device's consents a merge reads and carries */
+
+/* The admin console's sessions (src/http/session.c, docs/ADMIN.md) */
+#define CPM_SESSIONS_MAX                1024                 /* open at once, in one table */
+#define CPM_SESSIONS_PER_KEY_MAX        16                   /* a key's; more ends its oldest */
+#define CPM_SESSION_IDLE_MS_DEFAULT     (15 * 60 * 1000)     /* unused this long: it ends */
+#define CPM_SESSION_LIFETIME_MS_DEFAULT (8 * 60 * 60 * 1000) /* open this long: it ends */
+#define CPM_SESSION_IDLE_S_MAX          (24 * 60 * 60)       /* --session-idle at most */
+#define CPM_SESSION_LIFETIME_S_MAX      (7 * 24 * 60 * 60)   /* --session-lifetime at most */
+#define CPM_SIGN_IN_BURST               10   /* sign-ins from one address: a burst, */
+#define CPM_SIGN_IN_EVERY_MS            6000 /* then one every 6 s */
+
+/* Evidence packs: GET /v1/evidence-packs, cpm evidence-pack, cpm verify (docs/EVIDENCE-PACKS.md) */
+#define CPM_EVIDENCE_PACK_EVENTS_MAX_DEFAULT 10000   /* events in one pack; more: 422 */
+#define CPM_EVIDENCE_PACK_EVENTS_MAX_MIN     1       /* --evidence-pack-events-max at least */
+#define CPM_EVIDENCE_PACK_EVENTS_MAX_MAX     100000  /* … at most; cpm verify reads no more */
+#define CPM_EVIDENCE_PACK_DELIVERIES_MAX     1000000 /* delivery log rows in one pack; more: 422 */
+#define CPM_EVIDENCE_PACK_NOTICES_MAX        100     /* notice versions one pack's events name */
+#define CPM_EVIDENCE_PACK_FILES_MAX          4096    /* files in an archive cpm verify reads */
+#define CPM_EVIDENCE_PACK_LINE_BYTES_MAX     (64 * 1024)       /* a line of events/deliveries */
+#define CPM_EVIDENCE_PACK_JSON_BYTES_MAX     (4 * 1024 * 1024) /* manifest, consistency.json */
+#define CPM_EVIDENCE_PACK_SUMMARY_ROWS_MAX   1000 /* events, delivery rows listed in summary.html */
 
 #endif /* CPM_LIMITS_H */

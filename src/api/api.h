@@ -56,6 +56,8 @@ void cpm_api_demo_index(struct cpm_request *req);
 void cpm_api_demo_file(struct cpm_request *req);
 void cpm_api_center_index(struct cpm_request *req);
 void cpm_api_center_file(struct cpm_request *req);
+void cpm_api_admin_index(struct cpm_request *req);
+void cpm_api_admin_file(struct cpm_request *req);
 /*
  * Records body (a consent action, taken) for subject id and answers like
  * POST /v1/subjects/{id}/consents; on a resumed request (req->pending set)
@@ -124,6 +126,18 @@ void cpm_api_subject_receipt(struct cpm_request *req);
 
 /* evidence.c: a subject's offline-verifiable proof bundle */
 void cpm_api_subject_evidence(struct cpm_request *req);
+
+/* evidence_packs.c: an evidence pack (tar) of a subject or a time range, for regulators */
+void cpm_api_evidence_packs_get(struct cpm_request *req);
+
+/* admin.c: the admin console's sign-in sessions (http/session.h, docs/ADMIN.md) */
+void cpm_api_admin_sessions_create(struct cpm_request *req);
+void cpm_api_admin_sessions_current(struct cpm_request *req);
+void cpm_api_admin_sessions_end(struct cpm_request *req);
+
+/* export.c: the ledger's events and the current consent states, streamed as NDJSON or CSV */
+void cpm_api_export_events(struct cpm_request *req);
+void cpm_api_export_state(struct cpm_request *req);
 
 /* ledger.c: checkpoints, the verifier key, proofs */
 void cpm_api_ledger_checkpoint(struct cpm_request *req);

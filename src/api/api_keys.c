@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "http/app.h"
 #include "http/auth.h"
+#include "http/session.h"
 
 static json_t *scopes_json(uint32_t bits)
 {
@@ -134,8 +135,11 @@ void cpm_api_keys_revoke(struct cpm_request *req)
     cpm_err err = strlen(id) < CPM_API_KEY_ID_BYTES
                       ? store->ops->api_key_revoke(store, id, cpm_clock_now_ms())
                       : CPM_ERR_NOT_FOUND;
-    if (err == CPM_OK)
+    if (err == CPM_OK) {
         cpm_auth_forget_keys();
+        if (req->app->sessions != NULL) /* its admin console sessions end with it */
+            cpm_session_end_key(req->app->sessions, id);
+    }
     if (err == CPM_OK)
         cpm_respond_static(req, 204, NULL, "", 0);
     else if (err == CPM_ERR_NOT_FOUND)

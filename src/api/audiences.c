@@ -17,8 +17,6 @@
  */
 #include "core/common.h"
 
-#include <fcntl.h>
-#include <limits.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -28,6 +26,7 @@
 #include "cpm/decide.h"
 #include "domain/subject.h"
 #include "http/app.h"
+#include "http/tempfile.h"
 #include "index/index.h"
 
 #define SPOOL_MEMORY_BYTES_MIN (16 * 1024) /* the first buffer; doubled up to the max */
@@ -75,24 +74,6 @@ static uint64_t spool_size(const struct spool *sp)
     return sp->file_bytes + sp->mem_len;
 }
 
-/* A file no other process can open, gone when closed: O_TMPFILE, else mkstemp + unlink. */
-static int temp_file_open(void)
-{
-    const char *dir = getenv("TMPDIR");
-    if (dir == NULL || dir[0] != '/')
-        dir = "/tmp";
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/cpm-audience-XXXXXX", dir) >= (int)sizeof(path))
-        return -1;
-    fd = mkostemp(path, O_CLOEXEC);
-    if (fd >= 0)
-        unlink(path);
-    return fd;
-}
-
 static cpm_err write_all(int fd, const char *data, size_t len)
 {
     while (len > 0) {
@@ -111,7 +92,7 @@ static cpm_err write_all(int fd, const char *data, size_t len)
 static cpm_err spool_flush(struct spool *sp)
 {
     if (sp->fd < 0)
-        sp->fd = temp_file_open();
+        sp->fd = cpm_temp_file_open();
     if (sp->fd < 0) {
         cpm_log_error("audiences", "cannot open a temporary file in $TMPDIR or /tmp: %s",
                       strerror(errno));

@@ -125,27 +125,6 @@ static cpm_err seal_context(struct consent_write *w)
     return err;
 }
 
-/* ms + the policy's duration field, or 0 when the policy has none. */
-static int64_t policy_after(const json_t *policy, const char *field, int64_t ms)
-{
-    struct cpm_duration d;
-    const char *text = json_string_value(json_object_get(policy, field));
-    return text && cpm_duration_parse(text, &d) ? cpm_duration_after(ms, &d) : 0;
-}
-
-/* When to remind the person to renew: reminder_before the expiry, if still ahead. */
-static int64_t reminder_time(const json_t *policy, int64_t decided_ms, int64_t expires_ms)
-{
-    struct cpm_duration d;
-    const char *text = json_string_value(json_object_get(policy, "reminder_before"));
-    if (text == NULL || !cpm_duration_parse(text, &d))
-        return 0;
-    /* expires - d = the instant whose "after d" is the expiry, found by negating the parts */
-    struct cpm_duration back = {-d.years, -d.months, -d.weeks, -d.days, -d.seconds};
-    int64_t at = cpm_duration_after(expires_ms, &back);
-    return at > decided_ms ? at : 0;
-}
-
 /*
  * The policy for the action's region and property sets how long a consent
  * lasts (consent_validity) and how long a refusal holds before the person
@@ -160,12 +139,11 @@ static cpm_err apply_policy(struct cpm_request *req, struct consent_write *w)
     const json_t *policy = cpm_policy_select(policies, w->action.region, w->action.property);
     for (size_t i = 0; policy && i < w->action.count; i++) {
         struct cpm_consent_state *s = &w->states[i];
-        if (strcmp(s->status, "given") == 0)
-            s->expires_ms = policy_after(policy, "consent_validity", s->decided_ms);
-        if (s->expires_ms)
-            s->remind_ms = reminder_time(policy, s->decided_ms, s->expires_ms);
-        else if (strcmp(s->status, "refused") == 0)
-            s->ask_again_ms = policy_after(policy, "refusal_cooldown", s->decided_ms);
+        struct cpm_consent_times t = {0};
+        cpm_consent_policy_times(policy, s->status, s->decided_ms, &t);
+        s->expires_ms = t.expires_ms;
+        s->remind_ms = t.remind_ms;
+        s->ask_again_ms = t.ask_again_ms;
     }
     json_decref(policies);
     return CPM_OK;

@@ -27,6 +27,14 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/demo/{file}", PUBLIC, false, cpm_api_demo_file},
     {CPM_GET, "/center", PUBLIC, false, cpm_api_center_index},
     {CPM_GET, "/center/{file}", PUBLIC, false, cpm_api_center_file},
+    {CPM_GET, "/admin", PUBLIC, false, cpm_api_admin_index},
+    {CPM_GET, "/admin/{file}", PUBLIC, false, cpm_api_admin_file},
+    /* the admin console: an API key for a session cookie (admin.c, http/session.h) */
+    {CPM_POST, "/v1/admin/sessions", PUBLIC, true, cpm_api_admin_sessions_create},
+    {CPM_GET, "/v1/admin/sessions/current", CPM_ACCESS_SESSION, 0, false,
+     cpm_api_admin_sessions_current},
+    {CPM_DELETE, "/v1/admin/sessions/current", CPM_ACCESS_SESSION, 0, false,
+     cpm_api_admin_sessions_end},
     /* a token or an API key with consents:write: the handlers authenticate (src/api/otp.c) */
     {CPM_POST, "/v1/otp/challenges", PUBLIC, true, cpm_api_otp_challenges_create},
     {CPM_POST, "/v1/otp/challenges/{id}/verify", PUBLIC, true, cpm_api_otp_challenges_verify},
@@ -124,6 +132,9 @@ const struct cpm_route cpm_routes[] = {
      cpm_api_subject_evidence},
     {CPM_GET, "/v1/subjects/{id}/receipts/{event}", SUBJECT(CPM_SCOPE_LEDGER_READ), false,
      cpm_api_subject_receipt},
+    /* a subject's or a time range's evidence as one archive (evidence_packs.c) */
+    {CPM_GET, "/v1/evidence-packs", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+     cpm_api_evidence_packs_get},
 
     {CPM_POST, "/v1/audiences/filter", SCOPE(CPM_SCOPE_DECISIONS_READ), CPM_BODY_STREAM,
      cpm_api_audiences_filter},
@@ -135,6 +146,10 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/v1/ledger/proofs/consistency", SCOPE(CPM_SCOPE_LEDGER_READ), false,
      cpm_api_ledger_consistency},
     {CPM_GET, "/v1/ledger/events", SCOPE(CPM_SCOPE_LEDGER_READ), false, cpm_api_ledger_events},
+
+    /* streamed, page by page from the store (export.c, docs/IMPORT-EXPORT.md) */
+    {CPM_GET, "/v1/export/events", SCOPE(CPM_SCOPE_EXPORT), false, cpm_api_export_events},
+    {CPM_GET, "/v1/export/state", SCOPE(CPM_SCOPE_EXPORT), false, cpm_api_export_state},
 
     {CPM_GET, "/v1/api-keys", SCOPE(CPM_SCOPE_ADMIN), false, cpm_api_keys_list},
     {CPM_POST, "/v1/api-keys", SCOPE(CPM_SCOPE_ADMIN), true, cpm_api_keys_create},

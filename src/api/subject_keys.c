@@ -22,12 +22,18 @@ cpm_err cpm_api_subject_load(const struct cpm_app *app, const char *id, int64_t 
     }
     if (err != CPM_ERR_NOT_FOUND)
         return err;
+    *is_new = true;
+    return cpm_api_subject_prepare(kr, id, now_ms, subject, data_key);
+}
+
+cpm_err cpm_api_subject_prepare(const struct cpm_keyring *kr, const char *id, int64_t now_ms,
+                                struct cpm_subject *subject, uint8_t data_key[CPM_DATA_KEY_BYTES])
+{
     memset(subject, 0, sizeof(*subject));
     cpm_strlcpy(subject->id, id, sizeof(subject->id));
     cpm_subject_pseudonym(kr, id, subject->pseudonym);
     cpm_strlcpy(subject->age_status, "unknown", sizeof(subject->age_status));
     subject->created_ms = now_ms;
-    *is_new = true;
     return cpm_data_key_new(kr, id, data_key, subject->wrapped_key, sizeof(subject->wrapped_key),
                             &subject->wrapped_key_len);
 }

@@ -29,4 +29,15 @@ cpm_err cpm_api_subject_load(const struct cpm_app *app, const char *id, int64_t 
                              struct cpm_subject *subject, bool *is_new,
                              uint8_t data_key[CPM_DATA_KEY_BYTES]) CPM_MUST_CHECK;
 
+/*
+ * Prepares a new subject id created at now_ms into *subject: its pseudonym,
+ * a fresh data key (into data_key; the caller wipes it) stored only
+ * wrapped, age status `unknown` — for a write that inserts it (a known
+ * subject is never prepared again: its data key would be lost).
+ * CPM_ERR_CRYPTO. Thread safety: any thread.
+ */
+cpm_err cpm_api_subject_prepare(const struct cpm_keyring *kr, const char *id, int64_t now_ms,
+                                struct cpm_subject *subject,
+                                uint8_t data_key[CPM_DATA_KEY_BYTES]) CPM_MUST_CHECK;
+
 #endif /* CPM_API_SUBJECT_KEYS_H */

@@ -6,7 +6,9 @@
  * a content security policy) and the preference center (/center, a
  * person's own page reached with their end-user token: a stricter policy,
  * no inline script at all, and no Referer, since its address may still
- * carry the token when it loads). Embedded at build time (http/assets.h).
+ * carry the token when it loads), and the admin console (/admin, the
+ * operators' pages, signed in with a session cookie: the center's policy).
+ * Embedded at build time (http/assets.h).
  */
 #include "core/common.h"
 
@@ -17,8 +19,8 @@
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline';"     \
     " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-/* The center's scripts and styles are files of its own: nothing inline runs. */
-#define CENTER_POLICY                                                                              \
+/* The center's and the console's scripts and styles are files of their own: nothing inline runs. */
+#define OWN_PAGE_POLICY                                                                            \
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"               \
     " connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
@@ -75,22 +77,33 @@ void cpm_api_demo_file(struct cpm_request *req)
     demo(req, cpm_request_param(req, 0));
 }
 
-static void center(struct cpm_request *req, const char *file)
+/* cpmd's own pages (the center, the console): their own scripts and styles only, never framed. */
+static void own_page(struct cpm_request *req, const char *dir, const char *file)
 {
-    if (serve(req, "center", file) == NULL)
+    if (serve(req, dir, file) == NULL)
         return;
     cpm_respond_header(req, "Cache-Control", "no-cache");
-    cpm_respond_header(req, "Content-Security-Policy", CENTER_POLICY);
+    cpm_respond_header(req, "Content-Security-Policy", OWN_PAGE_POLICY);
     cpm_respond_header(req, "X-Frame-Options", "DENY");
     cpm_respond_header(req, "Referrer-Policy", "no-referrer");
 }
 
 void cpm_api_center_index(struct cpm_request *req)
 {
-    center(req, "index.html");
+    own_page(req, "center", "index.html");
 }
 
 void cpm_api_center_file(struct cpm_request *req)
 {
-    center(req, cpm_request_param(req, 0));
+    own_page(req, "center", cpm_request_param(req, 0));
+}
+
+void cpm_api_admin_index(struct cpm_request *req)
+{
+    own_page(req, "admin", "index.html");
+}
+
+void cpm_api_admin_file(struct cpm_request *req)
+{
+    own_page(req, "admin", cpm_request_param(req, 0));
 }

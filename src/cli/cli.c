@@ -4,7 +4,10 @@
  */
 #include "core/common.h"
 
+#include <unistd.h>
+
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "store/datadir.h"
 
 const struct cpm_cli_command cpm_cli_commands[] = {
@@ -13,8 +16,14 @@ const struct cpm_cli_command cpm_cli_commands[] = {
     {"keys", "create, list and revoke API keys", cpm_cli_keys},
     {"seed", "load configuration (properties, purposes, notices, policies) from JSON",
      cpm_cli_seed},
-    {"verify", "check an evidence bundle offline, or the whole store", cpm_cli_verify},
+    {"verify", "check an evidence bundle or pack offline, or the whole store", cpm_cli_verify},
+    {"evidence-pack", "write an evidence pack (a subject, or a time range) for a regulator",
+     cpm_cli_evidence_pack},
     {"token", "mint an end-user token (HS256) for trying the end-user API", cpm_cli_token},
+    {"import", "load existing consents from CSV or NDJSON into the ledger (cpmd stopped)",
+     cpm_cli_import},
+    {"export", "stream the ledger's events or the current consent state as NDJSON or CSV",
+     cpm_cli_export},
 };
 
 const size_t cpm_cli_commands_count = CPM_ARRAY_LEN(cpm_cli_commands);
@@ -61,7 +70,9 @@ void cpm_cli_report(const char *command, cpm_err err, const struct cpm_detail *d
         fprintf(stderr, "cpm %s: … and %d more\n", command, detail->dropped);
 }
 
-struct cpm_store *cpm_cli_open_store(const char *command, const char *data_dir)
+/* Opens the store of data_dir, once its keys show it is initialised (and readable by us). */
+static struct cpm_store *open_store(const char *command, const char *data_dir, bool read_only,
+                                    bool immutable)
 {
     struct cpm_detail detail;
     cpm_detail_init(&detail);
@@ -70,10 +81,70 @@ struct cpm_store *cpm_cli_open_store(const char *command, const char *data_dir)
     cpm_datadir_keys_wipe(&keys);
     struct cpm_store *store = NULL;
     if (err == CPM_OK)
-        err = cpm_store_open(data_dir, &store, &detail);
+        err = read_only ? cpm_store_open_readonly(data_dir, immutable, &store, &detail)
+                        : cpm_store_open(data_dir, &store, &detail);
     if (err != CPM_OK) {
         cpm_cli_report(command, err, &detail);
         return NULL;
     }
     return store;
+}
+
+struct cpm_store *cpm_cli_open_store(const char *command, const char *data_dir)
+{
+    return open_store(command, data_dir, false, false);
+}
+
+struct cpm_store *cpm_cli_open_store_readonly(const char *command, const char *data_dir,
+                                              bool immutable)
+{
+    return open_store(command, data_dir, true, immutable);
+}
+
+bool cpm_cli_write_all(int fd, const void *buf, size_t len)
+{
+    const char *at = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, at, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        at += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+void cpm_cli_progress_init(struct cpm_cli_progress *p, const char *command, bool forced)
+{
+    memset(p, 0, sizeof(*p));
+    p->command = command;
+    p->terminal = isatty(STDERR_FILENO) == 1;
+    p->shown = forced || p->terminal;
+    p->start_ns = p->last_ns = cpm_clock_monotonic_ns();
+}
+
+void cpm_cli_progress_tick(struct cpm_cli_progress *p, const char *what, uint64_t rows)
+{
+    int64_t now = cpm_clock_monotonic_ns();
+    if (!p->shown || now - p->last_ns < 1000000000)
+        return;
+    double seconds = (double)(now - p->start_ns) / 1e9;
+    fprintf(stderr, "%scpm %s: %s: %llu rows, %.0f rows/s%s", p->terminal ? "\r" : "", p->command,
+            what, (unsigned long long)rows, seconds > 0 ? (double)rows / seconds : 0.0,
+            p->terminal ? "\033[K" : "\n");
+    p->last_ns = now;
+}
+
+void cpm_cli_progress_clear(struct cpm_cli_progress *p)
+{
+    if (p->shown && p->terminal && p->last_ns != p->start_ns)
+        fputs("\r\033[K", stderr);
+}
+
+void cpm_cli_progress_end(struct cpm_cli_progress *p)
+{
+    cpm_cli_progress_clear(p);
+    p->start_ns = p->last_ns = cpm_clock_monotonic_ns();
 }

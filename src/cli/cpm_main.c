@@ -10,7 +10,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: cpm COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; i < cpm_cli_commands_count; i++)
-        fprintf(out, "  %-8s %s\n", cpm_cli_commands[i].name, cpm_cli_commands[i].summary);
+        fprintf(out, "  %-13s %s\n", cpm_cli_commands[i].name, cpm_cli_commands[i].summary);
     fprintf(out, "\nRun `cpm COMMAND --help` for a command's options.\n");
 }
 

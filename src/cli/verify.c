@@ -6,6 +6,9 @@
  *                                  signature, every event's inclusion proof,
  *                                  that every event is the subject's, and every
  *                                  notice text's SHA-256
+ *   cpm verify PACK [--key VKEY]   an evidence pack (a tar archive), offline:
+ *                                  the same, plus the manifest's hashes and the
+ *                                  delivery log (verify_pack.c)
  *   cpm verify --store [--data D]  the whole store: re-derives the tree from the
  *                                  stored events, compares every stored node and
  *                                  every signed checkpoint
@@ -18,7 +21,9 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "cli/verify.h"
 #include "core/alloc.h"
+#include "core/tar.h"
 #include "crypto/keyring.h"
 #include "ledger/merkle.h"
 #include "ledger/note.h"
@@ -31,9 +36,13 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: cpm verify BUNDLE --key VKEY\n"
+                 "       cpm verify PACK [--key VKEY]\n"
                  "       cpm verify --store [--data DIR]\n\n"
-                 "BUNDLE is an evidence bundle (GET /v1/subjects/{id}/evidence); VKEY is the\n"
-                 "verifier key line (GET /v1/ledger/key) or a file holding it.\n");
+                 "BUNDLE is an evidence bundle (GET /v1/subjects/{id}/evidence); PACK an\n"
+                 "evidence pack (GET /v1/evidence-packs, cpm evidence-pack); VKEY is the\n"
+                 "verifier key line (GET /v1/ledger/key) or a file holding it. Without\n"
+                 "--key a pack is checked with its own key: that shows it is intact, not\n"
+                 "whose ledger it comes from.\n");
 }
 
 static int failed(const char *fmt, ...) CPM_PRINTF(1, 2);
@@ -48,8 +57,7 @@ static int failed(const char *fmt, ...)
     return CPM_EXIT_FAILURE;
 }
 
-/* The vkey itself, or the first line of the file it names. */
-static bool read_vkey(const char *arg, char *out, size_t size)
+bool cpm__verify_read_vkey(const char *arg, char *out, size_t size)
 {
     if (strchr(arg, '+') != NULL && strchr(arg, '/') == NULL) {
         cpm_strlcpy(out, arg, size);
@@ -62,6 +70,17 @@ static bool read_vkey(const char *arg, char *out, size_t size)
     fclose(f);
     out[strcspn(out, "\r\n")] = '\0';
     return ok;
+}
+
+bool cpm__verify_is_pack(const char *path)
+{
+    uint8_t block[CPM_TAR_BLOCK_BYTES];
+    FILE *f = fopen(path, "rb");
+    bool pack = f != NULL && fread(block, 1, sizeof(block), f) == sizeof(block) &&
+                memcmp(block + 257, "ustar", 5) == 0;
+    if (f != NULL)
+        fclose(f);
+    return pack;
 }
 
 static bool decode_hash(const json_t *v, uint8_t out[32])
@@ -81,7 +100,11 @@ static void sha256_hex(const char *text, char out[65])
     sodium_bin2hex(out, 65, hash, 32);
 }
 
-/* True when the bundle holds the notice text the leaf refers to, with that hash. */
+/*
+ * True when the bundle holds the notice text the leaf refers to, with that
+ * hash; for a leaf that names a version without a hash (a system event:
+ * consent.reconsent_required names the version that changed), the version.
+ */
 static bool notice_matches(const json_t *notices, const json_t *ref)
 {
     const char *id = json_string_value(json_object_get(ref, "id"));
@@ -95,6 +118,8 @@ static bool notice_matches(const json_t *notices, const json_t *ref)
         if (!nid || !id || strcmp(nid, id) != 0 ||
             json_integer_value(json_object_get(n, "version")) != version)
             continue;
+        if (want == NULL)
+            return true;
         const char *locale;
         json_t *text;
         json_object_foreach(json_object_get(n, "content"), locale, text)
@@ -145,7 +170,7 @@ static const char *check_event(const json_t *e, const json_t *bundle, uint64_t s
 static int verify_bundle(const char *path, const char *vkey_arg)
 {
     char vkey[CPM_VKEY_BYTES_MAX];
-    if (!read_vkey(vkey_arg, vkey, sizeof(vkey)))
+    if (!cpm__verify_read_vkey(vkey_arg, vkey, sizeof(vkey)))
         return failed("cannot read the verifier key '%s'", vkey_arg);
     json_error_t error;
     json_t *bundle = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
@@ -288,7 +313,8 @@ static cpm_err check_checkpoints(struct replay *r, const char *vkey, uint64_t *c
     return *status != CPM_EXIT_OK || r->problem != NULL || err == CPM_ERR_NOT_FOUND ? CPM_OK : err;
 }
 
-static int verify_store(const char *data)
+bool cpm__verify_data_vkey(const char *command, const char *data, char origin[CPM_ORIGIN_BYTES_MAX],
+                           char vkey[CPM_VKEY_BYTES_MAX])
 {
     struct cpm_detail detail;
     cpm_detail_init(&detail);
@@ -299,13 +325,21 @@ static int verify_store(const char *data)
         err = cpm_keyring_init(&kr, &keys);
     cpm_datadir_keys_wipe(&keys);
     if (err != CPM_OK) {
-        cpm_cli_report("verify", err, &detail);
-        return CPM_EXIT_FAILURE;
+        cpm_cli_report(command, err, &detail);
+        return false;
     }
-    char origin[CPM_ORIGIN_BYTES_MAX], vkey[CPM_VKEY_BYTES_MAX];
     cpm_checkpoint_origin(cpm_keyring_signing_public_key(&kr), origin);
-    cpm_note_vkey(origin, cpm_keyring_signing_public_key(&kr), vkey, sizeof(vkey));
+    cpm_note_vkey(origin, cpm_keyring_signing_public_key(&kr), vkey, CPM_VKEY_BYTES_MAX);
     cpm_keyring_wipe(&kr);
+    return true;
+}
+
+static int verify_store(const char *data)
+{
+    char origin[CPM_ORIGIN_BYTES_MAX], vkey[CPM_VKEY_BYTES_MAX];
+    if (!cpm__verify_data_vkey("verify", data, origin, vkey))
+        return CPM_EXIT_FAILURE;
+    cpm_err err;
     struct replay r = {.store = cpm_cli_open_store("verify", data), .expected_seq = 1};
     if (r.store == NULL)
         return CPM_EXIT_FAILURE;
@@ -349,9 +383,12 @@ int cpm_cli_verify(int argc, char **argv)
         else
             bad = true;
     }
-    if (bad || store == (bundle != NULL) || (bundle && !key) || (store && key)) {
+    bool pack = bundle != NULL && cpm__verify_is_pack(bundle);
+    if (bad || store == (bundle != NULL) || (bundle && !key && !pack) || (store && key)) {
         usage(stderr);
         return CPM_EXIT_USAGE;
     }
+    if (pack)
+        return cpm__verify_pack(bundle, key);
     return store ? verify_store(cpm_cli_data_dir(data)) : verify_bundle(bundle, key);
 }

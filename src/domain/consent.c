@@ -7,12 +7,13 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/textbuf.h"
 #include "domain/consent.h"
 #include "domain/schema.h"
 #include "domain/subject.h"
 
-static const char *const channels[] = {"web", "h5",          "app", "mini_program", "wecom",
-                                       "sms", "call_centre", "api", "import",       NULL};
+const char *const cpm_consent_channels[] = {"web", "h5",          "app", "mini_program", "wecom",
+                                            "sms", "call_centre", "api", "import",       NULL};
 static const char *const methods[] = {"click", "checkbox", "sms_reply", "api", "import", NULL};
 static const char *const actors[] = {"self", "guardian", NULL};
 static const char *const decisions[] = {
@@ -96,7 +97,7 @@ static const struct cpm__schema decision_schema = CPM__SCHEMA(decision_fields, "
 
 static const struct cpm__schema_field action_fields[] = {
     {.name = "property", .type = CPM__SCHEMA_SLUG, .required = true},
-    {.name = "channel", .type = CPM__SCHEMA_ENUM, .required = true, .values = channels},
+    {.name = "channel", .type = CPM__SCHEMA_ENUM, .required = true, .values = cpm_consent_channels},
     {.name = "locale", .type = CPM__SCHEMA_LOCALE, .required = true},
     {.name = "region", .type = CPM__SCHEMA_STRING, .bytes_max = 8, .check = cpm__region_check},
     {.name = "method", .type = CPM__SCHEMA_ENUM, .required = true, .values = methods},
@@ -321,45 +322,102 @@ const char *cpm_consent_event_type(const char *decision)
     return "consent.withdrawn";
 }
 
+/* Leaves are bounded: ids, slugs, hashes and times, each capped by its schema. */
+#define LEAF_BYTES_MAX 16384
+
+/* ,"key": (no comma right after an opening brace); keys are constants needing no escape. */
+static void leaf_key(struct cpm_textbuf *b, const char *key)
+{
+    cpm_textbuf_puts(b, b->len > 0 && b->data[b->len - 1] == '{' ? "\"" : ",\"");
+    cpm_textbuf_puts(b, key);
+    cpm_textbuf_puts(b, "\":");
+}
+
+static void leaf_string(struct cpm_textbuf *b, const char *key, const char *value)
+{
+    leaf_key(b, key);
+    cpm_textbuf_json_string(b, value, strlen(value));
+}
+
+static void leaf_time(struct cpm_textbuf *b, const char *key, int64_t ms)
+{
+    char text[CPM_TIME_TEXT_BYTES];
+    cpm_time_format(ms, text, sizeof(text));
+    leaf_string(b, key, text);
+}
+
+/* The owned, NUL-terminated text of b, or NULL when it could not be written whole. */
+static char *leaf_text(struct cpm_textbuf *b, size_t *len)
+{
+    size_t n = b->len;
+    if (!cpm_textbuf_put(b, "", 1) || b->failed) {
+        cpm_textbuf_release(b);
+        return NULL;
+    }
+    *len = n;
+    return b->data; /* taken: b is not released */
+}
+
+/*
+ * Written straight into a buffer, in the fixed key order, exactly as
+ * json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) writes the same object (a
+ * unit test holds the two against each other): the consent path and an
+ * import build hundreds of thousands of these.
+ */
 char *cpm_consent_leaf(const struct cpm_consent_action *a, size_t i,
                        const struct cpm_consent_leaf_info *info, size_t *len)
 {
     const struct cpm_consent_decision *c = &a->decisions[i];
-    char time_text[CPM_TIME_TEXT_BYTES];
-    cpm_time_format(info->time_ms, time_text, sizeof(time_text));
-    json_t *leaf =
-        json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "v", 1, "id",
-                  info->event_id, "type", cpm_consent_event_type(c->decision), "time", time_text,
-                  "subject", info->subject_pseudonym, "purpose", c->purpose, "action",
-                  info->action_id, "property", a->property, "channel", a->channel, "locale",
-                  a->locale, "method", a->method, "separate", c->separate);
-    if (leaf == NULL)
-        return NULL;
-    json_object_set_new(leaf, "actor", json_string(a->actor));
+    struct cpm_textbuf b;
+    cpm_textbuf_init(&b, LEAF_BYTES_MAX);
+    cpm_textbuf_puts(&b, "{\"v\":1");
+    leaf_string(&b, "id", info->event_id);
+    leaf_string(&b, "type", cpm_consent_event_type(c->decision));
+    leaf_time(&b, "time", info->time_ms);
+    leaf_string(&b, "subject", info->subject_pseudonym);
+    leaf_string(&b, "purpose", c->purpose);
+    leaf_string(&b, "action", info->action_id);
+    leaf_string(&b, "property", a->property);
+    leaf_string(&b, "channel", a->channel);
+    leaf_string(&b, "locale", a->locale);
+    leaf_string(&b, "method", a->method);
+    leaf_key(&b, "separate");
+    cpm_textbuf_puts(&b, c->separate ? "true" : "false");
+    leaf_string(&b, "actor", a->actor);
     if (c->recipient)
-        json_object_set_new(leaf, "recipient", json_string(c->recipient));
+        leaf_string(&b, "recipient", c->recipient);
     if (info->guardian_pseudonym)
-        json_object_set_new(leaf, "guardian", json_string(info->guardian_pseudonym));
-    if (a->notice_id)
-        json_object_set_new(leaf, "notice",
-                            json_pack("{s:s, s:I, s:s}", "id", a->notice_id, "version",
-                                      (json_int_t)a->notice_version, "sha256", a->notice_sha256));
-    if (info->context_sha256)
-        json_object_set_new(leaf, "context_sha256", json_string(info->context_sha256));
-    if (a->display)
-        json_object_set_new(leaf, "display", json_string(a->display));
-    if (a->otp_challenge && info->otp_verified_ms) {
-        char verified[CPM_TIME_TEXT_BYTES];
-        cpm_time_format(info->otp_verified_ms, verified, sizeof(verified));
-        json_object_set_new(
-            leaf, "otp",
-            json_pack("{s:s, s:s}", "challenge", a->otp_challenge, "verified_at", verified));
+        leaf_string(&b, "guardian", info->guardian_pseudonym);
+    if (a->notice_id) {
+        leaf_key(&b, "notice");
+        cpm_textbuf_puts(&b, "{");
+        leaf_string(&b, "id", a->notice_id);
+        leaf_key(&b, "version");
+        cpm_textbuf_int(&b, a->notice_version);
+        leaf_string(&b, "sha256", a->notice_sha256);
+        cpm_textbuf_puts(&b, "}");
     }
-    char *text = json_dumps(leaf, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(leaf);
-    if (text != NULL)
-        *len = strlen(text);
-    return text;
+    if (info->context_sha256)
+        leaf_string(&b, "context_sha256", info->context_sha256);
+    if (a->display)
+        leaf_string(&b, "display", a->display);
+    if (a->otp_challenge && info->otp_verified_ms) {
+        leaf_key(&b, "otp");
+        cpm_textbuf_puts(&b, "{");
+        leaf_string(&b, "challenge", a->otp_challenge);
+        leaf_time(&b, "verified_at", info->otp_verified_ms);
+        cpm_textbuf_puts(&b, "}");
+    }
+    if (info->imported_ms) { /* when it was imported; the old system's row id, hashed */
+        leaf_key(&b, "import");
+        cpm_textbuf_puts(&b, "{");
+        leaf_time(&b, "at", info->imported_ms);
+        if (info->import_source != NULL)
+            leaf_string(&b, "source", info->import_source);
+        cpm_textbuf_puts(&b, "}");
+    }
+    cpm_textbuf_puts(&b, "}");
+    return leaf_text(&b, len);
 }
 
 char *cpm_consent_system_leaf(const char *event_id, const char *type, const char *pseudonym,
@@ -380,4 +438,39 @@ char *cpm_consent_system_leaf(const char *event_id, const char *type, const char
     if (text != NULL)
         *len = strlen(text);
     return text;
+}
+
+/* ms + the policy's duration field, or 0 when the policy has none. */
+static int64_t policy_after(const json_t *policy, const char *field, int64_t ms)
+{
+    struct cpm_duration d;
+    const char *text = json_string_value(json_object_get(policy, field));
+    return text && cpm_duration_parse(text, &d) ? cpm_duration_after(ms, &d) : 0;
+}
+
+/* When to remind the person to renew: reminder_before the expiry, if after the decision. */
+static int64_t reminder_time(const json_t *policy, int64_t decided_ms, int64_t expires_ms)
+{
+    struct cpm_duration d;
+    const char *text = json_string_value(json_object_get(policy, "reminder_before"));
+    if (text == NULL || !cpm_duration_parse(text, &d))
+        return 0;
+    /* expires - d = the instant whose "after d" is the expiry, found by negating the parts */
+    struct cpm_duration back = {-d.years, -d.months, -d.weeks, -d.days, -d.seconds};
+    int64_t at = cpm_duration_after(expires_ms, &back);
+    return at > decided_ms ? at : 0;
+}
+
+void cpm_consent_policy_times(const json_t *policy, const char *status, int64_t decided_ms,
+                              struct cpm_consent_times *t)
+{
+    bool given = strcmp(status, "given") == 0;
+    if (!given)
+        t->expires_ms = 0;
+    if (given && t->expires_ms == 0)
+        t->expires_ms = policy_after(policy, "consent_validity", decided_ms);
+    t->remind_ms = t->expires_ms ? reminder_time(policy, decided_ms, t->expires_ms) : 0;
+    t->ask_again_ms = !t->expires_ms && strcmp(status, "refused") == 0
+                          ? policy_after(policy, "refusal_cooldown", decided_ms)
+                          : 0;
 }

@@ -17,6 +17,9 @@
 #include "core/detail.h"
 #include "domain/config.h"
 
+/* The channels an action may come through ("web", "sms", …), NULL-terminated. */
+extern const char *const cpm_consent_channels[];
+
 /* One purpose's decision within an action (strings borrowed from the body). */
 struct cpm_consent_decision {
     const char *purpose;
@@ -83,6 +86,8 @@ struct cpm_consent_leaf_info {
     const char *context_sha256;     /* hex SHA-256 of the sealed context, or NULL */
     int64_t time_ms;
     int64_t otp_verified_ms; /* when the action's one-time code was verified; 0: none */
+    int64_t imported_ms;     /* when `cpm import` recorded it (time_ms is the original); 0: live */
+    const char *import_source; /* hex keyed hash of the old system's row id, or NULL */
 };
 
 /*
@@ -101,6 +106,21 @@ char *cpm_consent_leaf(const struct cpm_consent_action *action, size_t i,
 char *cpm_consent_system_leaf(const char *event_id, const char *type, const char *pseudonym,
                               const char *purpose, int64_t time_ms, int64_t deciding_seq,
                               const char *notice, int64_t notice_version, size_t *len);
+
+/* The times a policy sets on a consent (all 0 when it sets none). */
+struct cpm_consent_times {
+    int64_t expires_ms;   /* given: decided + consent_validity */
+    int64_t remind_ms;    /* reminder_before the expiry, when that is after the decision */
+    int64_t ask_again_ms; /* refused: decided + refusal_cooldown */
+};
+
+/*
+ * Fills t for a consent of status decided at decided_ms under policy (a
+ * policy document, or NULL for none). An expiry already in t (a date the
+ * caller knows) is kept and only the reminder is derived from it.
+ */
+void cpm_consent_policy_times(const json_t *policy, const char *status, int64_t decided_ms,
+                              struct cpm_consent_times *t);
 
 /* "consent.given", "consent.refused", "consent.withdrawn", "consent.objected", … for a decision. */
 const char *cpm_consent_event_type(const char *decision);

@@ -20,6 +20,7 @@ struct cpm_index;
 struct cpm_decider;
 struct cpm_dispatcher;
 struct cpm_outbound_guard;
+struct cpm_session_table;
 
 struct cpm_app {
     struct cpm_store *store;                /* borrowed; outlives the HTTP server */
@@ -32,6 +33,8 @@ struct cpm_app {
     const char *vkey;                       /* the checkpoint verifier key, signed-note format */
     const char *origin;                     /* the checkpoints' origin line: this ledger's name */
     const struct cpm_outbound_guard *guard; /* private addresses destinations may reach */
+    struct cpm_session_table *sessions;     /* the admin console's (http/session.h) */
+    int64_t evidence_pack_events_max;       /* GET /v1/evidence-packs refuses more */
     atomic_bool draining;                   /* set on SIGTERM: /readyz answers 503 */
     atomic_int requests_open;               /* requests between first byte and completion */
     int64_t started_ms;

@@ -163,6 +163,12 @@ cpm_err cpm_auth_check(struct cpm_store *store, const char *authorization, struc
     const char *secret = authorization + blen;
     uint8_t hash[CPM_API_KEY_HASH_BYTES];
     cpm_api_key_hash(secret, strlen(secret), hash);
+    return cpm_auth_check_hash(store, hash, out, detail);
+}
+
+cpm_err cpm_auth_check_hash(struct cpm_store *store, const uint8_t hash[CPM_API_KEY_HASH_BYTES],
+                            struct cpm_api_key *out, struct cpm_detail *detail)
+{
     pthread_once(&key_cache_once, key_cache_init);
     if (remembered(hash, out))
         return CPM_OK;

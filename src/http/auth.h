@@ -63,4 +63,12 @@ void cpm_auth_forget_keys(void);
 cpm_err cpm_auth_check(struct cpm_store *store, const char *authorization, struct cpm_api_key *out,
                        struct cpm_detail *detail) CPM_MUST_CHECK;
 
+/*
+ * As cpm_auth_check, for a key known by the SHA-256 of its text (an admin
+ * console session keeps that, never the key): CPM_OK, CPM_ERR_UNAUTHORIZED
+ * (unknown or revoked) or CPM_ERR_STORE.
+ */
+cpm_err cpm_auth_check_hash(struct cpm_store *store, const uint8_t hash[CPM_API_KEY_HASH_BYTES],
+                            struct cpm_api_key *out, struct cpm_detail *detail) CPM_MUST_CHECK;
+
 #endif /* CPM_HTTP_AUTH_H */

@@ -152,6 +152,10 @@ void cpm_respond_owned(struct cpm_request *req, int status, const char *content_
  */
 typedef ssize_t (*cpm_body_reader_fn)(void *cls, uint64_t pos, char *buf, size_t max);
 #define CPM_BODY_READER_ERROR ((ssize_t)-2)
+/* A reader's "the body ends here", for a body of unknown length (sent chunked). */
+#define CPM_BODY_READER_END ((ssize_t)-1)
+/* cpm_respond_reader's len for a body whose length is not known before it ends. */
+#define CPM_BODY_LENGTH_UNKNOWN UINT64_MAX
 
 /*
  * Answers a body of len bytes read through read(cls, …) as it is sent,

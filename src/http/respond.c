@@ -18,6 +18,9 @@
 
 _Static_assert(CPM_BODY_READER_ERROR == MHD_CONTENT_READER_END_WITH_ERROR,
                "a body reader's error is MHD's");
+_Static_assert(CPM_BODY_READER_END == MHD_CONTENT_READER_END_OF_STREAM,
+               "a body reader's end is MHD's");
+_Static_assert(CPM_BODY_LENGTH_UNKNOWN == MHD_SIZE_UNKNOWN, "an unknown length is MHD's");
 
 void cpm_request_suspend(struct cpm_request *req)
 {

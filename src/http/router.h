@@ -19,6 +19,8 @@ enum cpm_access {
     CPM_ACCESS_SCOPE,  /* an API key holding `scope` (admin holds every scope) */
     /* as SCOPE, or an end-user token of the subject the path writes as `me` */
     CPM_ACCESS_SUBJECT,
+    /* the admin console's session cookie alone, no API key (http/session.h) */
+    CPM_ACCESS_SESSION,
 };
 
 /*

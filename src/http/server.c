@@ -27,6 +27,7 @@
 #include "http/end_user.h"
 #include "http/rate_limit.h"
 #include "http/server.h"
+#include "http/session.h"
 
 #define REQUEST_ARENA_BYTES_MAX (4 * 1024 * 1024)
 
@@ -111,7 +112,10 @@ static cpm_err screen_api_key(struct cpm_request *req, const char *authorization
 {
     struct cpm_detail detail;
     cpm_detail_init(&detail);
-    cpm_err err = cpm_auth_check(req->app->store, authorization, &req->key, &detail);
+    /* the admin console's cookie stands for its key, when no key is sent (http/session.h) */
+    cpm_err err = authorization == NULL && cpm_session_cookie(req) != NULL
+                      ? cpm_session_screen(req)
+                      : cpm_auth_check(req->app->store, authorization, &req->key, &detail);
     if (err == CPM_OK && !cpm_scopes_allow(req->key.scopes, req->route->scope))
         err = CPM_ERR_FORBIDDEN;
     if (err == CPM_OK && req->route->access == CPM_ACCESS_SUBJECT &&
@@ -212,6 +216,8 @@ static void screen_request(struct cpm_request *req, const char *method_name, uns
         err = screen_end_user(req, authorization);
     else if (r->access == CPM_ACCESS_SUBJECT && cpm_device_authorization(authorization))
         err = cpm_device_screen(req, authorization);
+    else if (r->access == CPM_ACCESS_SESSION)
+        err = cpm_session_screen(req);
     else if (r->access != CPM_ACCESS_PUBLIC)
         err = screen_api_key(req, authorization);
     if (err != CPM_OK) {

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "crypto/keyring.h"
 #include "http/server.h"
+#include "http/session.h"
 #include "server/server.h"
 #include "store/datadir.h"
 #include "store/store.h"
@@ -116,6 +117,41 @@ static cpm_err set_retry_max(struct cpm_server_settings *s, const char *v, struc
     return set_ms(&s->retry_max_ms, "retry-max-ms", v, d);
 }
 
+static cpm_err set_seconds(int64_t *out_ms, const char *name, int64_t max_s, const char *v,
+                           struct cpm_detail *d)
+{
+    int64_t s;
+    if (!cpm_parse_int64(v, 1, max_s, &s)) {
+        cpm_detail_add(d, name, "must be seconds 1–%lld, not '%s'", (long long)max_s, v);
+        return CPM_ERR_USAGE;
+    }
+    *out_ms = s * 1000;
+    return CPM_OK;
+}
+
+static cpm_err set_session_idle(struct cpm_server_settings *s, const char *v, struct cpm_detail *d)
+{
+    return set_seconds(&s->session_idle_ms, "session-idle", CPM_SESSION_IDLE_S_MAX, v, d);
+}
+
+static cpm_err set_session_lifetime(struct cpm_server_settings *s, const char *v,
+                                    struct cpm_detail *d)
+{
+    return set_seconds(&s->session_lifetime_ms, "session-lifetime", CPM_SESSION_LIFETIME_S_MAX, v,
+                       d);
+}
+
+static cpm_err set_pack_events_max(struct cpm_server_settings *s, const char *v,
+                                   struct cpm_detail *d)
+{
+    if (cpm_parse_int64(v, CPM_EVIDENCE_PACK_EVENTS_MAX_MIN, CPM_EVIDENCE_PACK_EVENTS_MAX_MAX,
+                        &s->pack_events_max))
+        return CPM_OK;
+    cpm_detail_add(d, "evidence-pack-events-max", "must be %d–%d events, not '%s'",
+                   CPM_EVIDENCE_PACK_EVENTS_MAX_MIN, CPM_EVIDENCE_PACK_EVENTS_MAX_MAX, v);
+    return CPM_ERR_USAGE;
+}
+
 static const struct setting settings_table[] = {
     {"--data", "CPM_DATA", "data directory made by `cpm init` (default ./data)", set_data},
     {"--listen", "CPM_LISTEN", "HOST:PORT to serve on (default 127.0.0.1:8080)", set_listen},
@@ -130,6 +166,12 @@ static const struct setting settings_table[] = {
      "a failed delivery's first retry delay, doubled per attempt (default 1000)", set_retry_base},
     {"--retry-max-ms", "CPM_RETRY_MAX_MS",
      "the longest delay between two attempts (default 600000)", set_retry_max},
+    {"--session-idle", "CPM_SESSION_IDLE_S",
+     "seconds an admin console session may go unused (default 900)", set_session_idle},
+    {"--session-lifetime", "CPM_SESSION_LIFETIME_S",
+     "seconds an admin console session lasts at most (default 28800)", set_session_lifetime},
+    {"--evidence-pack-events-max", "CPM_EVIDENCE_PACK_EVENTS_MAX",
+     "events in one evidence pack at most (default 10000)", set_pack_events_max},
 };
 
 void cpm_server_usage(FILE *out, const char *program)
@@ -153,6 +195,9 @@ static void settings_defaults(struct cpm_server_settings *s)
     s->log_level = CPM_LOG_INFO;
     s->retry_base_ms = 1000;
     s->retry_max_ms = 600000;
+    s->session_idle_ms = CPM_SESSION_IDLE_MS_DEFAULT;
+    s->session_lifetime_ms = CPM_SESSION_LIFETIME_MS_DEFAULT;
+    s->pack_events_max = CPM_EVIDENCE_PACK_EVENTS_MAX_DEFAULT;
 }
 
 static const struct setting *find_flag(const char *arg, const char **value)
@@ -244,8 +289,10 @@ struct running {
     struct cpm_scheduler *scheduler;
     struct cpm_dispatcher *dispatcher;
     struct cpm_http *http;
+    struct cpm_session_table *sessions; /* the admin console's, in memory only */
     char origin[CPM_ORIGIN_BYTES_MAX];
     char vkey[CPM_VKEY_BYTES_MAX];
+    int writer_lock; /* the data directory's (cpm import waits for cpmd to stop); -1: not held */
 };
 
 /*
@@ -332,6 +379,8 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
         err = cpm_keyring_init(&r->keyring, &r->keys);
     cpm_datadir_keys_wipe(&r->keys);
     if (err == CPM_OK)
+        err = cpm_datadir_lock(settings->data_dir, &r->writer_lock, detail);
+    if (err == CPM_OK)
         err = cpm_store_open(settings->data_dir, &r->app.store, detail);
     if (err == CPM_OK)
         err = cpm_node_cache_new(r->app.store, &r->nodes);
@@ -361,6 +410,14 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
     r->app.vkey = r->vkey;
     r->app.origin = r->origin;
     r->app.guard = &settings->guard;
+    r->app.evidence_pack_events_max = settings->pack_events_max;
+    struct cpm_session_options sessions;
+    cpm_session_options_default(&sessions);
+    sessions.idle_ms = settings->session_idle_ms;
+    sessions.lifetime_ms = settings->session_lifetime_ms;
+    if (err == CPM_OK)
+        err = cpm_session_table_new(&sessions, &r->sessions);
+    r->app.sessions = r->sessions;
     if (err == CPM_OK)
         err = cpm_http_start(&r->app, &settings->http, &r->http, detail);
     r->serving = err == CPM_OK;
@@ -370,6 +427,7 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
 static void stop(struct running *r)
 {
     cpm_http_free(r->http);
+    cpm_session_table_free(r->sessions);
     if (r->writer != NULL)
         cpm_writer_watch(r->writer, NULL, NULL);
     cpm_dispatcher_stop(r->dispatcher);
@@ -382,6 +440,7 @@ static void stop(struct running *r)
     cpm_index_free(r->index);
     cpm_node_cache_free(r->nodes);
     cpm_store_close(r->app.store);
+    cpm_datadir_unlock(r->writer_lock);
     cpm_keyring_wipe(&r->keyring);
 }
 
@@ -400,6 +459,7 @@ static int serve(const struct cpm_server_settings *settings, const char *program
     cpm_detail_init(&detail);
     struct running r;
     memset(&r, 0, sizeof(r));
+    r.writer_lock = -1;
     r.app.started_ms = cpm_clock_now_ms();
     cpm_err err = start(settings, &r, &detail);
     if (err != CPM_OK) {

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -227,4 +228,41 @@ void cpm_datadir_keys_wipe(struct cpm_datadir_keys *keys)
 {
     if (keys != NULL)
         sodium_memzero(keys, sizeof(*keys));
+}
+
+cpm_err cpm_datadir_lock(const char *dir, int *fd, struct cpm_detail *detail)
+{
+    char path[PATH_MAX];
+    *fd = -1;
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, CPM_DATADIR_WRITER_LOCK_FILE);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        cpm_detail_add(detail, "", "the data directory path is too long: %s", dir);
+        return CPM_ERR_IO;
+    }
+    int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) {
+        cpm_detail_add(detail, "", "cannot open %s: %s", path, strerror(errno));
+        return CPM_ERR_IO;
+    }
+    if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(lock);
+        if (e == EWOULDBLOCK) {
+            cpm_detail_add(detail, "",
+                           "another process is writing the ledger of %s (a running cpmd, or "
+                           "another cpm import): stop it first",
+                           dir);
+            return CPM_ERR_CONFLICT;
+        }
+        cpm_detail_add(detail, "", "cannot lock %s: %s", path, strerror(e));
+        return CPM_ERR_IO;
+    }
+    *fd = lock;
+    return CPM_OK;
+}
+
+void cpm_datadir_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
 }

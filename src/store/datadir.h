@@ -45,4 +45,18 @@ cpm_err cpm_datadir_load_keys(const char *dir, struct cpm_datadir_keys *keys,
 /* Zeroes keys (sodium_memzero). */
 void cpm_datadir_keys_wipe(struct cpm_datadir_keys *keys);
 
+#define CPM_DATADIR_WRITER_LOCK_FILE "writer.lock"
+
+/*
+ * Takes the data directory's writer lock: an exclusive flock on
+ * DIR/writer.lock (created 0600 when absent), held until
+ * cpm_datadir_unlock or the process ends. One process appends to the
+ * ledger at a time: cpmd while it runs, `cpm import` while it is stopped.
+ * *fd gets the lock's descriptor. CPM_ERR_CONFLICT (with a fault saying
+ * who may hold it) when another process holds it; CPM_ERR_IO.
+ */
+cpm_err cpm_datadir_lock(const char *dir, int *fd, struct cpm_detail *detail) CPM_MUST_CHECK;
+/* Releases the lock (closes fd); a negative fd is a no-op. */
+void cpm_datadir_unlock(int fd);
+
 #endif /* CPM_STORE_DATADIR_H */

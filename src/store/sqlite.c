@@ -12,6 +12,7 @@
  */
 #include "core/common.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <strings.h>
 
@@ -185,6 +186,21 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_RIGHTS_QUEUE_STATUS] = "SELECT " RIGHTS_COLUMNS " FROM rights_requests WHERE status IN"
                                " (?1, ?2) AND due_ms < ?3 AND (due_ms > ?4 OR (due_ms = ?4"
                                " AND id > ?5)) ORDER BY due_ms, id LIMIT ?6",
+    [ST_EVENT_ID_EXISTS] = "SELECT 1 FROM events WHERE id = ?1",
+    /* EVENT_COLUMNS with no sealed bytes, then whether the subject was erased */
+    [ST_EXPORT_EVENTS] = "SELECT e.seq, e.id, e.type, e.subject_id, e.purpose, e.time_ms, e.leaf,"
+                         " NULL, coalesce(s.erased_ms, 0) <> 0 FROM events e LEFT JOIN subjects s"
+                         " ON s.id = e.subject_id WHERE e.seq > ?1 AND e.seq <= ?2 ORDER BY e.seq"
+                         " LIMIT ?3",
+    [ST_EXPORT_STATES] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE (subject_id, purpose,"
+                         " recipient) > (?1, ?2, ?3) AND status <> 'erased'"
+                         " ORDER BY subject_id, purpose, recipient LIMIT ?4",
+    /* evidence packs: a range of the primary key, filtered (no index on time or seq) */
+    [ST_EVENT_LIST_BETWEEN] = "SELECT " EVENT_COLUMNS " FROM events WHERE seq > ?1 AND seq <= ?2"
+                              " AND time_ms >= ?3 AND time_ms < ?4 ORDER BY seq",
+    [ST_DELIVERY_LIST_SEQS] = "SELECT id, " DELIVERY_COLUMNS " FROM deliveries WHERE id > ?1"
+                              " AND id <= ?2 AND seq >= ?3 AND seq <= ?4 ORDER BY id",
+    [ST_DELIVERY_MAX_ID] = "SELECT coalesce(max(id), 0) FROM deliveries",
 };
 
 struct sqlite_store *cpm__sqlite_lock(struct cpm_store *store)
@@ -454,7 +470,8 @@ static void destroy(struct sqlite_store *s, bool checkpoint)
 }
 
 /* Opens one connection to location, configured, not yet migrated or prepared. */
-static cpm_err connect(const char *location, struct sqlite_store **out, struct cpm_detail *detail)
+static cpm_err connect(const char *location, int flags, struct sqlite_store **out,
+                       struct cpm_detail *detail)
 {
     struct sqlite_store *s = cpm_calloc(1, sizeof(*s));
     if (s == NULL)
@@ -466,8 +483,7 @@ static cpm_err connect(const char *location, struct sqlite_store **out, struct c
     s->base.ops = &cpm_store_sqlite_ops;
     *out = s;
     /* No SQLite mutexes: every use of a connection is under s->lock already. */
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(location, &s->db, flags, NULL);
+    int rc = sqlite3_open_v2(location, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         cpm_detail_add(detail, "", "cannot open the store at %s: %s", location,
                        s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -476,10 +492,12 @@ static cpm_err connect(const char *location, struct sqlite_store **out, struct c
     return configure(s, location, detail);
 }
 
+#define READ_WRITE (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+
 static cpm_err sqlite_open(const char *location, struct cpm_store **out, struct cpm_detail *detail)
 {
     struct sqlite_store *s = NULL;
-    cpm_err err = connect(location, &s, detail);
+    cpm_err err = connect(location, READ_WRITE, &s, detail);
     if (err == CPM_OK)
         err = cpm__sqlite_migrate(s->db, location, detail);
     /* After the schema check: journal_mode=WAL is the one setting written to the file. */
@@ -493,7 +511,7 @@ static cpm_err sqlite_open(const char *location, struct cpm_store **out, struct 
     if (err == CPM_OK)
         err = prepare_all(s);
     if (err == CPM_OK)
-        err = connect(location, &s->reader, detail);
+        err = connect(location, READ_WRITE, &s->reader, detail);
     if (err == CPM_OK)
         err = prepare_all(s->reader);
     if (err != CPM_OK) {
@@ -511,7 +529,8 @@ static void sqlite_close(struct cpm_store *store)
         return;
     /* No other thread may use the store any more: no lock to take. */
     CPM_ASSERT(store->ops == &cpm_store_sqlite_ops);
-    destroy((struct sqlite_store *)store, true);
+    struct sqlite_store *s = (struct sqlite_store *)store;
+    destroy(s, !s->read_only);
 }
 
 sqlite3 *cpm__sqlite_db(struct cpm_store *store)
@@ -537,6 +556,66 @@ static cpm_err sqlite_schema_version(struct cpm_store *store, int *out)
     cpm__sqlite_done(s->stmts[ST_USER_VERSION]);
     cpm__sqlite_unlock(s);
     return err == CPM_ERR_NOT_FOUND ? CPM_ERR_STORE : err;
+}
+
+/* ---- read-only stores (exports, audits) ---- */
+
+/* "file:" and path with what a URI must escape escaped, then "?query": SQLite's URI filename. */
+static bool uri(const char *path, const char *query, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t at = (size_t)snprintf(out, cap, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && at + 4 < cap; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p <= ' ' || *p >= 0x7f) {
+            out[at++] = '%';
+            out[at++] = hex[*p >> 4];
+            out[at++] = hex[*p & 15];
+        } else {
+            out[at++] = (char)*p;
+        }
+    }
+    int n = snprintf(out + at, cap - at, "?%s", query);
+    return n > 0 && at + (size_t)n < cap;
+}
+
+/* The schema must be this binary's (checked before any statement is prepared on it). */
+static cpm_err schema_current(struct sqlite_store *s, const char *path, struct cpm_detail *detail)
+{
+    int version = 0;
+    cpm_err err = cpm__sqlite_user_version(s->db, &version);
+    if (err == CPM_OK && version != CPM_SCHEMA_VERSION) {
+        cpm_detail_add(detail, "",
+                       "the store at %s has schema version %d, this OpenCPM %d: open it once for "
+                       "writing (start cpmd) before reading it read-only",
+                       path, version, CPM_SCHEMA_VERSION);
+        err = CPM_ERR_STORE;
+    }
+    return err;
+}
+
+static cpm_err sqlite_open_readonly(const char *path, bool immutable, struct cpm_store **out,
+                                    struct cpm_detail *detail)
+{
+    char location[PATH_MAX + 64];
+    struct sqlite_store *s = NULL;
+    if (!uri(path, immutable ? "immutable=1" : "mode=ro", location, sizeof(location))) {
+        cpm_detail_add(detail, "", "the store path is too long: %s", path);
+        return CPM_ERR_IO;
+    }
+    cpm_err err = connect(location, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, &s, detail);
+    if (s != NULL)
+        s->read_only = true;
+    if (err == CPM_OK)
+        err = schema_current(s, path, detail);
+    if (err == CPM_OK)
+        err = prepare_all(s);
+    if (err != CPM_OK) {
+        if (s != NULL)
+            destroy(s, false);
+        return err;
+    }
+    *out = &s->base;
+    return CPM_OK;
 }
 
 /* ---- configuration documents ---- */
@@ -856,4 +935,11 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .rights_request_open = cpm__sqlite_rights_request_open,
     .rights_request_list = cpm__sqlite_rights_request_list,
     .rights_request_queue = cpm__sqlite_rights_request_queue,
+    .open_readonly = sqlite_open_readonly,
+    .event_id_exists = cpm__sqlite_event_id_exists,
+    .event_export = cpm__sqlite_event_export,
+    .consent_state_page = cpm__sqlite_consent_state_page,
+    .bulk_load = cpm__sqlite_bulk_load,
+    .event_list_between = cpm__sqlite_event_list_between,
+    .delivery_list_seqs = cpm__sqlite_delivery_list_seqs,
 };

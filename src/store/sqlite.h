@@ -20,6 +20,9 @@
 cpm_err cpm__sqlite_migrate(sqlite3 *db, const char *location,
                             struct cpm_detail *detail) CPM_MUST_CHECK;
 
+/* The schema version db records (PRAGMA user_version); CPM_ERR_STORE (logged). */
+cpm_err cpm__sqlite_user_version(sqlite3 *db, int *out) CPM_MUST_CHECK;
+
 /*
  * Test and diagnostics hook: the connection (borrowed) of a store opened by
  * cpm_store_sqlite_ops. Use it only while no other thread uses the store.

@@ -99,6 +99,14 @@ enum stmt {
     ST_RIGHTS_LIST_SUBJECT,
     ST_RIGHTS_QUEUE_ALL,
     ST_RIGHTS_QUEUE_STATUS,
+    /* import and export (sqlite_export.c) */
+    ST_EVENT_ID_EXISTS,
+    ST_EXPORT_EVENTS,
+    ST_EXPORT_STATES,
+    /* evidence packs (sqlite_ledger.c, sqlite_sync.c) */
+    ST_EVENT_LIST_BETWEEN,
+    ST_DELIVERY_LIST_SEQS,
+    ST_DELIVERY_MAX_ID,
     ST__COUNT
 };
 
@@ -112,6 +120,7 @@ struct sqlite_store {
      * readers never wait for the writer's commit and fsync.
      */
     struct sqlite_store *reader;
+    bool read_only; /* opened by open_readonly: nothing is written, not even at close */
 };
 
 /* Rows copied out of a list query, visited after the lock is released. */
@@ -234,5 +243,24 @@ cpm_err cpm__sqlite_rights_request_queue(struct cpm_store *store,
                                          cpm_rights_request_visit_fn visit, void *ctx);
 /* Writes the batch's rights requests and their status changes (inside batch_write). */
 cpm_err cpm__sqlite_batch_rights(struct sqlite_store *s, const struct cpm_write_batch *b);
+
+/* An events row (EVENT_COLUMNS, in order) into a struct cpm_event (release it). */
+cpm_err cpm__sqlite_read_event(sqlite3_stmt *st, void *item);
+/* The version 9 operations (sqlite_export.c), as in struct cpm_store_ops. */
+cpm_err cpm__sqlite_event_id_exists(struct cpm_store *store, const char *id, bool *exists);
+cpm_err cpm__sqlite_event_export(struct cpm_store *store, int64_t after_seq, int64_t to_seq,
+                                 int limit, cpm_event_export_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_consent_state_page(struct cpm_store *store,
+                                       const struct cpm_consent_state *after, int limit,
+                                       cpm_consent_state_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_bulk_load(struct cpm_store *store, bool on);
+
+/* The version 10 operations (evidence packs), as in struct cpm_store_ops. */
+cpm_err cpm__sqlite_event_list_between(struct cpm_store *store, int64_t from_ms, int64_t to_ms,
+                                       int64_t after_seq, int64_t until_seq,
+                                       cpm_event_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_delivery_list_seqs(struct cpm_store *store, int64_t seq_min, int64_t seq_max,
+                                       int64_t after_id, int64_t until_id,
+                                       cpm_delivery_visit_fn visit, void *ctx, int64_t *last_id);
 
 #endif /* CPM_STORE_SQLITE_INTERNAL_H */

@@ -175,7 +175,7 @@ static cpm_err read_blob(sqlite3_stmt *st, int col, uint8_t **out, size_t *len)
     return CPM_OK;
 }
 
-static cpm_err read_event(sqlite3_stmt *st, void *item)
+cpm_err cpm__sqlite_read_event(sqlite3_stmt *st, void *item)
 {
     struct cpm_event *e = item;
     memset(e, 0, sizeof(*e));
@@ -207,7 +207,27 @@ cpm_err cpm__sqlite_event_list(struct cpm_store *store, const char *subject_id, 
     rc = rc ? rc : sqlite3_bind_int(st, 2, limit > 0 ? limit : 0);
     if (subject_id != NULL)
         rc = rc ? rc : cpm__sqlite_bind_text(st, 3, subject_id);
-    cpm_err err = cpm__sqlite_collect(s, id, rc, "event_list", read_event, &rows);
+    cpm_err err = cpm__sqlite_collect(s, id, rc, "event_list", cpm__sqlite_read_event, &rows);
+    cpm__sqlite_unlock(s);
+    for (int i = 0; err == CPM_OK && i < rows.count; i++)
+        err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
+    cpm__sqlite_rows_free(&rows, release_event);
+    return err;
+}
+
+cpm_err cpm__sqlite_event_list_between(struct cpm_store *store, int64_t from_ms, int64_t to_ms,
+                                       int64_t after_seq, int64_t until_seq,
+                                       cpm_event_visit_fn visit, void *ctx)
+{
+    struct rows rows = {.item_bytes = sizeof(struct cpm_event)};
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    sqlite3_stmt *st = s->stmts[ST_EVENT_LIST_BETWEEN];
+    int rc = sqlite3_bind_int64(st, 1, after_seq);
+    rc = rc ? rc : sqlite3_bind_int64(st, 2, until_seq);
+    rc = rc ? rc : sqlite3_bind_int64(st, 3, from_ms);
+    rc = rc ? rc : sqlite3_bind_int64(st, 4, to_ms);
+    cpm_err err = cpm__sqlite_collect(s, ST_EVENT_LIST_BETWEEN, rc, "event_list_between",
+                                      cpm__sqlite_read_event, &rows);
     cpm__sqlite_unlock(s);
     for (int i = 0; err == CPM_OK && i < rows.count; i++)
         err = visit(ctx, cpm__sqlite_rows_at(&rows, i));

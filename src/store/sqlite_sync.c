@@ -157,3 +157,30 @@ cpm_err cpm__sqlite_delivery_list(struct cpm_store *store, const struct cpm_deli
     cpm__sqlite_rows_free(&rows, NULL);
     return err;
 }
+
+cpm_err cpm__sqlite_delivery_list_seqs(struct cpm_store *store, int64_t seq_min, int64_t seq_max,
+                                       int64_t after_id, int64_t until_id,
+                                       cpm_delivery_visit_fn visit, void *ctx, int64_t *last_id)
+{
+    struct rows rows = {.item_bytes = sizeof(struct cpm_delivery)};
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    sqlite3_stmt *st = s->stmts[ST_DELIVERY_LIST_SEQS];
+    cpm_err err = cpm__sqlite_step_row(s, ST_DELIVERY_MAX_ID, SQLITE_OK, "delivery_list_seqs");
+    if (err == CPM_OK)
+        *last_id = sqlite3_column_int64(s->stmts[ST_DELIVERY_MAX_ID], 0);
+    cpm__sqlite_done(s->stmts[ST_DELIVERY_MAX_ID]);
+    int rc = sqlite3_bind_int64(st, 1, after_id);
+    rc = rc ? rc : sqlite3_bind_int64(st, 2, until_id);
+    rc = rc ? rc : sqlite3_bind_int64(st, 3, seq_min);
+    rc = rc ? rc : sqlite3_bind_int64(st, 4, seq_max);
+    if (err == CPM_OK)
+        err = cpm__sqlite_collect(s, ST_DELIVERY_LIST_SEQS, rc, "delivery_list_seqs", read_delivery,
+                                  &rows);
+    else
+        cpm__sqlite_done(st);
+    cpm__sqlite_unlock(s);
+    for (int i = 0; err == CPM_OK && i < rows.count; i++)
+        err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
+    cpm__sqlite_rows_free(&rows, NULL);
+    return err;
+}

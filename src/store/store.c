@@ -12,6 +12,16 @@
 #include "core/log.h"
 #include "store/store.h"
 
+/* DIR/cpm.db into path; false (with a fault) when it does not fit. */
+static bool store_path(const char *data_dir, char path[PATH_MAX], struct cpm_detail *detail)
+{
+    int n = snprintf(path, PATH_MAX, "%s/%s", data_dir, CPM_STORE_SQLITE_FILE);
+    if (n >= 0 && n < PATH_MAX)
+        return true;
+    cpm_detail_add(detail, "", "the data directory path is too long: %s", data_dir);
+    return false;
+}
+
 cpm_err cpm_store_open(const char *data_dir, struct cpm_store **out, struct cpm_detail *detail)
 {
     const struct cpm_store_ops *ops = &cpm_store_sqlite_ops;
@@ -23,12 +33,20 @@ cpm_err cpm_store_open(const char *data_dir, struct cpm_store **out, struct cpm_
                       CPM_STORE_OPS_VERSION);
         return CPM_ERR_INTERNAL;
     }
-    int n = snprintf(path, sizeof(path), "%s/%s", data_dir, CPM_STORE_SQLITE_FILE);
-    if (n < 0 || (size_t)n >= sizeof(path)) {
-        cpm_detail_add(detail, "", "the data directory path is too long: %s", data_dir);
+    if (!store_path(data_dir, path, detail))
         return CPM_ERR_IO;
-    }
     return ops->open(path, out, detail);
+}
+
+cpm_err cpm_store_open_readonly(const char *data_dir, bool immutable, struct cpm_store **out,
+                                struct cpm_detail *detail)
+{
+    const struct cpm_store_ops *ops = &cpm_store_sqlite_ops;
+    char path[PATH_MAX];
+    *out = NULL;
+    if (!store_path(data_dir, path, detail))
+        return CPM_ERR_IO;
+    return ops->open_readonly(path, immutable, out, detail);
 }
 
 void cpm_store_close(struct cpm_store *store)

@@ -23,7 +23,7 @@
 #include "core/detail.h"
 #include "domain/config.h"
 
-#define CPM_STORE_OPS_VERSION 8
+#define CPM_STORE_OPS_VERSION 10
 
 /* The schema version this binary knows; a store newer than this is refused. */
 #define CPM_SCHEMA_VERSION 9
@@ -359,6 +359,9 @@ typedef cpm_err (*cpm_identity_visit_fn)(void *ctx, const struct cpm_identity *i
 typedef cpm_err (*cpm_guardian_link_visit_fn)(void *ctx, const struct cpm_guardian_link *link);
 typedef cpm_err (*cpm_delivery_visit_fn)(void *ctx, const struct cpm_delivery *delivery);
 typedef cpm_err (*cpm_rights_request_visit_fn)(void *ctx, const struct cpm_rights_request *r);
+/* An event for an export: without its sealed bytes; subject_erased when its subject was erased. */
+typedef cpm_err (*cpm_event_export_visit_fn)(void *ctx, const struct cpm_event *event,
+                                             bool subject_erased);
 
 struct cpm_store_ops {
     int version;      /* CPM_STORE_OPS_VERSION the backend was built for */
@@ -565,6 +568,56 @@ struct cpm_store_ops {
     /* Visits up to limit requests matching filter, soonest due first (by due_ms, then id). */
     cpm_err (*rights_request_queue)(struct cpm_store *store, const struct cpm_rights_filter *filter,
                                     int limit, cpm_rights_request_visit_fn visit, void *ctx);
+
+    /* ---- version 9: import and export (docs/IMPORT-EXPORT.md) ---- */
+
+    /*
+     * Opens location for reading only: no migration (CPM_ERR_STORE with
+     * detail when its schema is not CPM_SCHEMA_VERSION), nothing written.
+     * immutable: the store is on read-only media or nobody writes it (a
+     * backup): no locks and no WAL files; reading a store that changes then
+     * gives wrong answers.
+     */
+    cpm_err (*open_readonly)(const char *location, bool immutable, struct cpm_store **out,
+                             struct cpm_detail *detail);
+    /* *exists: whether an event with this id is stored. */
+    cpm_err (*event_id_exists)(struct cpm_store *store, const char *id, bool *exists);
+    /* Visits up to limit events with after_seq < seq <= to_seq, by seq, without sealed bytes. */
+    cpm_err (*event_export)(struct cpm_store *store, int64_t after_seq, int64_t to_seq, int limit,
+                            cpm_event_export_visit_fn visit, void *ctx);
+    /*
+     * Visits up to limit consent states after after's (subject_id, purpose,
+     * recipient) (NULL: from the first), in that order, erased subjects'
+     * left out.
+     */
+    cpm_err (*consent_state_page)(struct cpm_store *store, const struct cpm_consent_state *after,
+                                  int limit, cpm_consent_state_visit_fn visit, void *ctx);
+    /*
+     * A bulk load begins (on) or ends: the backend may defer housekeeping
+     * (SQLite: checkpoint the WAL every 256 MiB instead of every 4 MiB).
+     * Every commit stays as durable.
+     */
+    cpm_err (*bulk_load)(struct cpm_store *store, bool on);
+
+    /* ---- version 10: evidence packs (src/store/evidence_pack.c) ---- */
+
+    /*
+     * Visits the events with after_seq < seq <= until_seq whose time_ms is in
+     * [from_ms, to_ms), by seq. The seq range is read through the primary key
+     * and filtered on time (there is no index on time): the caller bounds
+     * until_seq - after_seq to bound one call's work.
+     */
+    cpm_err (*event_list_between)(struct cpm_store *store, int64_t from_ms, int64_t to_ms,
+                                  int64_t after_seq, int64_t until_seq, cpm_event_visit_fn visit,
+                                  void *ctx);
+    /*
+     * Visits the deliveries with after_id < id <= until_id whose seq is in
+     * [seq_min, seq_max], oldest first, likewise read by id; *last_id gets the
+     * log's largest id (0 when empty), where the caller stops.
+     */
+    cpm_err (*delivery_list_seqs)(struct cpm_store *store, int64_t seq_min, int64_t seq_max,
+                                  int64_t after_id, int64_t until_id, cpm_delivery_visit_fn visit,
+                                  void *ctx, int64_t *last_id);
 };
 
 /* Every backend's store begins with this. */
@@ -584,6 +637,9 @@ extern const struct cpm_store_ops cpm_store_sqlite_ops;
 cpm_err cpm_store_open(const char *data_dir, struct cpm_store **out,
                        struct cpm_detail *detail) CPM_MUST_CHECK;
 void cpm_store_close(struct cpm_store *store);
+/* The same, read only (struct cpm_store_ops.open_readonly): for exports and audits. */
+cpm_err cpm_store_open_readonly(const char *data_dir, bool immutable, struct cpm_store **out,
+                                struct cpm_detail *detail) CPM_MUST_CHECK;
 
 /* Whether guardian_id is a linked guardian of child_id (*linked); CPM_ERR_STORE. */
 cpm_err cpm_store_guardian_linked(struct cpm_store *store, const char *child_id,

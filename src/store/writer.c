@@ -99,8 +99,8 @@ static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_wri
     cpm_err err = RESERVE(b, events, event_cap, o->event_count + req->event_count);
     if (err == CPM_OK)
         err = RESERVE(b, states, state_cap, o->state_count + req->state_count);
-    if (err == CPM_OK && (req->subject || req->guardian_subject))
-        err = RESERVE(b, subjects, subject_cap, o->subject_count + 2);
+    if (err == CPM_OK && (req->subject || req->guardian_subject || req->subject_count))
+        err = RESERVE(b, subjects, subject_cap, o->subject_count + 2 + req->subject_count);
     if (err == CPM_OK && req->update)
         err = RESERVE(b, updates, update_cap, o->subject_update_count + 1);
     if (err == CPM_OK && req->identity)
@@ -124,7 +124,10 @@ static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_wri
         struct cpm_event *e = &req->events[i];
         e->seq = (int64_t)w->frontier.size + 1;
         uint8_t leaf[CPM_HASH_BYTES];
-        cpm_merkle_leaf_hash(e->leaf, e->leaf_len, leaf);
+        if (req->leaf_hashes != NULL)
+            memcpy(leaf, req->leaf_hashes[i], sizeof(leaf));
+        else
+            cpm_merkle_leaf_hash(e->leaf, e->leaf_len, leaf);
         cpm_merkle_append(&w->frontier, leaf, emit_node, b);
         b->events[o->event_count++] = *e;
     }
@@ -140,6 +143,8 @@ static cpm_err add_request(struct cpm_writer *w, struct batch *b, struct cpm_wri
         b->subjects[o->subject_count++] = *req->subject;
     if (req->guardian_subject)
         b->subjects[o->subject_count++] = *req->guardian_subject;
+    for (size_t i = 0; i < req->subject_count; i++)
+        b->subjects[o->subject_count++] = req->subjects[i];
     if (req->update)
         b->updates[o->subject_update_count++] = *req->update;
     if (req->identity)

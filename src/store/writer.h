@@ -45,6 +45,11 @@ struct cpm_write_request {
     /* a rights request to file, and one to move on */
     const struct cpm_rights_request *rights_request;
     const struct cpm_rights_update *rights_update;
+    /* more new subjects, each inserted like subject (an import's chunk); may be NULL */
+    const struct cpm_subject *subjects;
+    size_t subject_count;
+    /* the events' Merkle leaf hashes, computed by the requester to spare the writer; may be NULL */
+    const uint8_t (*leaf_hashes)[CPM_HASH_BYTES];
     /*
      * May be NULL. Called on the writer thread just before the request
      * joins a batch, with the sends already in it (not yet in the index):

@@ -273,7 +273,7 @@ static cpm_err exec(sqlite3 *db, const char *sql, const char *what)
     return CPM_ERR_STORE;
 }
 
-static cpm_err read_version(sqlite3 *db, int *out)
+cpm_err cpm__sqlite_user_version(sqlite3 *db, int *out)
 {
     sqlite3_stmt *st = NULL;
     cpm_err err = CPM_ERR_STORE;
@@ -313,7 +313,7 @@ static cpm_err apply(sqlite3 *db, const struct migration *m, const char *locatio
     cpm_err err = exec(db, "BEGIN IMMEDIATE", m->name);
     if (err != CPM_OK)
         return err;
-    err = read_version(db, &version);
+    err = cpm__sqlite_user_version(db, &version);
     if (err == CPM_OK)
         err = refuse_newer(version, location, detail);
     if (err != CPM_OK || version >= m->version)
@@ -336,7 +336,7 @@ out:
 cpm_err cpm__sqlite_migrate(sqlite3 *db, const char *location, struct cpm_detail *detail)
 {
     int version = 0;
-    cpm_err err = read_version(db, &version);
+    cpm_err err = cpm__sqlite_user_version(db, &version);
     if (err == CPM_OK)
         err = refuse_newer(version, location, detail);
     for (size_t i = 0; err == CPM_OK && i < CPM_ARRAY_LEN(migrations); i++) {

@@ -3,7 +3,8 @@
  * test_openapi_routes.c — docs/openapi.yaml (embedded as cpm_openapi_json)
  * and the route table (src/api/routes.c) describe the same API: the same
  * (method, path) pairs both ways, the same access (public routes declare
- * `security: []`, scoped ones the scope as the apiKey role), and every
+ * `security: []`, scoped ones the scope as the apiKey role, the admin
+ * console's session routes the sessionCookie scheme alone), and every
  * operation documents its errors as problem documents and X-Request-Id
  * (and a body it takes: JSON with 400 and 415, a streamed one with 415).
  * Each failure lists every mismatch found.
@@ -25,6 +26,7 @@
 #define SECURITY_SCHEME  "apiKey"
 #define END_USER_SCHEME  "endUserToken"
 #define DEVICE_SCHEME    "deviceCredential"
+#define SESSION_SCHEME   "sessionCookie"
 
 /* Mismatches found so far, one per line. */
 struct report {
@@ -199,6 +201,14 @@ static void test_security_matches_access(void **state)
         if (route->access == CPM_ACCESS_PUBLIC) {
             if (json_array_size(security) != 0)
                 report_add(&r, "%s %s is public: expected `security: []`", method, route->path);
+            continue;
+        }
+        if (route->access == CPM_ACCESS_SESSION) { /* the console's cookie alone */
+            json_t *cookie = json_object_get(json_array_get(security, 0), SESSION_SCHEME);
+            if (json_array_size(security) != 1 || !json_is_array(cookie) ||
+                json_array_size(cookie) != 0)
+                report_add(&r, "%s %s takes the console's session: expected `security: [{%s: []}]`",
+                           method, route->path, SESSION_SCHEME);
             continue;
         }
         char want[CPM_SCOPES_TEXT_BYTES], got[CPM_SCOPES_TEXT_BYTES] = "";
