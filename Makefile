@@ -42,6 +42,8 @@ bench: build
 	@bench/proofs.sh $(BUILD)
 	@bench/decide.sh $(BUILD) $(BENCH_DECIDE_SUBJECTS)
 	@bench/coldstart.sh $(BUILD) $(BENCH_COLDSTART_SUBJECTS)
+	@bench/import.sh $(BUILD)
+	@bench/export.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

@@ -325,42 +325,52 @@ static void chunk_reset(struct chunk *c)
     c->events = c->states = c->subjects = 0;
 }
 
-/* Hands the current chunk to the writer (a dry run counts it) and waits for the other one. */
+/*
+ * Hands the current chunk to the writer (a dry run only counts it), once
+ * the one before it is committed: one chunk is committed while the next is
+ * built, and a chunk never commits after one that failed, so the ledger
+ * holds a prefix of the file whatever happens.
+ */
 static cpm_err flush(struct import *im)
 {
-    struct chunk *c = im->chunks[im->current];
-    cpm_err err = CPM_OK;
-    if (c->events > 0 && im->writer == NULL) {
+    struct chunk *c = im->chunks[im->current], *before = im->chunks[im->current ^ 1];
+    pthread_mutex_lock(&im->lock);
+    while (before->busy)
+        pthread_cond_wait(&im->done, &im->lock);
+    cpm_err err = im->failed;
+    c->busy = err == CPM_OK && c->events > 0 && im->writer != NULL;
+    pthread_mutex_unlock(&im->lock);
+    chunk_reset(before);
+    if (err != CPM_OK || c->events == 0)
+        return err;
+    if (im->writer == NULL) {
         im->written += c->events;
         chunk_reset(c);
-    } else if (c->events > 0) {
-        c->req = (struct cpm_write_request){
-            .subjects = c->subject,
-            .subject_count = c->subjects,
-            .events = c->event,
-            .event_count = c->events,
-            .leaf_hashes = (const uint8_t(*)[CPM_HASH_BYTES])c->leaf_hash,
-            .states = c->state,
-            .state_count = c->states,
-            .on_done = chunk_done,
-            .ctx = c,
-        };
-        c->busy = true;
-        err = cpm_writer_submit_async(im->writer, &c->req);
-        c->busy = err == CPM_OK;
-        im->current ^= 1;
+        return CPM_OK;
     }
-    struct chunk *next = im->chunks[im->current];
-    pthread_mutex_lock(&im->lock);
-    while (next->busy)
-        pthread_cond_wait(&im->done, &im->lock);
-    err = err != CPM_OK ? err : im->failed;
-    pthread_mutex_unlock(&im->lock);
-    chunk_reset(next);
-    return err;
+    c->req = (struct cpm_write_request){
+        .subjects = c->subject,
+        .subject_count = c->subjects,
+        .events = c->event,
+        .event_count = c->events,
+        .leaf_hashes = (const uint8_t(*)[CPM_HASH_BYTES])c->leaf_hash,
+        .states = c->state,
+        .state_count = c->states,
+        .on_done = chunk_done,
+        .ctx = c,
+    };
+    err = cpm_writer_submit_async(im->writer, &c->req);
+    if (err != CPM_OK) { /* never queued: chunk_done will not run */
+        pthread_mutex_lock(&im->lock);
+        c->busy = false;
+        pthread_mutex_unlock(&im->lock);
+        return err;
+    }
+    im->current ^= 1;
+    return CPM_OK;
 }
 
-/* Waits until nothing is being committed. */
+/* Hands over the last chunk and waits until nothing is being committed. */
 static cpm_err drain(struct import *im)
 {
     cpm_err err = flush(im);

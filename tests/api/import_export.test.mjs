@@ -266,6 +266,11 @@ test('an imported decision older than a live one joins the history; the live one
     assert.equal(sms.status, 'given'); // the live decision is newer than both imported ones
     assert.equal(sms.deciding_event, live.json.events[0].seq);
     assert.equal(consents.find((c) => c.purpose === 'analytics').status, 'refused'); // nothing newer
+    // the index (restored from a snapshot before the import? no: the ledger moved) agrees
+    const decide = async (purpose) =>
+      (await request(server, 'GET', `/v1/decide?subject=imp-1&purpose=${purpose}`, { key })).json;
+    assert.equal((await decide('marketing.sms')).allowed, true);
+    assert.deepEqual((await decide('analytics')).reasons, ['refused']);
     const history = (await request(server, 'GET', '/v1/subjects/imp-1/events', { key })).json.items;
     assert.deepEqual(history.map((e) => [e.event.type, e.event.method]), [
       ['consent.given', 'click'], ['consent.given', 'import'], ['consent.refused', 'import'], ['consent.withdrawn', 'import'],
