@@ -74,20 +74,6 @@ static uint64_t spool_size(const struct spool *sp)
     return sp->file_bytes + sp->mem_len;
 }
 
-static cpm_err write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return CPM_ERR_IO;
-        data += n;
-        len -= (size_t)n;
-    }
-    return CPM_OK;
-}
-
 /* Moves what memory holds to the file (opened on first use). */
 static cpm_err spool_flush(struct spool *sp)
 {
@@ -98,7 +84,7 @@ static cpm_err spool_flush(struct spool *sp)
                       strerror(errno));
         return CPM_ERR_IO;
     }
-    if (write_all(sp->fd, sp->mem, sp->mem_len) != CPM_OK) {
+    if (!cpm_write_all(sp->fd, sp->mem, sp->mem_len)) {
         cpm_log_error("audiences", "cannot write the answer's temporary file: %s", strerror(errno));
         return CPM_ERR_IO;
     }

@@ -101,21 +101,6 @@ struct cpm_store *cpm_cli_open_store_readonly(const char *command, const char *d
     return open_store(command, data_dir, true, immutable);
 }
 
-bool cpm_cli_write_all(int fd, const void *buf, size_t len)
-{
-    const char *at = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, at, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        at += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 void cpm_cli_progress_init(struct cpm_cli_progress *p, const char *command, bool forced)
 {
     memset(p, 0, sizeof(*p));

@@ -51,9 +51,6 @@ struct cpm_store *cpm_cli_open_store(const char *command, const char *data_dir);
 struct cpm_store *cpm_cli_open_store_readonly(const char *command, const char *data_dir,
                                               bool immutable);
 
-/* Writes all len bytes to fd (retrying short writes and EINTR); false on an error (errno). */
-bool cpm_cli_write_all(int fd, const void *buf, size_t len);
-
 /*
  * A progress line on stderr for long work, at most once a second: shown when
  * stderr is a terminal (rewritten in place) or when forced (--progress: one

@@ -87,7 +87,7 @@ static int run(struct cpm_store *store, const struct export_args *a)
     size_t len = 1;
     while (err == CPM_OK && len > 0) {
         err = cpm_export_read(x, buf, OUT_BYTES, &len);
-        if (err == CPM_OK && !cpm_cli_write_all(STDOUT_FILENO, buf, len))
+        if (err == CPM_OK && !cpm_write_all(STDOUT_FILENO, buf, len))
             err = CPM_ERR_IO;
         bytes += len;
         if (x != NULL)

@@ -49,7 +49,7 @@ static cpm_err spool(struct cpm__import_input *in, int src, struct cpm_detail *d
             cpm_detail_add(d, "", "%s is over %lld bytes: split it into files", in->name,
                            (long long)CPM_IMPORT_FILE_BYTES_MAX);
             err = CPM_ERR_TOO_LARGE;
-        } else if (!cpm_cli_write_all(in->fd, buf, (size_t)n)) {
+        } else if (!cpm_write_all(in->fd, buf, (size_t)n)) {
             cpm_detail_add(d, "", "cannot copy %s aside: %s", in->name, strerror(errno));
             err = CPM_ERR_IO;
         }

@@ -46,6 +46,8 @@ _Noreturn void cpm__assert_fail(const char *expr, const char *file, int line);
 
 /* Copies src into dst (size bytes), always NUL-terminated; returns strlen(src). */
 size_t cpm_strlcpy(char *dst, const char *src, size_t size);
+/* Writes all len bytes of buf to fd, retrying short writes and EINTR; false on an error. */
+bool cpm_write_all(int fd, const void *buf, size_t len);
 
 /* Parses a whole decimal integer in [min, max]; false on anything else. */
 bool cpm_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);

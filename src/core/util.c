@@ -105,3 +105,18 @@ bool cpm_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
     *out = val;
     return true;
 }
+
+bool cpm_write_all(int fd, const void *buf, size_t len)
+{
+    const char *at = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, at, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        at += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
