@@ -23,7 +23,7 @@
 // another origin fails the test. Screenshots (phone 390×844, desktop
 // 1280×900) go to tests/browser/artifacts/admin-*.png.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { cpm, freshData, request, startServer, stopServer } from '../api/harness.mjs';
 import { DEMO_JSON, demo, demoServer, newPage, shot, useBrowser } from './support.mjs';
@@ -129,26 +129,54 @@ async function decided(env, subject, decisions, version = 1) {
 
 // ---- the source, read: every word in every language, no HTML from strings ------------------
 
+/**
+ * The console's scripts (web/admin/*.js) as {file: source}, and the words
+ * each uses: t().x / tt.x from admin-i18n.js (T), w().x / ww.x from the
+ * screen's own <screen>-i18n.js (W) when it has one.
+ */
+function consoleSources() {
+  const dir = new URL('../../web/admin/', import.meta.url);
+  return Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => [f, readFileSync(new URL(f, dir), 'utf8')]));
+}
+const wordsUsed = (source, names) => new Set([...source.matchAll(new RegExp(`\\b(?:${names})\\.([a-zA-Z]+)`, 'g'))].map((m) => m[1]));
+
+/** Every word as [path, text]; paths joined with ' > ' (keys such as 'consent.given' hold dots). */
+const words = (o, p = []) => Object.entries(o).flatMap(([k, v]) => (v && typeof v === 'object' ? words(v, [...p, k]) : [[[...p, k].join(' > '), v]]));
+
+/** Each locale's table holds every word used, the same words as English, none empty. */
+function assertTables(tables, used, name) {
+  assert.deepEqual(Object.keys(tables), ['zh-Hans', 'zh-Hant', 'en'], `${name}: the three locales`);
+  const english = words(tables.en).map(([p]) => p).sort();
+  for (const [locale, table] of Object.entries(tables)) {
+    for (const k of used) assert.ok(k in table, `${name}: ${locale} lacks '${k}'`);
+    assert.deepEqual(words(table).map(([p]) => p).sort(), english, `${name}: ${locale} has the same words as en`);
+    for (const [p, text] of words(table)) assert.ok(typeof text === 'string' && text.trim(), `${name}: ${locale}: ${p} is empty`);
+  }
+}
+
 test('every word the console uses is in each language\'s table, and no string ever becomes HTML', async () => {
-  const source = readFileSync(new URL('../../web/admin/admin.js', import.meta.url), 'utf8');
+  const sources = consoleSources();
   const { T, LANGS } = await import('../../web/admin/admin-i18n.js');
   assert.deepEqual(LANGS.map(([l]) => l), ['zh-Hans', 'zh-Hant', 'en']);
-  const used = new Set([...source.matchAll(/\b(?:tt|t\(\))\.([a-zA-Z]+)/g)].map((m) => m[1]));
+  const scripts = Object.entries(sources).filter(([f]) => !f.endsWith('-i18n.js'));
+  const used = new Set(scripts.flatMap(([, s]) => [...wordsUsed(s, 'tt|t\\(\\)')]));
   assert.ok(used.size > 100, `${used.size} words found`);
-  // every word as [path, text]; paths joined with ' > ' (keys such as 'consent.given' hold dots)
-  const words = (o, p = []) => Object.entries(o).flatMap(([k, v]) => (v && typeof v === 'object' ? words(v, [...p, k]) : [[[...p, k].join(' > '), v]]));
-  const english = words(T.en).map(([p]) => p).sort();
-  for (const [locale, table] of Object.entries(T)) {
-    for (const k of used) assert.ok(k in table, `${locale} lacks '${k}'`);
-    assert.deepEqual(words(table).map(([p]) => p).sort(), english, `${locale} has the same words as en`);
-    for (const [p, text] of words(table)) assert.ok(typeof text === 'string' && text.trim(), `${locale}: ${p} is empty`);
+  assertTables(T, used, 'admin-i18n.js');
+  for (const [file, source] of scripts) {
+    const own = file.replace(/\.js$/, '-i18n.js');
+    if (!(own in sources) || own === 'admin-i18n.js') continue;
+    const { W } = await import(`../../web/admin/${own}`);
+    assertTables(W, wordsUsed(source, 'ww|w\\(\\)'), own);
   }
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, ''); // comments may name them
-  for (const sink of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function'])
-    assert.ok(!code.includes(sink), `admin.js uses ${sink}`);
+  for (const [file, source] of scripts) {
+    const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, ''); // comments may name them
+    for (const sink of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function'])
+      assert.ok(!code.includes(sink), `${file} uses ${sink}`);
+  }
+  const all = scripts.map(([, s]) => s).join('\n');
   for (const store of ['localStorage.setItem', 'sessionStorage.setItem'])
-    assert.equal(source.split(store).length - 1, store === 'localStorage.setItem' ? 1 : 0, `only the language is stored (${store})`);
-  assert.match(source, /localStorage\.setItem\(LANG_KEY, v\)/);
+    assert.equal(all.split(store).length - 1, store === 'localStorage.setItem' ? 1 : 0, `only the language is stored (${store})`);
+  assert.match(sources['admin.js'], /localStorage\.setItem\(LANG_KEY, v\)/);
 });
 
 // ---- sign-in and sessions ------------------------------------------------------------------
