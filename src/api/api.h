@@ -31,6 +31,8 @@ void cpm_api_policies_list(struct cpm_request *req);
 void cpm_api_policies_create(struct cpm_request *req);
 void cpm_api_policies_get(struct cpm_request *req);
 void cpm_api_policies_patch(struct cpm_request *req);
+/* policy_preview.c: a draft policy's experience, nothing saved */
+void cpm_api_policies_preview(struct cpm_request *req);
 void cpm_api_topics_list(struct cpm_request *req);
 void cpm_api_topics_create(struct cpm_request *req);
 void cpm_api_topics_get(struct cpm_request *req);
@@ -51,6 +53,8 @@ void cpm_api_subject_deliveries(struct cpm_request *req);
 void cpm_api_subject_displays_record(struct cpm_request *req);
 void cpm_api_inbound_sms(struct cpm_request *req);
 void cpm_api_experience(struct cpm_request *req);
+/* experience.c: the experience a validated draft policy would give anyone (borrowed; *out owned) */
+cpm_err cpm__experience_preview(struct cpm_request *req, const json_t *policy, json_t **out);
 void cpm_api_widget_file(struct cpm_request *req);
 void cpm_api_demo_index(struct cpm_request *req);
 void cpm_api_demo_file(struct cpm_request *req);
@@ -73,6 +77,8 @@ void cpm_api_destination_present(struct cpm_request *req, json_t *doc, bool crea
 void cpm_api_notice_versions_publish(struct cpm_request *req);
 void cpm_api_notice_versions_list(struct cpm_request *req);
 void cpm_api_notice_versions_get(struct cpm_request *req);
+/* notice_reconsent.c: how many subjects a material change would send back to re-consent */
+void cpm_api_notice_reconsent(struct cpm_request *req);
 
 /* api_keys.c */
 void cpm_api_keys_list(struct cpm_request *req);
@@ -144,5 +150,15 @@ void cpm_api_ledger_checkpoint(struct cpm_request *req);
 void cpm_api_ledger_key(struct cpm_request *req);
 void cpm_api_ledger_inclusion(struct cpm_request *req);
 void cpm_api_ledger_consistency(struct cpm_request *req);
+
+/* verifications.c: the full ledger check, run in the background on request */
+void cpm_api_ledger_verifications_start(struct cpm_request *req);
+void cpm_api_ledger_verifications_latest(struct cpm_request *req);
+
+/* reports.c: the dashboard's counts, read from the counts the writer keeps (docs/REPORTS.md) */
+void cpm_api_reports_consents(struct cpm_request *req);
+void cpm_api_reports_opt_in(struct cpm_request *req);
+void cpm_api_reports_withdrawals(struct cpm_request *req);
+void cpm_api_reports_sync(struct cpm_request *req);
 
 #endif /* CPM_API_H */

@@ -160,6 +160,7 @@ static cpm_err build_events(struct consent_write *w)
         cpm_strlcpy(e->subject_id, w->subject.id, sizeof(e->subject_id));
         cpm_strlcpy(e->purpose, a->decisions[i].purpose, sizeof(e->purpose));
         e->time_ms = w->now_ms;
+        cpm_strlcpy(e->region, a->region ? a->region : "", sizeof(e->region)); /* for reports */
         e->sealed = w->sealed;
         e->sealed_len = w->sealed_len;
         struct cpm_consent_leaf_info info = {

@@ -55,6 +55,33 @@ void cpm_api_destination_complete(struct cpm_request *req, json_t *doc)
     complete(req, doc);
 }
 
+/* ---- the console's figures: lag in time, the last acknowledgement -------- */
+
+static cpm_err oldest_visit(void *ctx, const struct cpm_event *e)
+{
+    *(int64_t *)ctx = e->time_ms;
+    return CPM_OK;
+}
+
+/* How long ago the oldest event not yet done with (cursor_seq + 1) was recorded; 0 when none. */
+static int64_t lag_ms(struct cpm_store *store, int64_t cursor_seq, int64_t lag_events)
+{
+    int64_t time_ms = 0;
+    if (lag_events <= 0 ||
+        store->ops->event_list(store, NULL, cursor_seq, 1, oldest_visit, &time_ms) != CPM_OK ||
+        time_ms == 0)
+        return 0;
+    int64_t lag = cpm_clock_now_ms() - time_ms;
+    return lag > 0 ? lag : 0;
+}
+
+/* When the destination's receiver last acknowledged an event (ms; 0: never or unknown). */
+static int64_t last_delivered_ms(struct cpm_store *store, const char *id)
+{
+    int64_t time_ms = 0;
+    return store->ops->delivery_last(store, id, "delivered", &time_ms) == CPM_OK ? time_ms : 0;
+}
+
 void cpm_api_destination_present(struct cpm_request *req, json_t *doc, bool created)
 {
     if (cpm_config_secrets_open(CPM_DOC_DESTINATION, doc, req->app->keyring) != CPM_OK)
@@ -76,13 +103,17 @@ void cpm_api_destination_present(struct cpm_request *req, json_t *doc, bool crea
     uint64_t size;
     uint8_t root[CPM_HASH_BYTES];
     cpm_writer_head(req->app->writer, &size, root);
-    json_object_set_new(doc, "delivery",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cursor_seq",
-                                  (json_int_t)st.cursor_seq, "lag_events",
-                                  (json_int_t)((int64_t)size - st.cursor_seq), "queued",
-                                  (json_int_t)st.queued, "delivered", (json_int_t)st.delivered,
-                                  "failed", (json_int_t)st.failed, "dead", (json_int_t)st.dead,
-                                  "blocked", (json_int_t)st.blocked));
+    int64_t lag_events = (int64_t)size - st.cursor_seq;
+    int64_t delivered_ms = last_delivered_ms(req->app->store, id);
+    json_object_set_new(
+        doc, "delivery",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "cursor_seq",
+                  (json_int_t)st.cursor_seq, "lag_events", (json_int_t)lag_events, "lag_ms",
+                  (json_int_t)lag_ms(req->app->store, st.cursor_seq, lag_events), "queued",
+                  (json_int_t)st.queued, "delivered", (json_int_t)st.delivered, "failed",
+                  (json_int_t)st.failed, "dead", (json_int_t)st.dead, "blocked",
+                  (json_int_t)st.blocked, "last_delivered_at",
+                  delivered_ms > 0 ? cpm_api_time(delivered_ms) : json_null()));
 }
 
 /* The stored destination (with its secret), or an answered 404. */

@@ -358,3 +358,34 @@ void cpm_api_experience(struct cpm_request *req)
     }
     experience_release(&x);
 }
+
+/*
+ * The experience anyone (no person) would get from a draft policy, built by
+ * the same code as GET /v1/experience, with the draft in place of the stored
+ * policy and its notice's current version (POST /v1/policies/preview,
+ * policy_preview.c). policy is borrowed, already validated; the locale comes
+ * from ?locale= and Accept-Language as above. CPM_ERR_NOT_FOUND: the notice
+ * has no published version.
+ */
+cpm_err cpm__experience_preview(struct cpm_request *req, const json_t *policy, json_t **out)
+{
+    const char *region = json_string_value(json_object_get(policy, "region"));
+    struct experience x = {.property_id = json_string_value(json_object_get(policy, "property")),
+                           .region = region && strcmp(region, "*") != 0 ? region : NULL,
+                           .policy = policy};
+    struct cpm_store *store = req->app->store;
+    int64_t revision;
+    *out = NULL;
+    cpm_err err = cpm_config_read(store, CPM_DOC_PROPERTY, x.property_id, &x.property, &revision);
+    if (err == CPM_OK)
+        err = store->ops->notice_version_get(
+            store, json_string_value(json_object_get(policy, "notice")), 0, &x.version);
+    if (err == CPM_OK) {
+        x.notice = json_loads(x.version.body, 0, NULL);
+        x.states = json_object();
+        *out = x.notice && x.states ? answer(req, &x) : NULL;
+        err = *out ? CPM_OK : CPM_ERR_NOMEM;
+    }
+    experience_release(&x);
+    return err;
+}

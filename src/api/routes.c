@@ -58,11 +58,15 @@ const struct cpm_route cpm_routes[] = {
     {CPM_POST, "/v1/notices/{id}/versions", CONFIG, true, cpm_api_notice_versions_publish},
     {CPM_GET, "/v1/notices/{id}/versions", PUBLIC, false, cpm_api_notice_versions_list},
     {CPM_GET, "/v1/notices/{id}/versions/{version}", PUBLIC, false, cpm_api_notice_versions_get},
+    /* before publishing: who a material change would ask again (notice_reconsent.c) */
+    {CPM_GET, "/v1/notices/{id}/reconsent", CONFIG, false, cpm_api_notice_reconsent},
 
     {CPM_GET, "/v1/policies", CONFIG, false, cpm_api_policies_list},
     {CPM_POST, "/v1/policies", CONFIG, true, cpm_api_policies_create},
     {CPM_GET, "/v1/policies/{id}", CONFIG, false, cpm_api_policies_get},
     {CPM_PATCH, "/v1/policies/{id}", CONFIG, true, cpm_api_policies_patch},
+    /* a draft policy's experience, nothing saved: the console's live preview (policy_preview.c) */
+    {CPM_POST, "/v1/policies/preview", CONFIG, true, cpm_api_policies_preview},
 
     {CPM_GET, "/v1/topics", CONFIG, false, cpm_api_topics_list},
     {CPM_POST, "/v1/topics", CONFIG, true, cpm_api_topics_create},
@@ -146,6 +150,19 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/v1/ledger/proofs/consistency", SCOPE(CPM_SCOPE_LEDGER_READ), false,
      cpm_api_ledger_consistency},
     {CPM_GET, "/v1/ledger/events", SCOPE(CPM_SCOPE_LEDGER_READ), false, cpm_api_ledger_events},
+    /* "verify now": the full check in the background, one run at a time (verifications.c) */
+    {CPM_POST, "/v1/ledger/verifications", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+     cpm_api_ledger_verifications_start},
+    {CPM_GET, "/v1/ledger/verifications/latest", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+     cpm_api_ledger_verifications_latest},
+
+    /* the dashboard's reports: counts kept by the writer, never the events (reports.c) */
+    {CPM_GET, "/v1/reports/consents", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+     cpm_api_reports_consents},
+    {CPM_GET, "/v1/reports/opt-in", SCOPE(CPM_SCOPE_LEDGER_READ), false, cpm_api_reports_opt_in},
+    {CPM_GET, "/v1/reports/withdrawals", SCOPE(CPM_SCOPE_LEDGER_READ), false,
+     cpm_api_reports_withdrawals},
+    {CPM_GET, "/v1/reports/sync", SCOPE(CPM_SCOPE_LEDGER_READ), false, cpm_api_reports_sync},
 
     /* streamed, page by page from the store (export.c, docs/IMPORT-EXPORT.md) */
     {CPM_GET, "/v1/export/events", SCOPE(CPM_SCOPE_EXPORT), false, cpm_api_export_events},
@@ -156,4 +173,5 @@ const struct cpm_route cpm_routes[] = {
     {CPM_DELETE, "/v1/api-keys/{id}", SCOPE(CPM_SCOPE_ADMIN), false, cpm_api_keys_revoke},
 };
 
+_Static_assert(CPM_ARRAY_LEN(cpm_routes) <= CPM_ROUTES_MAX, "raise CPM_ROUTES_MAX (http/router.h)");
 const size_t cpm_routes_count = CPM_ARRAY_LEN(cpm_routes);

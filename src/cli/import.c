@@ -444,6 +444,7 @@ static cpm_err add_event(struct import *im, struct chunk *c, const struct cpm_im
     cpm_strlcpy(e->subject_id, r->subject, sizeof(e->subject_id));
     cpm_strlcpy(e->purpose, r->purpose, sizeof(e->purpose));
     e->time_ms = r->time_ms;
+    cpm_strlcpy(e->region, r->region ? r->region : "", sizeof(e->region)); /* for reports */
     if (strcmp(r->subject, im->last_subject) != 0) { /* rows of a subject come together, often */
         cpm_strlcpy(im->last_subject, r->subject, sizeof(im->last_subject));
         cpm_subject_pseudonym(&im->kr, r->subject, im->last_pseudonym);

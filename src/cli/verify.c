@@ -29,8 +29,8 @@
 #include "ledger/note.h"
 #include "store/checkpointer.h"
 #include "store/datadir.h"
+#include "store/ledger_verify.h"
 
-#define VERIFY_PAGE    1000
 #define PROGRESS_EVERY 100000
 
 static void usage(FILE *out)
@@ -209,108 +209,16 @@ static int verify_bundle(const char *path, const char *vkey_arg)
 
 /* ---- the whole store ---- */
 
-struct replay {
-    struct cpm_store *store;
-    struct cpm_merkle_frontier frontier;
-    int64_t expected_seq;
-    const char *problem;
-    int64_t problem_seq;
-    cpm_err err;
-};
-
-static void compare_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32])
+/* A line on stderr every PROGRESS_EVERY events, so a long check shows it is moving. */
+static bool print_progress(void *ctx, uint64_t checked, uint64_t total)
 {
-    struct replay *r = ctx;
-    uint8_t stored[32];
-    if (r->problem != NULL)
-        return;
-    if (r->store->ops->merkle_node_get(r->store, level, index, stored) != CPM_OK ||
-        sodium_memcmp(stored, hash, 32) != 0) {
-        r->problem = level == 0 ? "its stored leaf hash differs from the hash of its text"
-                                : "a stored tree node differs from the one its events give";
-        r->problem_seq = r->expected_seq;
+    uint64_t *next = ctx;
+    if (checked >= *next) {
+        fprintf(stderr, "cpm verify: %llu of %llu events checked\n", (unsigned long long)checked,
+                (unsigned long long)total);
+        *next = checked + PROGRESS_EVERY;
     }
-}
-
-static cpm_err replay_event(void *ctx, const struct cpm_event *e)
-{
-    struct replay *r = ctx;
-    if (r->problem != NULL)
-        return CPM_OK;
-    if (e->seq != r->expected_seq) {
-        r->problem = "the sequence has a gap";
-        r->problem_seq = r->expected_seq;
-        return CPM_OK;
-    }
-    uint8_t leaf[32];
-    cpm_merkle_leaf_hash(e->leaf, e->leaf_len, leaf);
-    cpm_merkle_append(&r->frontier, leaf, compare_node, r);
-    r->expected_seq++;
-    if (r->frontier.size % PROGRESS_EVERY == 0)
-        fprintf(stderr, "cpm verify: %llu events checked\n", (unsigned long long)r->frontier.size);
-    return CPM_OK;
-}
-
-/* Replays events up to (and including) seq `until`. */
-static cpm_err replay_until(struct replay *r, uint64_t until)
-{
-    while (r->problem == NULL && r->frontier.size < until) {
-        uint64_t before = r->frontier.size;
-        int limit = until - before < VERIFY_PAGE ? (int)(until - before) : VERIFY_PAGE;
-        cpm_err err =
-            r->store->ops->event_list(r->store, NULL, (int64_t)before, limit, replay_event, r);
-        if (err != CPM_OK)
-            return err;
-        if (r->frontier.size == before && r->problem == NULL) {
-            r->problem = "events are missing";
-            r->problem_seq = (int64_t)before + 1;
-        }
-    }
-    return CPM_OK;
-}
-
-static int check_checkpoint(struct replay *r, const struct cpm_checkpoint *cp, const char *vkey)
-{
-    const char *body;
-    size_t body_len;
-    char origin[CPM_ORIGIN_BYTES_MAX];
-    uint64_t size;
-    uint8_t root[32], ours[32];
-    if (cpm_note_verify(cp->note, strlen(cp->note), vkey, &body, &body_len) != CPM_OK ||
-        cpm_checkpoint_parse(body, body_len, origin, sizeof(origin), &size, root) != CPM_OK ||
-        size != cp->size)
-        return failed(
-            "the stored checkpoint of size %llu is not validly signed by this store's key",
-            (unsigned long long)cp->size);
-    cpm_merkle_frontier_root(&r->frontier, ours);
-    if (sodium_memcmp(ours, root, 32) != 0)
-        return failed("the events give a different tree than the checkpoint of size %llu signed",
-                      (unsigned long long)cp->size);
-    return CPM_EXIT_OK;
-}
-
-/*
- * Replays the events checkpoint by checkpoint, smallest first, and compares
- * the tree at each size with the root that checkpoint signed.
- */
-static cpm_err check_checkpoints(struct replay *r, const char *vkey, uint64_t *checked,
-                                 uint64_t *latest, int *status)
-{
-    struct cpm_checkpoint cp;
-    cpm_err err;
-    while (*status == CPM_EXIT_OK && r->problem == NULL &&
-           (err = r->store->ops->checkpoint_after(r->store, *checked ? (int64_t)*latest : -1,
-                                                  &cp)) == CPM_OK) {
-        err = replay_until(r, cp.size);
-        if (err == CPM_OK && r->problem == NULL)
-            *status = check_checkpoint(r, &cp, vkey);
-        *latest = cp.size;
-        cpm_checkpoint_release(&cp);
-        if (err != CPM_OK)
-            return err;
-        ++*checked;
-    }
-    return *status != CPM_EXIT_OK || r->problem != NULL || err == CPM_ERR_NOT_FOUND ? CPM_OK : err;
+    return true;
 }
 
 bool cpm__verify_data_vkey(const char *command, const char *data, char origin[CPM_ORIGIN_BYTES_MAX],
@@ -339,29 +247,24 @@ static int verify_store(const char *data)
     char origin[CPM_ORIGIN_BYTES_MAX], vkey[CPM_VKEY_BYTES_MAX];
     if (!cpm__verify_data_vkey("verify", data, origin, vkey))
         return CPM_EXIT_FAILURE;
-    cpm_err err;
-    struct replay r = {.store = cpm_cli_open_store("verify", data), .expected_seq = 1};
-    if (r.store == NULL)
+    struct cpm_store *store = cpm_cli_open_store("verify", data);
+    if (store == NULL)
         return CPM_EXIT_FAILURE;
-    cpm_merkle_frontier_init(&r.frontier);
-    uint64_t size = 0, checked = 0, latest = 0;
-    int status = CPM_EXIT_OK;
-    err = check_checkpoints(&r, vkey, &checked, &latest, &status);
-    if (err == CPM_OK && r.problem == NULL && status == CPM_EXIT_OK)
-        err = r.store->ops->ledger_size(r.store, &size);
-    if (err == CPM_OK && r.problem == NULL && status == CPM_EXIT_OK)
-        err = replay_until(&r, size);
+    struct cpm_ledger_verify_result res;
+    uint64_t next = PROGRESS_EVERY;
+    cpm_err err = cpm_ledger_verify(store, vkey, print_progress, &next, &res);
+    cpm_store_close(store);
+    if (err == CPM_ERR_TAMPERED && res.problem_seq > 0)
+        return failed("event seq %lld: %s", (long long)res.problem_seq, res.problem);
+    if (err == CPM_ERR_TAMPERED)
+        return failed("%s", res.problem);
     if (err != CPM_OK)
-        status = failed("the store could not be read: %s", cpm_err_message(err));
-    else if (r.problem != NULL)
-        status = failed("event seq %lld: %s", (long long)r.problem_seq, r.problem);
-    else if (status == CPM_EXIT_OK)
-        printf("verified: %llu events re-derive the stored tree; all %llu signed checkpoints "
-               "match (the latest of size %llu, log %s)\n",
-               (unsigned long long)r.frontier.size, (unsigned long long)checked,
-               (unsigned long long)latest, origin);
-    cpm_store_close(r.store);
-    return status;
+        return failed("the store could not be read: %s", cpm_err_message(err));
+    printf("verified: %llu events re-derive the stored tree; all %llu signed checkpoints "
+           "match (the latest of size %llu, log %s)\n",
+           (unsigned long long)res.events, (unsigned long long)res.checkpoints,
+           (unsigned long long)res.latest, origin);
+    return CPM_EXIT_OK;
 }
 
 int cpm_cli_verify(int argc, char **argv)

@@ -7,7 +7,8 @@
  * master key material, tokens) or personal data. The audit trail is data in
  * the store, never this log.
  *
- * Thread safety: lines from concurrent threads never interleave.
+ * Thread safety: lines from concurrent threads never interleave. Lines
+ * held by cpm_log_buffered may come out after later direct lines: order by ts.
  */
 #ifndef CPM_CORE_LOG_H
 #define CPM_CORE_LOG_H
@@ -31,6 +32,20 @@ bool cpm_log_level_parse(const char *name, enum cpm_log_level *out);
  */
 void cpm_log(enum cpm_log_level level, const char *module, const char *request_id,
              const char *fields, const char *fmt, ...) CPM_PRINTF(5, 6);
+
+/*
+ * The same line for a log written at thousands of lines a second (the
+ * request log): kept in the calling thread's buffer and written with the
+ * lines before it in one write(2) when the buffer fills, when its oldest
+ * line is 100 ms old at the next line, or by cpm_log_flush. Lines at warn
+ * and above are written at once. msg is a fixed message. A crash loses the
+ * lines still held (at most about 100 ms of them while something calls
+ * cpm_log_flush every 100 ms, as the HTTP server does).
+ */
+void cpm_log_buffered(enum cpm_log_level level, const char *module, const char *request_id,
+                      const char *fields, const char *msg);
+/* Writes out every thread's held lines. */
+void cpm_log_flush(void);
 
 /* Writes s as a quoted, escaped logfmt value into out (size bytes, truncates). */
 void cpm_log_quote(char *out, size_t size, const char *s);

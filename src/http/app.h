@@ -21,6 +21,7 @@ struct cpm_decider;
 struct cpm_dispatcher;
 struct cpm_outbound_guard;
 struct cpm_session_table;
+struct cpm_verifier;
 
 struct cpm_app {
     struct cpm_store *store;                /* borrowed; outlives the HTTP server */
@@ -34,6 +35,7 @@ struct cpm_app {
     const char *origin;                     /* the checkpoints' origin line: this ledger's name */
     const struct cpm_outbound_guard *guard; /* private addresses destinations may reach */
     struct cpm_session_table *sessions;     /* the admin console's (http/session.h) */
+    struct cpm_verifier *verifier;          /* the full ledger check on request */
     int64_t evidence_pack_events_max;       /* GET /v1/evidence-packs refuses more */
     atomic_bool draining;                   /* set on SIGTERM: /readyz answers 503 */
     atomic_int requests_open;               /* requests between first byte and completion */

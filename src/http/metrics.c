@@ -11,7 +11,7 @@
 #include "core/alloc.h"
 #include "http/metrics.h"
 
-#define ROUTES_MAX 96 /* rows; the table is checked against it at record time */
+#define ROUTES_MAX CPM_ROUTES_MAX /* routes.c checks the table against it when it compiles */
 
 static const int status_slots[] = {200, 201, 204, 400, 401, 403, 404, 405,
                                    409, 412, 413, 415, 422, 429, 500, 503};

@@ -42,6 +42,9 @@ struct cpm_route {
     cpm_handler_fn handler;
 };
 
+/* Rows the route table may hold (per-route metrics keep a row each); checked when it compiles. */
+#define CPM_ROUTES_MAX 160
+
 extern const struct cpm_route cpm_routes[];
 extern const size_t cpm_routes_count;
 

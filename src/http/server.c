@@ -19,6 +19,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/ticker.h"
 #include "http/auth.h"
 #include "http/metrics.h"
 #include "http/router.h"
@@ -31,11 +32,20 @@
 
 #define REQUEST_ARENA_BYTES_MAX (4 * 1024 * 1024)
 
+#define LOG_FLUSH_MS 100 /* the request log's lines wait no longer (core/log.h) */
+
 struct cpm_http {
     struct MHD_Daemon *daemon;
     struct cpm_app *app;
+    struct cpm_ticker *log_flusher;
     uint16_t port;
 };
+
+static void flush_log(void *ctx)
+{
+    CPM_UNUSED(ctx);
+    cpm_log_flush();
+}
 
 cpm_err cpm_http_parse_listen(const char *text, struct cpm_http_options *opt,
                               struct cpm_detail *detail)
@@ -465,7 +475,7 @@ static void log_request(const struct cpm_request *req, int64_t duration_ns)
     snprintf(fields, sizeof(fields), "method=%s route=%s status=%d ms=%lld.%03lld key=%s",
              req->method ? cpm_method_name(req->method) : "other", route, req->status, us / 1000,
              us % 1000, req->key.id[0] ? req->key.id : "-");
-    cpm_log(level, "http", req->request_id, fields, "request");
+    cpm_log_buffered(level, "http", req->request_id, fields, "request");
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -540,6 +550,10 @@ cpm_err cpm_http_start(struct cpm_app *app, const struct cpm_http_options *opt,
     if (http == NULL)
         return CPM_ERR_NOMEM;
     http->app = app;
+    if (cpm_ticker_start(LOG_FLUSH_MS, flush_log, NULL, &http->log_flusher) != CPM_OK) {
+        cpm_free(http);
+        return CPM_ERR_INTERNAL;
+    }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     /* The logger goes first, so MHD reports nothing through its own. */
@@ -552,6 +566,7 @@ cpm_err cpm_http_start(struct cpm_app *app, const struct cpm_http_options *opt,
     if (http->daemon == NULL) {
         cpm_detail_add(detail, "listen", "cannot listen on %s:%u (in use, or not permitted)",
                        opt->host, opt->port);
+        cpm_ticker_stop(http->log_flusher);
         cpm_free(http);
         return CPM_ERR_IO;
     }
@@ -578,5 +593,7 @@ void cpm_http_free(struct cpm_http *http)
     if (http == NULL)
         return;
     MHD_stop_daemon(http->daemon);
+    cpm_ticker_stop(http->log_flusher);
+    cpm_log_flush(); /* the last requests' lines */
     cpm_free(http);
 }

@@ -31,6 +31,7 @@
 #include "store/ledger_check.h"
 #include "store/node_cache.h"
 #include "store/scheduler.h"
+#include "store/verifier.h"
 #include "sync/dispatcher.h"
 #include "ledger/note.h"
 
@@ -290,6 +291,7 @@ struct running {
     struct cpm_dispatcher *dispatcher;
     struct cpm_http *http;
     struct cpm_session_table *sessions; /* the admin console's, in memory only */
+    struct cpm_verifier *verifier;      /* "verify now": the full check in the background */
     char origin[CPM_ORIGIN_BYTES_MAX];
     char vkey[CPM_VKEY_BYTES_MAX];
     int writer_lock; /* the data directory's (cpm import waits for cpmd to stop); -1: not held */
@@ -419,6 +421,9 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
         err = cpm_session_table_new(&sessions, &r->sessions);
     r->app.sessions = r->sessions;
     if (err == CPM_OK)
+        err = cpm_verifier_new(settings->data_dir, r->vkey, &r->verifier);
+    r->app.verifier = r->verifier;
+    if (err == CPM_OK)
         err = cpm_http_start(&r->app, &settings->http, &r->http, detail);
     r->serving = err == CPM_OK;
     return err;
@@ -428,6 +433,7 @@ static void stop(struct running *r)
 {
     cpm_http_free(r->http);
     cpm_session_table_free(r->sessions);
+    cpm_verifier_free(r->verifier);
     if (r->writer != NULL)
         cpm_writer_watch(r->writer, NULL, NULL);
     cpm_dispatcher_stop(r->dispatcher);

@@ -14,7 +14,7 @@
 #include "core/log.h"
 #include "ledger/note.h"
 #include "store/checkpointer.h"
-#include "store/ticker.h"
+#include "core/ticker.h"
 
 #define NOTE_BYTES_MAX 1024
 

@@ -12,7 +12,7 @@
 #include "crypto/random_id.h"
 #include "domain/consent.h"
 #include "store/scheduler.h"
-#include "store/ticker.h"
+#include "core/ticker.h"
 
 /* Up to CPM_SCHEDULER_BATCH system events and the states they set. */
 struct sweep {
@@ -106,11 +106,33 @@ static cpm_err fetch_on_notice(struct cpm_store *store, struct sweep *w, const c
                                                CPM_SCHEDULER_BATCH, add_state, w);
 }
 
+/*
+ * A full batch may end partway through a subject's rows (a purpose given to
+ * several recipients is a row each), and the next batch starts after the
+ * last subject seen: the rows of the batch's last subject are left for the
+ * next one, which then takes them all. A single subject filling a whole
+ * batch is taken as it is.
+ */
+static void keep_whole_subjects(struct sweep *w)
+{
+    size_t n = w->count;
+    const char *last = w->events[n - 1].subject_id;
+    while (n > 0 && strcmp(w->events[n - 1].subject_id, last) == 0)
+        n--;
+    if (n == 0)
+        return;
+    for (size_t i = n; i < w->count; i++)
+        cpm_free(w->events[i].leaf);
+    w->count = n;
+    cpm_strlcpy(w->last_subject, w->events[n - 1].subject_id, sizeof(w->last_subject));
+}
+
 /* Fetches and records batch after batch until one comes back short. */
 static cpm_err sweep_all(struct cpm_store *store, struct cpm_writer *writer, struct sweep *w,
                          fetch_fn fetch, const char *purpose, int64_t *count)
 {
     cpm_err err = CPM_OK;
+    bool full = false;
     *count = 0;
     do {
         char after[CPM_SUBJECT_ID_BYTES_MAX + 1];
@@ -118,10 +140,13 @@ static cpm_err sweep_all(struct cpm_store *store, struct cpm_writer *writer, str
         sweep_clear(w);
         w->now_ms = cpm_clock_now_ms();
         err = fetch(store, w, after, purpose);
+        full = err == CPM_OK && w->count == CPM_SCHEDULER_BATCH;
+        if (full)
+            keep_whole_subjects(w);
         if (err == CPM_OK)
             err = submit(writer, w);
         *count += err == CPM_OK ? (int64_t)w->count : 0;
-    } while (err == CPM_OK && w->count == CPM_SCHEDULER_BATCH);
+    } while (err == CPM_OK && full);
     sweep_clear(w);
     return err;
 }

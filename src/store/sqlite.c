@@ -201,6 +201,30 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DELIVERY_LIST_SEQS] = "SELECT id, " DELIVERY_COLUMNS " FROM deliveries WHERE id > ?1"
                               " AND id <= ?2 AND seq >= ?3 AND seq <= ?4 ORDER BY id",
     [ST_DELIVERY_MAX_ID] = "SELECT coalesce(max(id), 0) FROM deliveries",
+    /* reports: counts added in the writing transaction, read by day range (the key's head) */
+    [ST_REPORT_CONSENT_ADD] = "INSERT INTO report_consents (day, purpose, property, channel,"
+                              " region, decision, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                              " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [ST_REPORT_DELIVERY_ADD] = "INSERT INTO report_deliveries (day, destination_id, outcome, count,"
+                               " lag_ms_sum, lag_ms_max) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                               " ON CONFLICT DO UPDATE SET count = count + excluded.count,"
+                               " lag_ms_sum = lag_ms_sum + excluded.lag_ms_sum,"
+                               " lag_ms_max = max(lag_ms_max, excluded.lag_ms_max)",
+    [ST_REPORT_CONSENTS] = "SELECT CASE WHEN ?5 & 1 THEN day ELSE '' END,"
+                           " CASE WHEN ?5 & 2 THEN purpose ELSE '' END,"
+                           " CASE WHEN ?5 & 4 THEN property ELSE '' END,"
+                           " CASE WHEN ?5 & 8 THEN channel ELSE '' END,"
+                           " CASE WHEN ?5 & 16 THEN region ELSE '' END, decision, sum(count)"
+                           " FROM report_consents WHERE day >= ?1 AND day <= ?2"
+                           " AND (?3 IS NULL OR purpose = ?3) AND (?4 IS NULL OR property = ?4)"
+                           " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 LIMIT ?6",
+    [ST_REPORT_DELIVERIES] = "SELECT day, destination_id, outcome, sum(count), sum(lag_ms_sum),"
+                             " max(lag_ms_max) FROM report_deliveries WHERE day >= ?1 AND day <= ?2"
+                             " AND (?3 IS NULL OR destination_id = ?3)"
+                             " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT ?4",
+    /* backwards through deliveries_by_outcome: one row */
+    [ST_DELIVERY_LAST] = "SELECT time_ms FROM deliveries WHERE destination_id = ?1 AND outcome = ?2"
+                         " ORDER BY id DESC LIMIT 1",
 };
 
 struct sqlite_store *cpm__sqlite_lock(struct cpm_store *store)
@@ -469,6 +493,16 @@ static void destroy(struct sqlite_store *s, bool checkpoint)
     cpm_free(s);
 }
 
+/*
+ * SQLite's memory statistics take a global mutex on every allocation (a
+ * few per row written); nothing reads them. Only possible before SQLite
+ * initialises, so once, before the first connection.
+ */
+static void no_memstatus(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /* Opens one connection to location, configured, not yet migrated or prepared. */
 static cpm_err connect(const char *location, int flags, struct sqlite_store **out,
                        struct cpm_detail *detail)
@@ -482,6 +516,8 @@ static cpm_err connect(const char *location, int flags, struct sqlite_store **ou
     }
     s->base.ops = &cpm_store_sqlite_ops;
     *out = s;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    (void)pthread_once(&once, no_memstatus);
     /* No SQLite mutexes: every use of a connection is under s->lock already. */
     int rc = sqlite3_open_v2(location, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -942,4 +978,7 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .bulk_load = cpm__sqlite_bulk_load,
     .event_list_between = cpm__sqlite_event_list_between,
     .delivery_list_seqs = cpm__sqlite_delivery_list_seqs,
+    .report_consents = cpm__sqlite_report_consents,
+    .report_deliveries = cpm__sqlite_report_deliveries,
+    .delivery_last = cpm__sqlite_delivery_last,
 };

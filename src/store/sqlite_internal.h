@@ -107,6 +107,13 @@ enum stmt {
     ST_EVENT_LIST_BETWEEN,
     ST_DELIVERY_LIST_SEQS,
     ST_DELIVERY_MAX_ID,
+    /* reports (sqlite_reports.c) */
+    ST_REPORT_CONSENT_ADD,
+    ST_REPORT_DELIVERY_ADD,
+    ST_REPORT_CONSENTS,
+    ST_REPORT_DELIVERIES,
+    /* the console's destinations (sqlite_sync.c) */
+    ST_DELIVERY_LAST,
     ST__COUNT
 };
 
@@ -262,5 +269,20 @@ cpm_err cpm__sqlite_event_list_between(struct cpm_store *store, int64_t from_ms,
 cpm_err cpm__sqlite_delivery_list_seqs(struct cpm_store *store, int64_t seq_min, int64_t seq_max,
                                        int64_t after_id, int64_t until_id,
                                        cpm_delivery_visit_fn visit, void *ctx, int64_t *last_id);
+cpm_err cpm__sqlite_delivery_last(struct cpm_store *store, const char *destination_id,
+                                  const char *outcome, int64_t *time_ms);
+
+/*
+ * Reports (sqlite_reports.c): the counts of a batch's consent events and of
+ * a destination's delivery rows, added inside their writing transaction;
+ * and the version 11 operations, as in struct cpm_store_ops.
+ */
+cpm_err cpm__sqlite_batch_reports(struct sqlite_store *s, const struct cpm_write_batch *b);
+cpm_err cpm__sqlite_delivery_reports(struct sqlite_store *s, const char *destination_id,
+                                     const struct cpm_delivery *rows, size_t count);
+cpm_err cpm__sqlite_report_consents(struct cpm_store *store, const struct cpm_report_query *q,
+                                    cpm_report_row_visit_fn visit, void *ctx);
+cpm_err cpm__sqlite_report_deliveries(struct cpm_store *store, const struct cpm_report_query *q,
+                                      cpm_report_delivery_visit_fn visit, void *ctx);
 
 #endif /* CPM_STORE_SQLITE_INTERNAL_H */

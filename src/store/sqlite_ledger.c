@@ -105,6 +105,8 @@ static cpm_err write_batch(struct sqlite_store *s, const struct cpm_write_batch 
         err = cpm__sqlite_batch_erasures(s, b);
     for (size_t i = 0; err == CPM_OK && i < b->event_count; i++)
         err = put_event(s, &b->events[i]);
+    if (err == CPM_OK) /* the reports' counts, in this transaction: they never drift */
+        err = cpm__sqlite_batch_reports(s, b);
     for (size_t i = 0; err == CPM_OK && i < b->node_count; i++)
         err = put_node(s, &b->nodes[i]);
     for (size_t i = 0; err == CPM_OK && i < b->state_count; i++)

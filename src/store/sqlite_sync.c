@@ -92,6 +92,8 @@ cpm_err cpm__sqlite_delivery_record(struct cpm_store *store, const char *destina
     cpm_err err = cpm__sqlite_tx_begin(s, "delivery_record");
     for (size_t i = 0; err == CPM_OK && i < count; i++)
         err = insert_delivery(s, destination_id, &rows[i]);
+    if (err == CPM_OK) /* the reports' counts, in this transaction */
+        err = cpm__sqlite_delivery_reports(s, destination_id, rows, count);
     if (err == CPM_OK)
         err = put_cursors(s, destination_id, cursors, cursor_count);
     err = cpm__sqlite_tx_end(s, err, "delivery_record");
@@ -183,4 +185,20 @@ cpm_err cpm__sqlite_delivery_list_seqs(struct cpm_store *store, int64_t seq_min,
         err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
     cpm__sqlite_rows_free(&rows, NULL);
     return err;
+}
+
+cpm_err cpm__sqlite_delivery_last(struct cpm_store *store, const char *destination_id,
+                                  const char *outcome, int64_t *time_ms)
+{
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    sqlite3_stmt *st = s->stmts[ST_DELIVERY_LAST];
+    int rc = cpm__sqlite_bind_text(st, 1, destination_id);
+    rc = rc ? rc : cpm__sqlite_bind_text(st, 2, outcome);
+    *time_ms = 0;
+    cpm_err err = cpm__sqlite_step_row(s, ST_DELIVERY_LAST, rc, "delivery_last");
+    if (err == CPM_OK)
+        *time_ms = sqlite3_column_int64(st, 0);
+    cpm__sqlite_done(st);
+    cpm__sqlite_unlock(s);
+    return err == CPM_ERR_NOT_FOUND ? CPM_OK : err;
 }

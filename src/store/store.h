@@ -22,11 +22,12 @@
 #include "core/common.h"
 #include "core/detail.h"
 #include "domain/config.h"
+#include "domain/report.h"
 
-#define CPM_STORE_OPS_VERSION 10
+#define CPM_STORE_OPS_VERSION 11
 
 /* The schema version this binary knows; a store newer than this is refused. */
-#define CPM_SCHEMA_VERSION 9
+#define CPM_SCHEMA_VERSION 10
 
 /* A configuration document as stored. */
 struct cpm_doc {
@@ -62,6 +63,7 @@ struct cpm_api_key {
 /* ---- the ledger (ops version 2) ---- */
 
 #define CPM_HASH_BYTES            32
+#define CPM_REGION_BYTES          12 /* a region ("CN-HK", at most 8 bytes) and a NUL, with room */
 #define CPM_EVENT_ID_BYTES        40 /* "evt_" + 32 hex + NUL, with room */
 #define CPM_EVENT_TYPE_BYTES      48 /* "consent.reconsent_required" */
 #define CPM_STATUS_BYTES          24 /* "reconsent_required" */
@@ -86,6 +88,12 @@ struct cpm_event {
     char subject_id[CPM_SUBJECT_ID_BYTES_MAX + 1]; /* "" for configuration events */
     char purpose[CPM_ID_BYTES_MAX + 1];            /* "" when none */
     int64_t time_ms;
+    /*
+     * Writes only: the consent action's region ("CN-HK"; "" when none), which
+     * the leaf does not carry. Counted by the reports (ops version 11), not
+     * stored with the event; "" on reads.
+     */
+    char region[CPM_REGION_BYTES];
     char *leaf; /* the Merkle leaf data: canonical JSON, no plaintext personal data */
     size_t leaf_len;
     uint8_t *sealed; /* personal context sealed under the subject's data key, or NULL */
@@ -347,6 +355,49 @@ struct cpm_rights_filter {
     const char *after_id;    /* … or from the start when NULL */
 };
 
+/* ---- reports (ops version 11, src/store/sqlite_reports.c, docs/REPORTS.md) ---- */
+
+/* What report_consents groups its counts by (bits); a dimension left out reads "". */
+enum {
+    CPM_REPORT_BY_DAY = 1u << 0,
+    CPM_REPORT_BY_PURPOSE = 1u << 1,
+    CPM_REPORT_BY_PROPERTY = 1u << 2,
+    CPM_REPORT_BY_CHANNEL = 1u << 3,
+    CPM_REPORT_BY_REGION = 1u << 4,
+};
+
+/* Which counts a report reads: days are Asia/Shanghai calendar days, both inclusive. */
+struct cpm_report_query {
+    char from_day[CPM_REPORT_DAY_BYTES]; /* "YYYY-MM-DD" */
+    char to_day[CPM_REPORT_DAY_BYTES];
+    const char *purpose;        /* NULL: every purpose */
+    const char *property;       /* NULL: every property */
+    const char *destination_id; /* report_deliveries: NULL: every destination */
+    unsigned group;             /* CPM_REPORT_BY_* bits (report_consents) */
+    int rows_max;               /* more result rows than this: CPM_ERR_TOO_LARGE */
+};
+
+/* One group's count of one decision (the event type without "consent."). */
+struct cpm_report_row {
+    char day[CPM_REPORT_DAY_BYTES];
+    char purpose[CPM_ID_BYTES_MAX + 1];
+    char property[CPM_ID_BYTES_MAX + 1];
+    char channel[CPM_ID_BYTES_MAX + 1];
+    char region[CPM_REGION_BYTES];
+    char decision[CPM_STATUS_BYTES]; /* given, refused, withdrawn, objected, … */
+    int64_t count;
+};
+
+/* One destination's delivery outcomes of one kind on one day. */
+struct cpm_report_delivery_row {
+    char day[CPM_REPORT_DAY_BYTES];
+    char destination_id[CPM_ID_BYTES_MAX + 1];
+    char outcome[16]; /* delivered, failed, dead, blocked */
+    int64_t count;
+    int64_t lag_ms_sum; /* of the rows' lag_ms (the event recorded → this outcome) */
+    int64_t lag_ms_max;
+};
+
 struct cpm_store;
 
 /* Visitors return CPM_OK to go on; any other code stops the walk and is returned. */
@@ -362,6 +413,9 @@ typedef cpm_err (*cpm_rights_request_visit_fn)(void *ctx, const struct cpm_right
 /* An event for an export: without its sealed bytes; subject_erased when its subject was erased. */
 typedef cpm_err (*cpm_event_export_visit_fn)(void *ctx, const struct cpm_event *event,
                                              bool subject_erased);
+typedef cpm_err (*cpm_report_row_visit_fn)(void *ctx, const struct cpm_report_row *row);
+typedef cpm_err (*cpm_report_delivery_visit_fn)(void *ctx,
+                                                const struct cpm_report_delivery_row *row);
 
 struct cpm_store_ops {
     int version;      /* CPM_STORE_OPS_VERSION the backend was built for */
@@ -618,6 +672,32 @@ struct cpm_store_ops {
     cpm_err (*delivery_list_seqs)(struct cpm_store *store, int64_t seq_min, int64_t seq_max,
                                   int64_t after_id, int64_t until_id, cpm_delivery_visit_fn visit,
                                   void *ctx, int64_t *last_id);
+
+    /* ---- version 11: reports, from counts kept with every write (docs/REPORTS.md) ---- */
+
+    /*
+     * batch_write counts each consent decision event (consent.given,
+     * refused, withdrawn, objected, objection_withdrawn, expired; not a
+     * merge's carried copies) by its Asia/Shanghai day, purpose, property,
+     * channel, event region and decision, and delivery_record each delivery
+     * by day, destination and outcome, in the same transaction as the rows
+     * they count. These read those counts only, never the events.
+     *
+     * Visits the consent counts of q's days (and purpose, property), summed
+     * by q->group, ordered by the grouped dimensions then decision.
+     * CPM_ERR_TOO_LARGE (nothing visited) when more than q->rows_max rows.
+     */
+    cpm_err (*report_consents)(struct cpm_store *store, const struct cpm_report_query *q,
+                               cpm_report_row_visit_fn visit, void *ctx);
+    /* Visits the delivery counts of q's days (and destination), by day, destination, outcome. */
+    cpm_err (*report_deliveries)(struct cpm_store *store, const struct cpm_report_query *q,
+                                 cpm_report_delivery_visit_fn visit, void *ctx);
+    /*
+     * The time of the destination's latest delivery row with outcome
+     * (*time_ms 0 when none), read backwards through its index: one row.
+     */
+    cpm_err (*delivery_last)(struct cpm_store *store, const char *destination_id,
+                             const char *outcome, int64_t *time_ms);
 };
 
 /* Every backend's store begins with this. */

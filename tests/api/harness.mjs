@@ -76,6 +76,20 @@ export function startServer(data, { args = [], env = {} } = {}) {
  * stop must exit 0: under the sanitizers a leak or an error makes it fail,
  * and that fails the test that stopped it.
  */
+/**
+ * The first line of the server's log that matches (a function of the line),
+ * waiting up to ms for it: request lines are written in batches, up to
+ * 100 ms after the request (core/log.h). Undefined when none came.
+ */
+export async function logLine(server, matches, ms = 2000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const line = server.log.find(matches);
+    if (line || Date.now() > end) return line;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export async function stopServer(server, signal = 'SIGTERM') {
   const wasRunning = !server.exited;
   if (wasRunning) server.child.kill(signal);

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as fx from './fixtures.mjs';
-import { cpm, cpmdBin, freshData, rawConnect, readUntilClose, request, startServer, stopServer } from './harness.mjs';
+import { cpm, cpmdBin, freshData, logLine, rawConnect, readUntilClose, request, startServer, stopServer } from './harness.mjs';
 
 test('configuration and notice versions survive a restart unchanged', async () => {
   const data = freshData();
@@ -59,8 +59,7 @@ test('settings come from CPM_* environment variables; flags win', async () => {
   });
   assert.ok(server.log.some((l) => / threads=3$/.test(l)), server.log.join('\n'));
   await request(server, 'GET', '/healthz');
-  await new Promise((r) => setTimeout(r, 100));
-  assert.ok(server.log.some((l) => l.includes('level=debug module=http') && l.includes('route="/healthz"')));
+  assert.ok(await logLine(server, (l) => l.includes('level=debug module=http') && l.includes('route="/healthz"')));
   await stopServer(server);
   const bad = spawnSync(cpmdBin, [], { env: { ...process.env, CPM_LISTEN: 'nonsense' }, encoding: 'utf8' });
   assert.equal(bad.status, 2);

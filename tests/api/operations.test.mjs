@@ -2,7 +2,7 @@
 // Probes, metrics, the OpenAPI document, request ids, routing errors and logs.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
+import { expectProblem, freshData, logLine, request, startServer, stopServer } from './harness.mjs';
 
 let data, server;
 before(async () => {
@@ -73,8 +73,7 @@ test('metrics count requests by route and status and report memory', async () =>
 
 test('each request is one logfmt line naming the route, never the key', async () => {
   await request(server, 'GET', '/v1/purposes/some-subject-ish-id', { key: data.adminKey });
-  await new Promise((r) => setTimeout(r, 100));
-  const line = server.log.find((l) => l.includes('route="/v1/purposes/{id}"'));
+  const line = await logLine(server, (l) => l.includes('route="/v1/purposes/{id}"'));
   assert.ok(line, server.log.join('\n'));
   assert.match(line, /^ts=\S+ level=info module=http rid=\S+ msg="request" method=GET route="\/v1\/purposes\/\{id\}" status=404 ms=[0-9.]+ key=key_[0-9a-f]{16}$/);
   assert.ok(!server.log.some((l) => l.includes(data.adminKey)), 'the key never reaches the log');

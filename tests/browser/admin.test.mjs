@@ -26,72 +26,21 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { cpm, freshData, request, startServer, stopServer } from '../api/harness.mjs';
-import { DEMO_JSON, demo, demoServer, newPage, shot, useBrowser } from './support.mjs';
+import { DEMO_JSON, demo, demoServer, useBrowser } from './support.mjs';
+import { DESKTOP, consolePage, loaded, signIn, go, sent, statusIs, errorFor, shots } from './admin_support.mjs';
 
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1280, height: 900 };
 const DAY_MS = 86400e3;
 const POLICY = demo.policies.find((p) => p.property === 'demo-shop' && p.region === 'CN');
 const PURPOSES = demo.purposes;
 const SMS = 'marketing.sms';
-// Chromium reports every 4xx as a console error: a page that is not signed in asks once.
-const NOT_SIGNED_IN = { path: '/v1/admin/sessions/current', status: 401 };
+
+// the menu for the admin key, in order, and for a key holding config only
+const CONFIG_SCREENS = ['purposes', 'notices', 'policies', 'properties', 'topics', 'channels', 'destinations'];
+const ALL_SCREENS = ['dashboard', 'subjects', 'evidence', 'requests', ...CONFIG_SCREENS, 'ledger', 'keys'];
 
 useBrowser();
 
 // ---- helpers ---------------------------------------------------------------------------
-
-/** A page of the console, signed out; expected lists answers the test expects to fail. */
-const consolePage = (t, env, options, expected = []) =>
-  newPage(t, env, { viewport: PHONE, ...options }, { expected: [NOT_SIGNED_IN, ...expected] });
-
-/** Opens /admin and signs in with key (the admin key by default); resolves once a screen has loaded. */
-async function signIn(page, env, key = env.key) {
-  await page.goto(`${env.server.url}/admin`);
-  await page.waitForSelector('#signin');
-  await page.fill('#api-key', key);
-  await page.click('#signin button[type="submit"]');
-  await page.waitForSelector('#nav:not([hidden])');
-  await loaded(page);
-}
-
-/** Waits until every view on the page has loaded (or shown its error). */
-const loaded = (page) => page.waitForFunction(() => {
-  const all = [...document.querySelectorAll('main section[aria-busy]')];
-  return all.length > 0 && all.every((s) => s.getAttribute('aria-busy') === 'false');
-});
-
-const statusIs = (page, text) => page.waitForFunction((t) => document.getElementById('status').textContent === t, text);
-
-/** Goes to a screen through the menu. */
-async function go(page, screen) {
-  await page.click(`#nav a[data-screen="${screen}"]`);
-  await page.waitForSelector(`#${screen}[aria-busy="false"]`);
-  await loaded(page);
-}
-
-/** The requests the page sends: [{method, path, body}] for a path matching re. */
-function sent(page, re) {
-  const seen = [];
-  page.on('request', (r) => {
-    const u = new URL(r.url());
-    if (re.test(u.pathname) && r.method() !== 'GET') seen.push({ method: r.method(), path: u.pathname, body: r.postData() ? JSON.parse(r.postData()) : null });
-  });
-  return seen;
-}
-
-/** The field error shown for a field path. */
-const errorFor = (page, scope, field) => page.locator(`${scope} .field-error[data-error-for="${field}"]`);
-
-/** A screen (or element) as a phone and a desktop see it: admin-<name>-<phone|desktop>.png. */
-async function shots(page, name, selector) {
-  for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]]) {
-    await page.setViewportSize(size);
-    if (selector) await shot(page.locator(selector), `admin-${name}-${label}`);
-    else await shot(page, `admin-${name}-${label}`, { fullPage: true });
-  }
-  await page.setViewportSize(PHONE);
-}
 
 /** A new API key (with the admin key); returns {id, key}. */
 async function newKey(env, name, scopes) {
@@ -204,7 +153,7 @@ test('sign-in: the key is checked before it is sent, a wrong one is refused besi
   await page.click('#signin button[type="submit"]');
   assert.match(await errorFor(page, '#signin', 'api_key').textContent(), /这不像 API 密钥/);
   assert.deepEqual(posts, [], 'nothing sent for a key that cannot be one');
-  await shots(page, 'signin-error', '#signin');
+  await shots(page, 'admin-signin-error', '#signin');
 
   await page.fill('#api-key', `cpm_${'x'.repeat(43)}`);
   await page.click('#signin button[type="submit"]');
@@ -218,8 +167,8 @@ test('sign-in: the key is checked before it is sent, a wrong one is refused besi
   await loaded(page);
   await statusIs(page, '已登录：initial admin (cpm init)。');
   assert.deepEqual(posts.at(-1).body, { api_key: env.key });
-  assert.deepEqual(await page.$$eval('#nav a', (as) => as.map((a) => a.dataset.screen)), ['purposes', 'keys', 'requests', 'subjects']);
-  assert.equal(await page.getAttribute('#nav a[data-screen="purposes"]', 'aria-current'), 'page');
+  assert.deepEqual(await page.$$eval('#nav a', (as) => as.map((a) => a.dataset.screen)), ALL_SCREENS);
+  assert.equal(await page.getAttribute('#nav a[data-screen="dashboard"]', 'aria-current'), 'page', 'the dashboard first');
   assert.match(await page.textContent('#who'), /initial admin \(cpm init\).*key_[0-9a-f]{16}.*admin/);
 
   // the session: an HttpOnly, SameSite=Strict cookie; the key and the token are in no storage and not in the page
@@ -238,7 +187,7 @@ test('sign-in: the key is checked before it is sent, a wrong one is refused besi
     assert.ok(!(await page.content()).includes(secret), 'nothing secret in the page');
   }
   assert.equal(await page.inputValue('#api-key').catch(() => 'gone'), 'gone', 'the key field is gone');
-  await shots(page, 'purposes-list');
+  await shots(page, 'admin-purposes-list');
 
   // a reload finds the session; signing out ends it, at the server too
   await page.reload();
@@ -251,7 +200,7 @@ test('sign-in: the key is checked before it is sent, a wrong one is refused besi
   assert.equal((await request(env.server, 'GET', '/v1/purposes', { headers: { cookie: `cpm_session=${cookies[0].value}` } })).status, 401);
   await page.reload();
   await page.waitForSelector('#signin');
-  await shots(page, 'signin');
+  await shots(page, 'admin-signin');
   page.assertClean();
 });
 
@@ -263,7 +212,7 @@ test('a key sees the screens its scopes allow, and no others', async (t) => {
 
   const page = await consolePage(t, env, { locale: 'en' });
   await signIn(page, env, config.key);
-  assert.deepEqual(await page.$$eval('#nav a', (as) => as.map((a) => a.dataset.screen)), ['purposes']);
+  assert.deepEqual(await page.$$eval('#nav a', (as) => as.map((a) => a.dataset.screen)), CONFIG_SCREENS);
   await page.goto(`${env.server.url}/admin#/keys`); // not its screen: back to one it has
   await page.waitForSelector('#purposes[aria-busy="false"]');
   assert.match(page.url(), /#\/purposes$/);
@@ -304,10 +253,10 @@ test('a session that ends while the page is open says so and brings the sign-in 
   await page.waitForSelector('#signin');
   assert.deepEqual(calls, [], 'the page ended it without a call (a call would have kept it alive)');
   assert.equal((await request(env.server, 'GET', '/v1/purposes', { headers: { cookie: `cpm_session=${cookie}` } })).status, 401, 'the server ended it too');
-  await shots(page, 'session-ended');
+  await shots(page, 'admin-session-ended');
   await page.fill('#api-key', env.key);
   await page.click('#signin button[type="submit"]');
-  await page.waitForSelector('#purposes[aria-busy="false"]');
+  await page.waitForSelector('#dashboard[aria-busy="false"]');
   assert.equal(await page.isHidden('#session'), true);
   page.assertClean();
 });
@@ -321,6 +270,7 @@ test('purposes: listed, created and edited; the page\'s checks and the server\'s
   ]);
   const writes = sent(page, /^\/v1\/purposes/);
   await signIn(page, env);
+  await go(page, 'purposes');
   const ids = await page.$$eval('#purposes tr[data-purpose]', (rows) => rows.map((r) => r.dataset.purpose));
   assert.deepEqual(ids, PURPOSES.map((p) => p.id).sort());
   const sms = page.locator(`#purposes tr[data-purpose="${SMS}"]`);
@@ -344,7 +294,7 @@ test('purposes: listed, created and edited; the page\'s checks and the server\'s
   assert.equal(await errorFor(page, '#purposes', 'recipients').textContent(), '“Not_OK”不是有效的接收方编号。');
   assert.equal(await page.evaluate(() => document.activeElement.dataset.field), 'id', 'focus on the first fault');
   assert.equal(await page.textContent('#status'), '请检查标出的字段。');
-  await shots(page, 'purpose-form-errors', '#purposes');
+  await shots(page, 'admin-purpose-form-errors', '#purposes');
   assert.deepEqual(writes, []);
 
   // what only the server knows (a zero duration): its 422, beside the field it names
@@ -359,7 +309,7 @@ test('purposes: listed, created and edited; the page\'s checks and the server\'s
   assert.equal(writes.length, 1, 'sent once');
   assert.match(await errorFor(page, '#purposes', 'retention').textContent(), /zero/i, 'the server\'s own words');
   assert.equal(await page.locator('#purposes .field-error').count(), 1, 'only the field at fault');
-  await shots(page, 'purpose-server-error', '#purposes');
+  await shots(page, 'admin-purpose-server-error', '#purposes');
   await env.api('GET', '/v1/purposes/partner.share', undefined, 404);
 
   await page.fill('#purposes [data-field="retention"]', 'P6M');
@@ -418,6 +368,7 @@ test('operator texts with markup are shown as text; the language switch keeps wh
   await env.api('POST', '/v1/subjects/xss-1/requests', { type: 'access', property: 'demo-shop', note: `<script>window.__pwned=2</script>${payload}` }, 201);
   const page = await consolePage(t, env, { locale: 'zh-HK', viewport: DESKTOP });
   await signIn(page, env);
+  await go(page, 'purposes');
   assert.equal(await page.getAttribute('html', 'lang'), 'zh-Hant');
   assert.equal(await page.textContent('#purposes-h'), '處理目的');
   assert.equal(await page.locator(`#purposes tr[data-purpose="${SMS}"] td`).nth(1).textContent(), payload);
@@ -425,7 +376,7 @@ test('operator texts with markup are shown as text; the language switch keeps wh
   assert.match(await page.textContent('#requests li[data-request] .quote'), /<script>window.__pwned=2<\/script><img/);
   assert.equal(await page.locator('main img, main script').count(), 0, 'no element was made of them');
   assert.equal(await page.evaluate(() => typeof window.__pwned), 'undefined');
-  await shots(page, 'markup-as-text', '#requests');
+  await shots(page, 'admin-markup-as-text', '#requests');
 
   // typed into a form, then the language changes: the words change, what was typed stays
   await go(page, 'purposes');
@@ -439,7 +390,7 @@ test('operator texts with markup are shown as text; the language switch keeps wh
   assert.equal(await page.inputValue('#purposes [data-field="name.en"]'), 'Half done');
   assert.equal(await page.inputValue('#purposes [data-field="legal_basis"]'), 'consent');
   assert.equal(await page.textContent('#purposes form h3'), 'New purpose');
-  assert.deepEqual(await page.$$eval('#nav a', (as) => as.map((a) => a.textContent)), ['Purposes', 'API keys', 'Rights requests', 'Subjects']);
+  assert.deepEqual(await page.$$eval('#nav a', (as) => as.map((a) => a.textContent)), ['Dashboard', 'Subjects', 'Evidence packs', 'Rights requests', 'Purposes', 'Notices', 'Policies', 'Properties', 'Topics', 'Channels', 'Destinations', 'Ledger', 'API keys']);
   await page.selectOption('#lang', 'zh-Hans');
   assert.equal(await page.textContent('#purposes-h'), '处理目的');
   await page.reload(); // the language chosen is kept
@@ -447,7 +398,7 @@ test('operator texts with markup are shown as text; the language switch keeps wh
   assert.equal(await page.getAttribute('html', 'lang'), 'zh-Hans');
 
   // the menu by keyboard: links, in order, the current one marked
-  await page.focus('#nav a[data-screen="purposes"]');
+  await page.focus('#nav a[data-screen="ledger"]');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.dataset.screen), 'keys');
   await page.keyboard.press('Enter');
@@ -477,7 +428,7 @@ test('API keys: created with scopes, the secret shown once and copied; revoked a
   await page.fill('#keys [data-field="name"]', 'CRM 后台');
   await page.check('#scope-consents-write');
   await page.check('#scope-decisions-read');
-  await shots(page, 'keys-create', '#keys');
+  await shots(page, 'admin-keys-create', '#keys');
   await page.click('#keys button[data-key="create"]');
   await page.waitForSelector('#keys .secret-panel');
   assert.deepEqual(writes[0].body, { name: 'CRM 后台', scopes: ['consents:write', 'decisions:read'] });
@@ -488,7 +439,7 @@ test('API keys: created with scopes, the secret shown once and copied; revoked a
   await page.click('#keys button[data-key="copy"]');
   await statusIs(page, '已复制到剪贴板。');
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
-  await shots(page, 'keys-secret', '#keys');
+  await shots(page, 'admin-keys-secret', '#keys');
   const made = (await env.api('GET', '/v1/api-keys')).items.find((k) => k.name === 'CRM 后台');
   assert.deepEqual(made.scopes, ['consents:write', 'decisions:read']);
   assert.equal((await request(env.server, 'GET', '/v1/decide?subject=a&purpose=marketing.sms', { key: secret })).status, 200, 'the secret works');
@@ -502,14 +453,15 @@ test('API keys: created with scopes, the secret shown once and copied; revoked a
   await page.waitForSelector('#keys .confirm');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'confirm-h');
   assert.equal(await page.textContent('#confirm-h'), '确定吊销密钥“CRM 后台”吗？');
-  await shots(page, 'keys-confirm-revoke', '#keys');
+  await shots(page, 'admin-keys-confirm-revoke', '#keys');
   await page.click('#keys button[data-key="confirm-no"]');
   assert.equal(await page.locator('#keys .confirm').count(), 0);
   assert.equal(writes.length, 1);
   await page.click(`#keys button[data-key="revoke:${made.id}"]`);
   await page.click('#keys button[data-key="confirm-yes"]');
   await statusIs(page, '已吊销密钥“CRM 后台”。');
-  assert.deepEqual(writes.at(-1), { method: 'DELETE', path: `/v1/api-keys/${made.id}`, body: null });
+  const { method, path, body } = writes.at(-1);
+  assert.deepEqual({ method, path, body }, { method: 'DELETE', path: `/v1/api-keys/${made.id}`, body: null });
   assert.equal(await page.getAttribute(`#keys tr[data-key-id="${made.id}"]`, 'data-revoked'), 'true');
   assert.equal((await request(env.server, 'GET', '/v1/decide?subject=a&purpose=marketing.sms', { key: secret })).status, 401);
 
@@ -572,7 +524,7 @@ test('rights requests: the queue with due dates, the overdue one marked; moving 
   assert.match(await late.textContent(), /查阅、复制.*已收到.*提交于.*答复期限.*rq-old/);
   assert.match(await late.locator('.quote').textContent(), /请把我的订单记录发给我/);
   assert.equal(await page.locator(`#requests li[data-request="${fresh.id}"] .overdue-badge`).count(), 0);
-  await shots(page, 'requests-queue');
+  await shots(page, 'admin-requests-queue');
 
   await page.check('#rq-overdue');
   await page.waitForFunction(() => document.querySelectorAll('#requests li[data-request]').length === 1);
@@ -588,7 +540,7 @@ test('rights requests: the queue with due dates, the overdue one marked; moving 
   await page.click('#requests button[data-key="apply"]');
   assert.equal(await errorFor(page, '#requests', 'reason').textContent(), '拒绝请求必须说明理由（《个人信息保护法》第五十条）。');
   assert.deepEqual(writes, []);
-  await shots(page, 'requests-refuse-needs-reason', `#requests li[data-request="${old.id}"]`);
+  await shots(page, 'admin-requests-refuse-needs-reason', `#requests li[data-request="${old.id}"]`);
   await page.fill('#requests [data-field="reason"]', '无法核实申请人的身份');
   await page.fill('#requests [data-field="reply"]', '请携带身份证件到门店办理');
   await page.click('#requests button[data-key="apply"]');
@@ -615,7 +567,7 @@ test('rights requests: the queue with due dates, the overdue one marked; moving 
   await page.waitForSelector(`#requests li[data-request="${old.id}"][data-status="refused"]`);
   assert.match(await page.textContent(`#requests li[data-request="${old.id}"]`), /拒绝理由：无法核实申请人的身份/);
   assert.equal(await page.isDisabled('#rq-overdue'), true, 'finished requests are never overdue');
-  await shots(page, 'requests-refused');
+  await shots(page, 'admin-requests-refused');
 
   // the subject, one click away
   await page.click(`#requests button[data-key="subject:${old.id}"]`);
@@ -671,7 +623,7 @@ test('subjects: found by id and by phone; consents, preferences and the timeline
   ], 'newest first, each with the notice version it referred to');
   assert.match(await page.textContent('#subject-timeline li[data-type="consent.given"]'), /同意.*目的：产品分析 · 渠道：web \/ click.*sha256 [0-9a-f]{12}…/);
   assert.ok(timeline.some(([type]) => type === 'identity.linked') && timeline.some(([type]) => type === 'preferences.changed'));
-  await shots(page, 'subject');
+  await shots(page, 'admin-subject');
 
   const [bundle] = await Promise.all([page.waitForEvent('download'), page.click('#subject button[data-key="evidence"]')]);
   assert.match(bundle.suggestedFilename(), /^evidence-sub-1-\d{4}-\d\d-\d\d\.json$/);
@@ -693,6 +645,6 @@ test('subjects: found by id and by phone; consents, preferences and the timeline
   await page.waitForFunction(() => document.getElementById('subject-profile-h')?.textContent === '个人 sub-1');
   assert.ok(!page.url().includes('13800138000') && !page.url().includes('sub-1'), 'nothing personal in the address');
   await page.waitForSelector('#subject-timeline[aria-busy="false"]');
-  await shots(page, 'subject-by-phone', '#subjects');
+  await shots(page, 'admin-subject-by-phone', '#subjects');
   page.assertClean();
 });

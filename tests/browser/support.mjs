@@ -71,6 +71,8 @@ export async function demoServer(t, { env = {} } = {}) {
     server,
     origin,
     key,
+    /** The data directory (its cpm.db), for tests that play an attacker with write access. */
+    dataDir: data.data,
     api,
     /** A fresh end-user token for subject on demo-shop, as the shop's back end would mint it. */
     token,

@@ -10,10 +10,19 @@
 
 import { LANGS, uiLocale } from './admin-i18n.js';
 import { app, t, h, fmt, when, say, can, failure, call, why, startSession, clearErrors, showErrors, showFailure, field } from './admin-core.js';
+import { dashboardScreen, dashboardLabel } from './dashboard.js';
 import { purposesScreen } from './purposes.js';
+import { propertiesScreen, propertiesLabel } from './properties.js';
+import { policiesScreen, policiesLabel } from './policies.js';
+import { topicsScreen, topicsLabel } from './topics.js';
+import { channelsScreen, channelsLabel } from './channels.js';
 import { keysScreen } from './keys.js';
 import { requestsScreen } from './requests.js';
 import { subjectsScreen } from './subjects.js';
+import { evidenceScreen, evidenceLabel } from './evidence.js';
+import { noticesScreen, noticesLabel } from './notices.js';
+import { destinationsScreen, destinationsLabel } from './destinations.js';
+import { ledgerLabel, ledgerScreen } from './ledger.js';
 
 const API_KEY = /^cpm_[A-Za-z0-9_-]{43}$/;
 
@@ -45,10 +54,19 @@ async function signOut() {
 
 // The screens in menu order: needs is the scope a key must hold (admin holds all).
 const SCREENS = [
-  { id: 'purposes', needs: 'config', make: purposesScreen, label: () => t().purposes },
-  { id: 'keys', needs: 'admin', make: keysScreen, label: () => t().keys },
-  { id: 'requests', needs: 'admin', make: requestsScreen, label: () => t().requests },
+  { id: 'dashboard', needs: 'ledger:read', make: dashboardScreen, label: dashboardLabel },
   { id: 'subjects', needs: 'decisions:read', make: subjectsScreen, label: () => t().subjects },
+  { id: 'evidence', needs: 'ledger:read', make: evidenceScreen, label: evidenceLabel },
+  { id: 'requests', needs: 'admin', make: requestsScreen, label: () => t().requests },
+  { id: 'purposes', needs: 'config', make: purposesScreen, label: () => t().purposes },
+  { id: 'notices', needs: 'config', make: noticesScreen, label: noticesLabel },
+  { id: 'policies', needs: 'config', make: policiesScreen, label: policiesLabel },
+  { id: 'properties', needs: 'config', make: propertiesScreen, label: propertiesLabel },
+  { id: 'topics', needs: 'config', make: topicsScreen, label: topicsLabel },
+  { id: 'channels', needs: 'config', make: channelsScreen, label: channelsLabel },
+  { id: 'destinations', needs: 'config', make: destinationsScreen, label: destinationsLabel },
+  { id: 'ledger', needs: 'ledger:read', make: ledgerScreen, label: ledgerLabel },
+  { id: 'keys', needs: 'admin', make: keysScreen, label: () => t().keys },
 ];
 
 function drawChrome() {

@@ -2,7 +2,7 @@
 // The admin console's API keys: create (the secret shown once), scopes, revoke
 // (README.md beside this file).
 
-import { NAME_BYTES_MAX, app, t, h, fmt, enc, bytes, when, say, call, why, allPages, sessionEnded, clearErrors, showErrors, showFailure, field, checkbox, makeView, table, cell } from './admin-core.js';
+import { NAME_BYTES_MAX, app, t, h, fmt, enc, bytes, when, say, call, why, allPages, sessionEnded, clearErrors, showErrors, showFailure, field, checkbox, confirmPanel, secretPanel, makeView, table, cell } from './admin-core.js';
 
 const SCOPES = ['admin', 'config', 'consents:write', 'decisions:read', 'ledger:read', 'export'];
 
@@ -20,7 +20,7 @@ export function keysScreen() {
   function draw(list) {
     const tt = t();
     const parts = [];
-    if (secret) parts.push(secretPanel());
+    if (secret) parts.push(oneTimeSecret());
     else if (creating) parts.push(createForm());
     else parts.push(h('div', { className: 'actions' }, h('button', { type: 'button', className: 'btn', 'data-key': 'new', onclick: () => { creating = true; v.focusKey = 'name'; v.render(); } }, tt.newKey)));
     const mine = app.session && app.session.key.id;
@@ -39,12 +39,10 @@ export function keysScreen() {
 
   function confirmRevoke(k, own) {
     const tt = t();
-    return h('div', { className: 'confirm', role: 'group', 'aria-labelledby': 'confirm-h' },
-      h('p', { id: 'confirm-h', className: 'confirm-q', tabIndex: -1, 'data-key': 'confirm-h' }, fmt(tt.revokeQuestion, { name: k.name })),
-      h('p', {}, own ? tt.revokeOwn : tt.revokeText),
-      h('div', { className: 'actions' },
-        h('button', { type: 'button', className: 'btn danger', 'data-key': 'confirm-yes', onclick: () => revoke(k, own) }, tt.revokeYes),
-        h('button', { type: 'button', className: 'btn secondary', 'data-key': 'confirm-no', onclick: () => { confirming = null; v.focusKey = `revoke:${k.id}`; v.render(); } }, tt.cancel)));
+    return confirmPanel({
+      question: fmt(tt.revokeQuestion, { name: k.name }), text: own ? tt.revokeOwn : tt.revokeText, yes: tt.revokeYes,
+      onYes: () => revoke(k, own), onNo: () => { confirming = null; v.focusKey = `revoke:${k.id}`; v.render(); },
+    });
   }
 
   function revoke(k, own) {
@@ -114,26 +112,13 @@ export function keysScreen() {
     return el;
   }
 
-  function secretPanel() {
+  function oneTimeSecret() {
     const tt = t();
-    const out = h('input', { type: 'text', readOnly: true, value: secret.key, id: 'new-secret', className: 'secret', spellcheck: false, autocomplete: 'off', 'data-key': 'secret' });
-    const copy = async () => {
-      try {
-        await navigator.clipboard.writeText(secret.key);
-        say(tt.copied, 'ok');
-      } catch (e) { // no clipboard here: select it for the operator to copy
-        out.focus();
-        out.select();
-        say(tt.copyByHand, 'error');
-      }
-    };
-    return h('div', { className: 'secret-panel', role: 'group', 'aria-labelledby': 'secret-h' },
-      h('h3', { id: 'secret-h', tabIndex: -1, 'data-key': 'secret-h' }, fmt(tt.secretTitle, { name: secret.name })),
-      h('p', { className: 'warn-text' }, tt.secretOnce),
-      h('div', { className: 'field' }, h('label', { for: 'new-secret' }, tt.secretLabel), out),
-      h('div', { className: 'actions' },
-        h('button', { type: 'button', className: 'btn', 'data-key': 'copy', onclick: copy }, tt.copy),
-        h('button', { type: 'button', className: 'btn secondary', 'data-key': 'done', onclick: () => { secret = null; v.focusKey = 'new'; v.render(); } }, tt.secretDone)));
+    return secretPanel({
+      secret: secret.key, id: 'new-secret', headingId: 'secret-h', level: 3, doneKey: 'done',
+      words: { title: fmt(tt.secretTitle, { name: secret.name }), once: tt.secretOnce, label: tt.secretLabel, copy: tt.copy, copied: tt.copied, copyByHand: tt.copyByHand, done: tt.secretDone },
+      onDone: () => { secret = null; v.focusKey = 'new'; v.render(); },
+    });
   }
   v.leave = () => { secret = null; };
   return v;

@@ -2,27 +2,23 @@
 // The admin console's purposes: why personal information is processed, on what
 // basis, for how long (README.md beside this file).
 
-import { TEXT_LOCALES, NAME_BYTES_MAX, t, h, fmt, enc, bytes, localised, say, can, call, allPages, clearErrors, showErrors, showFailure, field, checkbox, makeView, table, cell } from './admin-core.js';
+import { TEXT_LOCALES, NAME_BYTES_MAX, STRING_BYTES_MAX, SLUG, DURATION, t, h, fmt, bytes, localised, splitList, allPages, field, checkbox, makeView, editOne, table, cell } from './admin-core.js';
 
 const LEGAL_BASES = ['consent', 'contract', 'hr_management', 'legal_obligation', 'public_health', 'vital_interests',
   'news_reporting', 'public_disclosed', 'other_law'];
 const CONSENT_FORMS = ['general', 'separate', 'written'];
-// docs/CONFIGURATION.md: ids are slugs; durations ISO 8601 (cpmd refuses zero ones itself)
-const SLUG = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const DURATION = /^P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/;
-const TEXT_BYTES_MAX = 4096;
 
 export function purposesScreen() {
-  let editing = null; // null: the list; {doc|null}: the form (doc null: a new purpose)
   const v = makeView({
     id: 'purposes', title: () => t().purposes, intro: () => t().purposesIntro,
     load: () => allPages('/v1/purposes'),
     draw,
   });
+  const ed = editOne(v, { form: 'form.purpose-form', focus: (doc) => (doc ? 'legal_basis' : 'id') });
 
   function draw(list) {
     const tt = t();
-    if (editing) return purposeForm(editing.doc, editing.draft);
+    if (ed.editing) return purposeForm(ed.editing.doc, ed.editing.draft);
     const rows = list.map((p) => h('tr', { 'data-purpose': p.id },
       cell(tt.pid, h('code', {}, p.id)),
       cell(tt.pname, localised(p.name, p.id)),
@@ -32,33 +28,12 @@ export function purposesScreen() {
       cell(tt.retention, h('code', {}, p.retention)),
       cell(tt.recipients, (p.recipients || []).length ? p.recipients.join(', ') : '—'),
       cell(tt.revision, String(p.revision)),
-      cell(tt.actions, h('button', {
-        type: 'button', className: 'btn secondary small', 'data-key': `edit:${p.id}`, 'aria-label': fmt(tt.editOne, { id: p.id }),
-        onclick: () => open({ doc: p }),
-      }, tt.edit))));
+      cell(tt.actions, ed.editButton(p, fmt(tt.editOne, { id: p.id })))));
     return h('div', {},
-      h('div', { className: 'actions' },
-        h('button', { type: 'button', className: 'btn', 'data-key': 'new', onclick: () => open({ doc: null }) }, tt.newPurpose)),
+      h('div', { className: 'actions' }, ed.newButton(tt.newPurpose)),
       list.length === 0 ? h('p', { className: 'empty' }, tt.noPurposes)
         : table(tt.purposes, [tt.pid, tt.pname, tt.legalBasis, tt.consentForm, tt.sensitive, tt.retention, tt.recipients, tt.revision, tt.actions], rows));
   }
-
-  function open(what) {
-    editing = what;
-    v.focusKey = what.doc ? 'legal_basis' : 'id';
-    v.render();
-  }
-
-  function close(key) {
-    editing = null;
-    v.focusKey = key;
-  }
-
-  v.relocale = () => {
-    const open = v.el.querySelector('form.purpose-form');
-    if (editing && open) editing.draft = open.snapshot();
-    v.render();
-  };
 
   function purposeForm(doc, draft) {
     const tt = t();
@@ -107,11 +82,12 @@ export function purposesScreen() {
     checkbox(tt.necessary, necessary, tt.necessaryHint),
     field(tt.retention, retention, tt.retentionHint),
     field(tt.recipients, recipients, tt.recipientsHint),
-    h('div', { className: 'actions' },
-      h('button', { type: 'submit', className: 'btn', 'data-key': 'save' }, tt.save),
-      h('button', { type: 'button', className: 'btn secondary', 'data-key': 'cancel', onclick: () => { close(isNew ? 'new' : `edit:${d.id}`); v.render(); } }, tt.cancel)));
+    ed.formButtons());
 
-    /** The purpose as the form says, and the faults the page can see itself. */
+    /**
+     * What to send as the form says (a new purpose whole, else its own merge
+     * patch), and the faults the page can see itself.
+     */
     function read() {
       const faults = [];
       const out = {};
@@ -131,7 +107,7 @@ export function purposesScreen() {
       const description = {};
       TEXT_LOCALES.forEach((l, i) => {
         const s = descriptions[i].value.trim();
-        if (bytes(s) > TEXT_BYTES_MAX) faults.push({ field: `description.${l}`, message: fmt(tt.tooLong, { n: TEXT_BYTES_MAX }) });
+        if (bytes(s) > STRING_BYTES_MAX) faults.push({ field: `description.${l}`, message: fmt(tt.tooLong, { n: STRING_BYTES_MAX }) });
         description[l] = s;
       });
       if (!basis.value) faults.push({ field: 'legal_basis', message: tt.required });
@@ -141,14 +117,30 @@ export function purposesScreen() {
       const ret = retention.value.trim();
       if (!ret) faults.push({ field: 'retention', message: tt.required });
       else if (!DURATION.test(ret)) faults.push({ field: 'retention', message: tt.durationRule });
-      const recs = recipients.value.split(/[\s,，]+/).filter(Boolean);
+      const recs = splitList(recipients.value);
       recs.forEach((r) => { if (!SLUG.test(r)) faults.push({ field: 'recipients', message: fmt(tt.recipientRule, { value: r }) }); });
       out.legal_basis = basis.value;
       out.sensitive = sensitive.checked;
       out.necessary_for_service = necessary.checked;
       out.retention = ret;
       out.recipients = recs;
-      return { faults, out, name, description, consentForm: consent ? form.value : null };
+      const consentForm = consent ? form.value : null;
+      if (faults.length) return { faults, out };
+      const keep = (m) => Object.fromEntries(Object.entries(m).filter(([, s]) => s));
+      if (isNew) {
+        return { faults, out: Object.assign({ id: out.id, name: keep(name) }, Object.keys(keep(description)).length ? { description: keep(description) } : {},
+          { legal_basis: out.legal_basis }, consentForm ? { consent_form: consentForm } : {},
+          { sensitive: out.sensitive, necessary_for_service: out.necessary_for_service, retention: out.retention, recipients: out.recipients }) };
+      }
+      // a JSON merge patch (RFC 7396): an emptied locale or a consent form no longer asked is removed with null
+      const patchMap = (m, old) => Object.fromEntries(TEXT_LOCALES.filter((l) => m[l] || (old && old[l])).map((l) => [l, m[l] || null]));
+      const body = { name: patchMap(name, d.name), legal_basis: out.legal_basis, consent_form: consentForm,
+        sensitive: out.sensitive, necessary_for_service: out.necessary_for_service, retention: out.retention, recipients: out.recipients };
+      const desc = patchMap(description, d.description);
+      // every description removed: the field goes (an empty text map is no description)
+      const left = Object.keys(d.description || {}).filter((l) => !TEXT_LOCALES.includes(l)).length + TEXT_LOCALES.filter((l) => description[l]).length;
+      if (Object.keys(desc).length) body.description = left ? desc : null;
+      return { faults, out: body };
     }
 
     /** What is typed, to draw the form again in another language. */
@@ -160,45 +152,7 @@ export function purposesScreen() {
     });
 
     function save() {
-      const { faults, out, name, description, consentForm } = read();
-      if (faults.length) return showErrors(el, faults);
-      clearErrors(el);
-      return v.act(async () => {
-        say(tt.saving);
-        let body;
-        const keep = (m) => Object.fromEntries(Object.entries(m).filter(([, s]) => s));
-        if (isNew) {
-          body = Object.assign({ id: out.id, name: keep(name) }, Object.keys(keep(description)).length ? { description: keep(description) } : {},
-            { legal_basis: out.legal_basis }, consentForm ? { consent_form: consentForm } : {},
-            { sensitive: out.sensitive, necessary_for_service: out.necessary_for_service, retention: out.retention, recipients: out.recipients });
-        } else {
-          // a JSON merge patch (RFC 7396): an emptied locale or a consent form no longer asked is removed with null
-          const patchMap = (m, old) => Object.fromEntries(TEXT_LOCALES.filter((l) => m[l] || (old && old[l])).map((l) => [l, m[l] || null]));
-          body = { name: patchMap(name, d.name), legal_basis: out.legal_basis, consent_form: consentForm,
-            sensitive: out.sensitive, necessary_for_service: out.necessary_for_service, retention: out.retention, recipients: out.recipients };
-          const desc = patchMap(description, d.description);
-          // every description removed: the field goes (an empty text map is no description)
-          const left = Object.keys(d.description || {}).filter((l) => !TEXT_LOCALES.includes(l)).length + TEXT_LOCALES.filter((l) => description[l]).length;
-          if (Object.keys(desc).length) body.description = left ? desc : null;
-        }
-        let saved;
-        try {
-          saved = isNew
-            ? await call('POST', '/v1/purposes', body)
-            : await call('PATCH', `/v1/purposes/${enc(d.id)}`, body, { headers: { 'If-Match': `"${d.revision}"` } });
-        } catch (e) {
-          if (e.status === 412) {
-            say(tt.changedMeanwhile, 'error');
-            close(`edit:${d.id}`);
-            await v.refresh(true);
-            return;
-          }
-          return showFailure(el, e);
-        }
-        close(`edit:${saved.id}`);
-        await v.refresh(true);
-        say(fmt(isNew ? tt.created : tt.saved, { id: saved.id }), 'ok');
-      });
+      return ed.save(el, read, { collection: 'purposes', old: isNew ? null : d, words: tt, patched: true });
     }
     return el;
   }

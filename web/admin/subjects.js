@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The admin console's subjects: look up by id or identifier; profile,
-// consents, preferences, timeline, evidence (README.md beside this file).
+// consents, preferences, timeline, the evidence bundle and pack, erasure
+// (README.md beside this file). Newer words are in subjects-i18n.js.
 
-import { t, h, fmt, enc, when, localised, say, can, fileSafe, today, call, why, allPages, download, clearErrors, showErrors, showFailure, field, checkbox, makeView, table, cell } from './admin-core.js';
+import { app, t, h, fmt, enc, when, localised, say, can, fileSafe, today, call, why, allPages, download, clearErrors, showErrors, showFailure, field, checkbox, makeView, table, cell } from './admin-core.js';
+import { W } from './subjects-i18n.js';
+
+const w = () => W[app.ui];
 
 const SUBJECT_ID = /^[!-.0-~]{1,128}$/; // printable ASCII, no space, no '/' (docs/SUBJECTS.md)
 const IDENTIFIER_TYPES = ['phone', 'email', 'wechat_openid', 'wechat_unionid', 'wecom_external_userid', 'device_id', 'device'];
@@ -22,6 +26,8 @@ export function subjectsScreen() {
   let idValue = '';
   let current = null; // the subject id shown (kept in memory: never in the address)
   let parts = [];
+  let erasing = false; // the erasure's confirmation is open
+  let eraseTyped = ''; // the id typed to confirm it
   const root = h('div', { className: 'subjects' });
   const search = makeView({
     id: 'subjects', title: () => t().subjects, intro: () => t().subjectsIntro,
@@ -81,6 +87,8 @@ export function subjectsScreen() {
 
   function show(id) {
     current = id;
+    erasing = false;
+    eraseTyped = '';
     const tt = t();
     const path = `/v1/subjects/${enc(id)}`;
     // the purposes' names, for a key that may read them (else their ids are shown)
@@ -111,7 +119,11 @@ export function subjectsScreen() {
     });
     const prefs = makeView({
       id: 'subject-preferences', level: 3, title: () => t().preferences,
-      load: () => call('GET', `${path}/preferences`).catch((e) => { if (e.status === 404) return { preferences: {} }; throw e; }),
+      load: () => call('GET', `${path}/preferences`).catch((e) => {
+        if (e.status === 404) return { preferences: {} };
+        if (e.status === 409) return { erased: true }; // an erased person's preferences are not read (docs/SUBJECTS.md)
+        throw e;
+      }),
       draw: drawPreferences,
     });
     parts = [profile, consents, prefs];
@@ -135,6 +147,7 @@ export function subjectsScreen() {
 
   function drawProfile(s) {
     const tt = t();
+    const ww = w();
     if (s === null) return h('p', { className: 'empty', id: 'no-subject' }, tt.noSubject);
     const rows = [
       [tt.pseudonym, h('code', { className: 'wrap' }, s.pseudonym)],
@@ -145,10 +158,96 @@ export function subjectsScreen() {
       [tt.guardians, (s.guardians || []).length ? s.guardians.join(', ') : '—'],
     ];
     return h('div', {},
+      s.erased_at && h('p', { className: 'note erased-note', id: 'subject-erased' }, fmt(ww.erasedNote, { date: when(s.erased_at) })),
       h('dl', { className: 'facts-list' }, rows.map(([k, val]) => [h('dt', {}, k), h('dd', {}, val)])),
       can('ledger:read') && h('div', { className: 'actions' },
         h('button', { type: 'button', className: 'btn', 'data-key': 'evidence', 'aria-describedby': 'evidence-hint', onclick: evidence }, tt.evidence),
-        h('p', { className: 'note', id: 'evidence-hint' }, tt.evidenceHint)));
+        h('p', { className: 'note', id: 'evidence-hint' }, tt.evidenceHint)),
+      can('ledger:read') && h('div', { className: 'actions' },
+        h('button', { type: 'button', className: 'btn', 'data-key': 'evidence-pack', 'aria-describedby': 'evidence-pack-hint', onclick: evidencePack }, ww.pack),
+        h('p', { className: 'note', id: 'evidence-pack-hint' }, ww.packHint)),
+      can('admin') && !s.erased_at && (erasing ? eraseConfirm()
+        : h('div', { className: 'actions' },
+          h('button', { type: 'button', className: 'btn danger', 'data-key': 'erase', 'aria-describedby': 'erase-hint',
+            onclick: () => { erasing = true; eraseTyped = ''; parts[0].focusKey = 'erase-q'; parts[0].render(); } }, ww.erase),
+          h('p', { className: 'note', id: 'erase-hint' }, ww.eraseHint))));
+  }
+
+  /** The erasure's confirmation: what it does and does not do; the id typed again enables it. */
+  function eraseConfirm() {
+    const ww = w();
+    const id = current;
+    const matches = () => eraseTyped.trim() === id;
+    const yes = h('button', { type: 'submit', className: 'btn danger', 'data-key': 'erase-yes', disabled: !matches() }, ww.eraseYes);
+    const refuse = () => showErrors(form, [{ field: 'confirm', message: fmt(ww.eraseMismatch, { id }) }]);
+    const input = h('input', {
+      type: 'text', value: eraseTyped, 'data-field': 'confirm', 'data-key': 'erase-id', spellcheck: false, autocomplete: 'off', autocapitalize: 'off',
+      oninput: (e) => { eraseTyped = e.target.value; yes.disabled = !matches(); },
+      // Enter with the submit button disabled submits nothing: say why instead
+      onkeydown: (e) => { if (e.key === 'Enter' && !matches()) { e.preventDefault(); refuse(); } },
+    });
+    const list = (items) => h('ul', {}, items.map((x) => h('li', {}, x)));
+    const form = h('form', {
+      className: 'confirm erase-confirm', noValidate: true, 'aria-labelledby': 'erase-q',
+      onsubmit: (e) => {
+        e.preventDefault();
+        if (!matches()) return refuse();
+        clearErrors(form);
+        return erase(form, id);
+      },
+    },
+    h('p', { id: 'erase-q', className: 'confirm-q', tabIndex: -1, 'data-key': 'erase-q' }, fmt(ww.eraseQuestion, { id })),
+    h('div', { className: 'form-errors', tabIndex: -1 }),
+    h('p', {}, ww.eraseDoes), list([ww.eraseDoes1, ww.eraseDoes2, ww.eraseDoes3]),
+    h('p', {}, ww.eraseKeeps), list([ww.eraseKeeps1, ww.eraseKeeps2]),
+    h('p', { className: 'confirm-q' }, ww.eraseFinal),
+    field(fmt(ww.eraseType, { id }), input),
+    h('div', { className: 'actions' }, yes,
+      h('button', { type: 'button', className: 'btn secondary', 'data-key': 'erase-no',
+        onclick: () => { erasing = false; eraseTyped = ''; parts[0].focusKey = 'erase'; parts[0].render(); } }, ww.eraseNo)));
+    return form;
+  }
+
+  async function erase(form, id) {
+    const ww = w();
+    let done = false;
+    await parts[0].act(async () => {
+      let res;
+      try {
+        res = await call('DELETE', `/v1/subjects/${enc(id)}`);
+      } catch (e) {
+        if (e.status !== 409) return showFailure(form, e);
+        say(fmt(ww.erasedAlready, { id }), 'info'); // erased meanwhile (another operator): show it as it is
+        done = true;
+        return undefined;
+      }
+      const devices = res.devices_erased || [];
+      say(devices.length ? fmt(ww.erasedDevices, { id, n: devices.length, devices: devices.join(', ') }) : fmt(ww.erasedSay, { id }), 'ok');
+      done = true;
+      return undefined;
+    });
+    if (!done || current !== id) return;
+    erasing = false;
+    eraseTyped = '';
+    for (const p of parts.slice(1)) p.refresh();
+    await parts[0].refresh();
+    const heading = document.getElementById('subject-profile-h');
+    if (heading && current === id) heading.focus();
+  }
+
+  function evidencePack() {
+    const ww = w();
+    const id = current;
+    const name = `evidence-pack-${fileSafe(id)}-${today()}.tar`;
+    return parts[0].act(async () => {
+      try {
+        await download(`/v1/evidence-packs?subject=${enc(id)}`, name, { type: 'application/x-tar' });
+        say(fmt(ww.downloaded, { name }), 'ok');
+      } catch (e) {
+        const detail = why(e);
+        say(e.status === 404 ? ww.packNotYet : e.status === 422 ? fmt(ww.packNarrow, { detail }) : fmt(ww.failed, { detail }), 'error');
+      }
+    });
   }
 
   function evidence() {
@@ -179,6 +278,7 @@ export function subjectsScreen() {
 
   function drawPreferences(body) {
     const tt = t();
+    if (body.erased) return h('p', { className: 'empty', id: 'preferences-erased' }, w().prefsErased);
     const p = body.preferences || {};
     const onOff = (m) => Object.keys(m || {}).length ? h('ul', { className: 'plain' }, Object.entries(m).map(([k, on]) => h('li', {}, `${tt.channels[k] || k}: `, h('span', { className: on ? 'on' : 'off' }, on ? tt.on : tt.off)))) : '—';
     const dayList = (days) => (!days || days.length === 0 || days.length === 7 ? tt.everyDay : days.map((d) => tt.days[d] || d).join(' '));

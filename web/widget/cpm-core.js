@@ -85,13 +85,14 @@ export function createConsentCore(o) {
   }
 
   async function load() {
-    if (storage && !identified) identified = identify().catch(() => {}); // else a preview
+    if (storage && !identified && !o.experience) identified = identify().catch(() => {}); // else a preview
     await identified;
     const q = new URLSearchParams({ property });
     if (region) q.set('region', region);
     if (locale) q.set('locale', locale);
     if (auth()) q.set('subject', 'me');
-    const x = await call(`/v1/experience?${q}`, { headers: headers({ Accept: 'application/json' }) });
+    // o.experience: an operator's preview (README.md), from a draft: nothing fetched here, nothing recorded
+    const x = await (o.experience ? o.experience(locale) : call(`/v1/experience?${q}`, { headers: headers({ Accept: 'application/json' }) }));
     const before = state.decisions;
     const refuseAds = (gpc || x.gpc_signal) && x.gpc === 'refuse_sale_and_ads';
     state.experience = x;
@@ -141,7 +142,7 @@ export function createConsentCore(o) {
   function shown() {
     const x = need();
     emit('shown', x);
-    if (!auth()) return Promise.resolve(null);
+    if (!auth() || o.experience) return Promise.resolve(null);
     const rec = { property, locale: x.locale, notice: { id: x.notice.id, version: x.notice.version }, channel };
     if (x.policy) rec.policy = x.policy;
     displaying = post('/v1/subjects/me/displays', rec).then((r) => (state.display = r.display), () => null);
@@ -170,7 +171,7 @@ export function createConsentCore(o) {
   async function submit({ method = 'click' } = {}) {
     await displaying;
     const b = body(method);
-    if (!b.decisions.length) return null;
+    if (!b.decisions.length || o.experience) return null;
     const answer = await post('/v1/subjects/me/consents', b);
     state.otp = null;
     emit('updated', answer);

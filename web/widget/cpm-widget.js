@@ -83,8 +83,21 @@ const local = { get: ls('getItem'), set: ls('setItem'), remove: ls('removeItem')
 
 const uiLocale = (tag) => (/^zh-(Hant|HK|MO|TW)/i.test(tag) ? 'zh-Hant' : /^zh/i.test(tag) ? 'zh-Hans' : 'en');
 
+// The CSS where the popup lives (the page, or a shadow root): a constructed
+// sheet where the browser has them (a page's CSP cannot refuse one), else <style>.
+function style(at) {
+  const r = 'adoptedStyleSheets' in at ? at : document;
+  if (r.adoptedStyleSheets && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {
+    const s = style.s || (style.s = new CSSStyleSheet());
+    if (!s.cssRules.length) s.replaceSync(CSS);
+    if (r.adoptedStyleSheets.indexOf(s) < 0) r.adoptedStyleSheets = [...r.adoptedStyleSheets, s];
+  } else if (!r.querySelector('#cpm-style')) (r.head || r).append(h('style', { id: 'cpm-style', textContent: CSS }));
+}
+
+// o.experience: a preview (README.md): drawn from what it gives, inside the container, not modal, nothing recorded.
 export async function mount(o = {}) {
   const host = o.container || document.body.appendChild(h('div', { className: 'cpm-host' }));
+  const pv = !!o.experience;
   const fire = (name, detail) => host.dispatchEvent(new CustomEvent(`cpm:${name}`, { detail, bubbles: true }));
   const core = createConsentCore({
     base: o.base || new URL(import.meta.url).origin,
@@ -93,15 +106,16 @@ export async function mount(o = {}) {
     locale: o.locale,
     token: o.token,
     // an anonymous visitor's choices are kept under a device id in this browser, merged at login
-    storage: o.anonymous === 'off' ? null : o.storage || local,
+    storage: o.anonymous === 'off' || pv ? null : o.storage || local,
     fetch: o.fetch,
+    experience: o.experience,
     gpc: navigator.globalPrivacyControl === true,
   });
   ['ready', 'shown', 'updated', 'error'].forEach((n) => core.on(n, (d) => fire(n, d)));
   let root = null;
   let back = null;
 
-  if (!document.getElementById('cpm-style')) document.head.append(h('style', { id: 'cpm-style', textContent: CSS }));
+  style(host.getRootNode());
 
   const $ = (sel) => root.querySelector(sel);
   const focusables = () => [...$('#cpm-dialog').querySelectorAll('select,button,input,[tabindex="0"]')].filter((e) => !e.disabled);
@@ -156,6 +170,7 @@ export async function mount(o = {}) {
     return async () => {
       if (prepare) prepare();
       sync();
+      if (pv) return;
       const buttons = root.querySelectorAll('.cpm-btn');
       buttons.forEach((b) => (b.disabled = true));
       try {
@@ -233,7 +248,7 @@ export async function mount(o = {}) {
         hint && h('p', { className: 'cpm-note' }, hint), ...list.map((p) => item(p, label, fixed)));
     const btn = (id, text, fn) => h('button', { type: 'button', id, className: 'cpm-btn', onclick: fn }, text);
     const langs = LANGS.filter(([v]) => !x.locales || x.locales.indexOf(v) >= 0);
-    const next = h('div', { className: 'cpm-root', onkeydown: onKey },
+    const next = h('div', { className: 'cpm-root', onkeydown: pv ? null : onKey },
       h('div', { id: 'cpm-dialog', className: 'cpm-dlg', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'cpm-title', lang: x.locale, tabIndex: -1 },
         h('div', { className: 'cpm-head' },
           h('h2', { id: 'cpm-title' }, t.title),
@@ -264,9 +279,11 @@ export async function mount(o = {}) {
     if (root) return;
     back = document.activeElement;
     draw();
-    document.documentElement.classList.add('cpm-lock');
-    document.addEventListener('focusin', keep);
-    $('#cpm-dialog').focus();
+    if (!pv) {
+      document.documentElement.classList.add('cpm-lock');
+      document.addEventListener('focusin', keep);
+      $('#cpm-dialog').focus();
+    }
     core.shown();
   }
 

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
-#include "store/ticker.h"
+#include "core/ticker.h"
 
 struct cpm_ticker {
     unsigned interval_ms;

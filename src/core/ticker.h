@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ticker.h — a thread that calls a function every interval until stopped:
- * what the checkpointer and the scheduler run on. Stopping wakes it at
+ * what the checkpointer, the scheduler and the log flusher run on. Stopping wakes it at
  * once and waits for the call in progress to end.
  */
-#ifndef CPM_STORE_TICKER_H
-#define CPM_STORE_TICKER_H
+#ifndef CPM_CORE_TICKER_H
+#define CPM_CORE_TICKER_H
 
 #include "core/common.h"
 
@@ -17,4 +17,4 @@ cpm_err cpm_ticker_start(unsigned interval_ms, void (*tick)(void *ctx), void *ct
 /* Stops the thread and frees t; NULL is a no-op. */
 void cpm_ticker_stop(struct cpm_ticker *t);
 
-#endif /* CPM_STORE_TICKER_H */
+#endif /* CPM_CORE_TICKER_H */

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the admin console's browser tests share (tests/browser/admin*.test.mjs):
+// signing in, waiting for views to load, going to a screen, watching what
+// the page sends, status and field errors, screenshots at two sizes. The
+// console's stable hooks are listed in web/admin/README.md.
+import assert from 'node:assert/strict';
+import { newPage, shot } from './support.mjs';
+
+export const PHONE = { width: 390, height: 844 };
+export const DESKTOP = { width: 1280, height: 900 };
+/** The console asks for its session first: a 401 there is expected before signing in. */
+export const NOT_SIGNED_IN = { path: '/v1/admin/sessions/current', status: 401 };
+
+/** A page of the console, signed out; expected lists answers the test expects to fail. */
+export const consolePage = (t, env, options, expected = []) =>
+  newPage(t, env, { viewport: PHONE, ...options }, { expected: [NOT_SIGNED_IN, ...expected] });
+
+/** Waits until every view on the page has loaded (or shown its error). */
+export const loaded = (page) => page.waitForFunction(() => {
+  const all = [...document.querySelectorAll('main section[aria-busy]')];
+  return all.length > 0 && all.every((s) => s.getAttribute('aria-busy') === 'false');
+});
+
+/** Opens /admin and signs in with key (the admin key by default); resolves once a screen has loaded. */
+export async function signIn(page, env, key = env.key) {
+  await page.goto(`${env.server.url}/admin`);
+  await page.waitForSelector('#signin');
+  await page.fill('#api-key', key);
+  await page.click('#signin button[type="submit"]');
+  await page.waitForSelector('#nav:not([hidden])');
+  await loaded(page);
+}
+
+/** Goes to a screen through the menu. */
+export async function go(page, screen) {
+  await page.click(`#nav a[data-screen="${screen}"]`);
+  await page.waitForSelector(`#${screen}[aria-busy="false"]`);
+  await loaded(page);
+}
+
+/**
+ * The changes (not GETs) the page sends to a path matching re:
+ * [{method, path, query, url (path and query), body, ifMatch}].
+ */
+export function sent(page, re) {
+  const seen = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (re.test(u.pathname) && r.method() !== 'GET') {
+      seen.push({ method: r.method(), path: u.pathname, query: u.search, url: u.pathname + u.search,
+        body: r.postData() ? JSON.parse(r.postData()) : null, ifMatch: r.headers()['if-match'] });
+    }
+  });
+  return seen;
+}
+
+/** Waits for the status line to say text (a string: exactly; a RegExp: matching); fails saying what it says. */
+export const statusIs = (page, text, timeout = 10000) => page.waitForFunction(([s, isRe]) => {
+  const now = document.getElementById('status').textContent;
+  return isRe ? new RegExp(s).test(now) : now === s;
+}, [text instanceof RegExp ? text.source : text, text instanceof RegExp], { timeout })
+  .catch(async () => assert.fail(`status: ${JSON.stringify(await page.textContent('#status'))}, expected ${text}`));
+
+/** The field error shown for a field path. */
+export const errorFor = (page, scope, field) => page.locator(`${scope} .field-error[data-error-for="${field}"]`);
+
+/** A screen (or element) as a phone and a desktop see it: <name>-<phone|desktop>.png; back to the phone size. */
+export async function shots(page, name, selector) {
+  for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    await page.setViewportSize(size);
+    if (selector) await shot(page.locator(selector), `${name}-${label}`);
+    else await shot(page, `${name}-${label}`, { fullPage: true });
+  }
+  await page.setViewportSize(PHONE);
+}

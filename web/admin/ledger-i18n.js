@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// The ledger screen's words (ledger.js), one table per locale; `{name}`
+// marks a value put in as text.
+
+export const W = {
+  'zh-Hans': {
+    ledger: '账本', ledgerIntro: '所有同意、拒绝、撤回和配置变更都按顺序记入只追加的 Merkle 树账本，并定期签名。任何人都可以用验证密钥离线核对。',
+    treeSize: '事件总数（树大小）', root: '根哈希', origin: '账本名称', vkey: '验证密钥',
+    offline: '离线核对：将验证密钥交给审计方，用 cpm verify 检查证据包或整个数据目录（cpm verify --store）。',
+    verifyTitle: '立即完整校验', verifyIntro: '逐条重新计算每个事件的哈希，重建整棵树并与存储的每个节点和每个已签名检查点比对。服务照常运行；事件越多耗时越长。',
+    verifyNow: '立即校验', verifying: '正在校验…', started: '已开始完整校验。',
+    startFailed: '无法开始校验：{detail}', pollFailed: '无法读取校验进度：{detail}',
+    neverRun: '自服务启动以来还没有运行过完整校验。',
+    progress: '已校验 {checked} / {total} 个事件', runMeta: '第 {run} 次校验 · 由密钥 {key} 于 {time} 发起', finished: '完成于 {time}',
+    passed: '通过', passedText: '全部 {n} 个事件与存储的树一致；{k} 个已签名检查点全部吻合（最新大小 {size}）。',
+    passedSay: '校验通过：{n} 个事件。', notPassedSay: '校验未通过，请查看结果。',
+    failed: '未通过', error: '未完成', problemAt: '事件 {seq}：{message}',
+    failedAdvice: '账本数据与签名不符，可能被篡改。请保全数据目录和日志，并立即通知安全负责人。服务在下次启动时会拒绝写入。',
+    errorAdvice: '校验未能完成（服务停止或存储无法读取）。请稍后重试。',
+  },
+  'zh-Hant': {
+    ledger: '帳本', ledgerIntro: '所有同意、拒絕、撤回和設定變更都按順序記入只追加的 Merkle 樹帳本，並定期簽署。任何人都可以用驗證金鑰離線核對。',
+    treeSize: '事件總數（樹大小）', root: '根雜湊', origin: '帳本名稱', vkey: '驗證金鑰',
+    offline: '離線核對：將驗證金鑰交給稽核方，用 cpm verify 檢查證據包或整個資料目錄（cpm verify --store）。',
+    verifyTitle: '立即完整驗證', verifyIntro: '逐筆重新計算每個事件的雜湊，重建整棵樹並與儲存的每個節點和每個已簽署檢查點比對。服務照常運作；事件越多耗時越長。',
+    verifyNow: '立即驗證', verifying: '正在驗證…', started: '已開始完整驗證。',
+    startFailed: '無法開始驗證：{detail}', pollFailed: '無法讀取驗證進度：{detail}',
+    neverRun: '自服務啟動以來還沒有執行過完整驗證。',
+    progress: '已驗證 {checked} / {total} 個事件', runMeta: '第 {run} 次驗證 · 由金鑰 {key} 於 {time} 發起', finished: '完成於 {time}',
+    passed: '通過', passedText: '全部 {n} 個事件與儲存的樹一致；{k} 個已簽署檢查點全部吻合（最新大小 {size}）。',
+    passedSay: '驗證通過：{n} 個事件。', notPassedSay: '驗證未通過，請查看結果。',
+    failed: '未通過', error: '未完成', problemAt: '事件 {seq}：{message}',
+    failedAdvice: '帳本資料與簽署不符，可能遭竄改。請保全資料目錄和日誌，並立即通知安全負責人。服務在下次啟動時會拒絕寫入。',
+    errorAdvice: '驗證未能完成（服務停止或儲存無法讀取）。請稍後重試。',
+  },
+  en: {
+    ledger: 'Ledger', ledgerIntro: 'Every consent, refusal, withdrawal and configuration change is appended, in order, to a Merkle-tree ledger that is signed every second it grows. Anyone holding the verifier key can check it offline.',
+    treeSize: 'Events (tree size)', root: 'Root hash', origin: 'Ledger name', vkey: 'Verifier key',
+    offline: 'Offline: give auditors the verifier key; cpm verify checks an evidence pack, or a whole data directory (cpm verify --store).',
+    verifyTitle: 'Full verification', verifyIntro: 'Re-hashes every event, rebuilds the whole tree and compares it with every stored node and every signed checkpoint. cpmd keeps serving meanwhile; the more events, the longer it takes.',
+    verifyNow: 'Verify now', verifying: 'Verifying…', started: 'Full verification started.',
+    startFailed: 'Could not start the verification: {detail}', pollFailed: 'Could not read the verification\'s progress: {detail}',
+    neverRun: 'No full verification has run since cpmd started.',
+    progress: '{checked} of {total} events checked', runMeta: 'Run {run} · asked for by key {key} at {time}', finished: 'Finished at {time}',
+    passed: 'Passed', passedText: 'All {n} events re-derive the stored tree; all {k} signed checkpoints match (the latest of size {size}).',
+    passedSay: 'Verification passed: {n} events.', notPassedSay: 'Verification did not pass: see the result.',
+    failed: 'Failed', error: 'Did not finish', problemAt: 'Event {seq}: {message}',
+    failedAdvice: 'The stored ledger does not match what was signed: it may have been tampered with. Preserve the data directory and the logs and tell your security officer now. cpmd will refuse writes when it next starts.',
+    errorAdvice: 'The verification could not finish (cpmd stopping, or the store unreadable). Try again later.',
+  },
+};
