@@ -27,6 +27,7 @@ OpenCPM is starting on http://$listen
               (a logged-in visitor's token, valid one hour: 'cpm token --property demo-shop --subject ID'
                mints more; http://$listen/demo without one is an anonymous visitor)
   preferences: http://$listen/center#token=$token&region=CN
+  console:    http://$listen/admin  (sign in with the admin API key printed at first start)
   health:     http://$listen/healthz
   API doc:    http://$listen/v1/openapi.json
   try:        curl -H "Authorization: Bearer cpm_…" http://$listen/v1/purposes
