@@ -4,20 +4,26 @@
  * each row one decision with its original time, into the ledger
  * (docs/IMPORT-EXPORT.md).
  *
- * Two passes over the file. The first checks every row — its values, the
- * consent rules against the stored configuration, its subject (not
- * erased), duplicates within the file — and writes nothing: a file with a
- * bad row is refused whole, every bad line named. The second builds each
- * row's event as the API would (method `import`, the original time, when
- * it was imported) and hands the events to the ledger's writer in chunks,
- * one transaction each, in file order: the ledger's order is the file's.
+ * One pass over the file. Each row is checked — its values, the consent
+ * rules against the stored configuration, its subject (not erased),
+ * duplicates within the file — and, while every row before it was good,
+ * its event is built as the API would build it (method `import`, the
+ * original time, when it was imported) and handed to the ledger's writer
+ * in chunks, in file order: the ledger's order is the file's. The writer
+ * writes the chunks while the next rows are checked (the two cores), all
+ * into one transaction (the store's bulk load), committed only once the
+ * last row is checked: a file with a bad row is refused whole, every bad
+ * line named, and nothing of it is written; an import that stops for any
+ * reason leaves the store as it was.
  *
  * A row's event id is a keyed hash of its identity (subject, purpose,
  * recipient, time, decision, source_id), so a re-run finds the rows it
  * imported and skips them, and the store's unique event ids make a second
  * copy impossible. A subject's consent state follows its newest decision
  * by time: an imported decision older than the one that stands (a live
- * one, or a newer row) joins the history only.
+ * one, or a newer row) joins the history only. A row that is the newest
+ * of its consent so far sets the state (a later, newer row replaces it in
+ * the same transaction), so no second look at the file is needed.
  *
  * The data directory's writer lock keeps the other writer, cpmd, out while
  * an import writes; --dry-run only reads and may run beside it.
@@ -26,6 +32,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <sys/statvfs.h>
 
 #include "api/subject_keys.h"
 #include "cli/cli.h"
@@ -71,25 +78,16 @@ struct subject_entry {
     uint8_t padding[5];
 };
 
-/*
- * What the first pass decided for the n-th row of the file, for the second:
- * its event id, a digest of its text (a file changed between the passes is
- * not written), whether it was imported before.
- */
-struct row_plan {
-    uint8_t id[16]; /* the keyed hash of its identity: "evt_" + hex */
-    uint64_t digest;
-    bool skipped;
-};
-
 /* A subject's consent on a purpose (and recipient): the stored decision and the file's newest. */
 struct state_entry {
     int64_t stored_ms;    /* the decision time of the stored state; -1: none */
     int64_t newest_ms;    /* the newest row's time */
     uint64_t newest_line; /* 0: no row yet */
+    bool set;             /* a row of the file set the state (counted once) */
+    uint8_t padding[7];
 };
 
-/* One writer submission: a transaction of up to CPM_IMPORT_CHUNK_ROWS rows. */
+/* One writer submission of up to CPM_IMPORT_CHUNK_ROWS rows, in the bulk load's transaction. */
 struct chunk {
     struct cpm_write_request req;
     struct import *im;
@@ -107,6 +105,8 @@ struct import {
     struct cpm__import_input in;
     struct cpm_store *store;
     struct cpm_keyring kr;
+    /* cpm_identifier_hash's HMAC keyed and fed its type, once: rows only add their value */
+    crypto_auth_hmacsha256_state row_mac, source_mac;
     char origin[CPM_ORIGIN_BYTES_MAX], vkey[CPM_VKEY_BYTES_MAX];
     int lock_fd;
     struct cpm_config_cache cache;
@@ -115,15 +115,13 @@ struct import {
     int64_t now_ms;
     char action_id[CPM_EVENT_ID_BYTES];                /* the import run: every leaf's `action` */
     struct cpm_keymap rows, sources, subjects, states; /* rows: identity → its line */
-    struct row_plan *plan;                             /* one per row of the file, in order */
-    size_t plan_count, plan_cap;
-    char last_subject[CPM_SUBJECT_ID_BYTES_MAX + 1]; /* the second pass's, and its pseudonym */
+    char last_subject[CPM_SUBJECT_ID_BYTES_MAX + 1];   /* the last event's, and its pseudonym */
     char last_pseudonym[CPM_PSEUDONYM_BYTES];
     struct cpm_cli_progress progress;
     /* counts */
     uint64_t rows_read, bad_lines, skipped, new_subjects, states_set, history_only;
     uint64_t decisions[3]; /* given, refused, withdrawn */
-    /* the second pass */
+    /* writing */
     struct cpm_writer *writer; /* NULL on a dry run */
     struct cpm_checkpointer *checkpointer;
     struct chunk *chunks[2];
@@ -132,6 +130,7 @@ struct import {
     pthread_cond_t done;
     cpm_err failed; /* the first commit that failed */
     uint64_t written;
+    bool committed; /* the bulk load's transaction is in */
 };
 
 /* ---- small helpers ---- */
@@ -155,13 +154,44 @@ static void state_key(const char *subject, const char *purpose, const char *reci
     hash16(text, (size_t)n, out);
 }
 
+/*
+ * cpm_identifier_hash(kr, type, value) is HMAC(identifier key, type ‖ 0x00
+ * ‖ value): the HMAC's two key blocks and the type are hashed once here,
+ * and each row copies the state (a row needs two: its identity, its
+ * source). Checked against cpm_identifier_hash before use: false if they
+ * disagree.
+ */
+static bool identifier_mac_init(struct import *im, const char *type,
+                                crypto_auth_hmacsha256_state *st)
+{
+    uint8_t mine[CPM_IDENTIFIER_HASH_BYTES], theirs[CPM_IDENTIFIER_HASH_BYTES];
+    crypto_auth_hmacsha256_state probe;
+    crypto_auth_hmacsha256_init(st, im->kr.identifier_key, sizeof(im->kr.identifier_key));
+    crypto_auth_hmacsha256_update(st, (const uint8_t *)type, strlen(type) + 1); /* and its NUL */
+    probe = *st;
+    crypto_auth_hmacsha256_update(&probe, (const uint8_t *)"probe", 5);
+    crypto_auth_hmacsha256_final(&probe, mine);
+    cpm_identifier_hash(&im->kr, type, "probe", theirs);
+    sodium_memzero(&probe, sizeof(probe));
+    return sodium_memcmp(mine, theirs, sizeof(mine)) == 0;
+}
+
+static void identifier_mac(const crypto_auth_hmacsha256_state *keyed, const char *value,
+                           uint8_t out[CPM_IDENTIFIER_HASH_BYTES])
+{
+    crypto_auth_hmacsha256_state st = *keyed;
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)value, strlen(value));
+    crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof(st));
+}
+
 /* The row's identity, keyed: its map key and its event id ("evt_" + 32 hex). */
 static void row_identity(const struct import *im, const struct cpm_import_record *r,
                          uint8_t key[CPM_IDENTIFIER_HASH_BYTES], char id[CPM_EVENT_ID_BYTES])
 {
     char text[CPM_IMPORT_KEY_TEXT_BYTES];
     cpm_import_key_text(r, text, sizeof(text));
-    cpm_identifier_hash(&im->kr, "import", text, key);
+    identifier_mac(&im->row_mac, text, key); /* cpm_identifier_hash(kr, "import", text) */
     memcpy(id, "evt_", 4);
     sodium_bin2hex(id + 4, CPM_EVENT_ID_BYTES - 4, key, 16);
 }
@@ -251,16 +281,17 @@ static cpm_err check_rules(struct import *im, const struct cpm_import_record *r,
     return err == CPM_ERR_VALIDATION ? CPM_OK : err;
 }
 
-/* First pass, a good row: duplicates, imported before, the newest decision per consent. */
+/*
+ * A good row: duplicates, imported before (*skipped), the newest decision
+ * per consent (*state: the row's consent); id gets its event id.
+ */
 static cpm_err note_row(struct import *im, const struct cpm_import_record *r, uint64_t line,
-                        const struct subject_entry *subject, struct row_plan *plan,
-                        struct cpm_detail *d)
+                        const struct subject_entry *subject, char id[CPM_EVENT_ID_BYTES],
+                        bool *skipped, struct state_entry **state, struct cpm_detail *d)
 {
     uint8_t key[CPM_IDENTIFIER_HASH_BYTES], source[CPM_KEYMAP_KEY_BYTES];
-    char id[CPM_EVENT_ID_BYTES];
     bool added, exists = false;
     row_identity(im, r, key, id);
-    memcpy(plan->id, key, sizeof(plan->id));
     uint64_t *first = cpm_keymap_put(&im->rows, key, &added);
     if (first == NULL)
         return im->rows.count == im->rows.count_max ? CPM_ERR_TOO_LARGE : CPM_ERR_NOMEM;
@@ -285,7 +316,7 @@ static cpm_err note_row(struct import *im, const struct cpm_import_record *r, ui
     cpm_err err = subject->status == SUBJECT_EXISTS
                       ? im->store->ops->event_id_exists(im->store, id, &exists)
                       : CPM_OK;
-    plan->skipped = exists;
+    *skipped = exists;
     im->skipped += exists;
     if (err != CPM_OK || exists)
         return err;
@@ -299,10 +330,11 @@ static cpm_err note_row(struct import *im, const struct cpm_import_record *r, ui
         st->newest_ms = r->time_ms;
         st->newest_line = line;
     }
+    *state = st;
     return CPM_OK;
 }
 
-/* ---- the second pass: chunks for the writer ---- */
+/* ---- writing: chunks for the writer ---- */
 
 static void chunk_done(struct cpm_write_request *req)
 {
@@ -327,9 +359,9 @@ static void chunk_reset(struct chunk *c)
 
 /*
  * Hands the current chunk to the writer (a dry run only counts it), once
- * the one before it is committed: one chunk is committed while the next is
- * built, and a chunk never commits after one that failed, so the ledger
- * holds a prefix of the file whatever happens.
+ * the one before it is written: one chunk is written while the next is
+ * built, in file order, and none after one that failed (which dropped the
+ * whole load).
  */
 static cpm_err flush(struct import *im)
 {
@@ -400,18 +432,19 @@ static cpm_err add_subject(struct import *im, struct chunk *c, const char *id,
     return err;
 }
 
-/* The row's consent state, when it is the newest decision of its consent. */
+/*
+ * The row's consent state, when it is the newest decision of its consent
+ * so far and newer than the stored one: a newer row later in the file sets
+ * it again, after this one, in the same transaction.
+ */
 static void add_state(struct import *im, struct chunk *c, const struct cpm_import_record *r,
-                      uint64_t line)
+                      uint64_t line, struct state_entry *st)
 {
-    uint8_t key[CPM_KEYMAP_KEY_BYTES];
-    state_key(r->subject, r->purpose, r->recipient, key);
-    const struct state_entry *st = cpm_keymap_get(&im->states, key);
-    CPM_ASSERT(st != NULL); /* the first pass noted every row it keeps */
-    if (st->newest_line != line || st->newest_ms <= st->stored_ms) {
-        im->history_only++;
+    if (st->newest_line != line || st->newest_ms <= st->stored_ms)
         return;
-    }
+    if (!st->set)
+        im->states_set++; /* each consent once; the other rows join the history only */
+    st->set = true;
     struct cpm_consent_state *s = &c->state[c->states++];
     memset(s, 0, sizeof(*s));
     cpm_strlcpy(s->subject_id, r->subject, sizeof(s->subject_id));
@@ -428,7 +461,6 @@ static void add_state(struct import *im, struct chunk *c, const struct cpm_impor
     s->remind_ms = t.expires_ms > im->now_ms ? t.remind_ms : 0; /* lapsed: it just expires */
     s->ask_again_ms = t.ask_again_ms;
     s->seq = (int64_t)c->events; /* the chunk's event just added, 1-based */
-    im->states_set++;
 }
 
 /* The row's event, built as the API builds a consent's. */
@@ -450,7 +482,7 @@ static cpm_err add_event(struct import *im, struct chunk *c, const struct cpm_im
         cpm_subject_pseudonym(&im->kr, r->subject, im->last_pseudonym);
     }
     if (r->source_id != NULL) {
-        cpm_identifier_hash(&im->kr, "import-source", r->source_id, source_hash);
+        identifier_mac(&im->source_mac, r->source_id, source_hash); /* "import-source" */
         sodium_bin2hex(source, sizeof(source), source_hash, sizeof(source_hash));
     }
     struct cpm_consent_action a;
@@ -472,48 +504,20 @@ static cpm_err add_event(struct import *im, struct chunk *c, const struct cpm_im
     return CPM_OK;
 }
 
-/* The hash of the notice text the person was shown, from the published version (cached). */
-static cpm_err notice_sha256(struct import *im, const struct cpm_import_record *r, const char **out)
-{
-    const json_t *version = NULL;
-    *out = NULL;
-    cpm_err err = r->notice_id ? cpm_config_notice_version_cached(im->store, r->notice_id,
-                                                                  r->notice_version, &version)
-                               : CPM_OK;
-    const json_t *text = json_object_get(json_object_get(version, "content"), r->locale);
-    *out = json_string_value(json_object_get(text, "sha256"));
-    return err;
-}
-
 /*
- * Second pass, the n-th row: the one the first pass checked (same text), so
- * its values are taken as they are; its subject (when new), event and state
- * go into the current chunk. CONFLICT when the file changed meanwhile.
+ * A good row, new to the store, while every row before it was good: its
+ * subject (when new), event and state go into the current chunk.
  */
-static cpm_err write_row(struct import *im, json_t *row, uint64_t line, size_t n, uint64_t digest)
+static cpm_err write_row(struct import *im, const struct cpm_import_record *r, uint64_t line,
+                         struct subject_entry *subject, const char *id, const char *sha256,
+                         struct state_entry *st)
 {
-    if (row == NULL || n >= im->plan_count || im->plan[n].digest != digest)
-        return CPM_ERR_CONFLICT;
-    const struct row_plan *plan = &im->plan[n];
-    if (plan->skipped)
-        return CPM_OK;
-    struct cpm_import_record r;
-    uint8_t skey[CPM_KEYMAP_KEY_BYTES];
-    char id[CPM_EVENT_ID_BYTES] = "evt_";
-    const char *sha256 = NULL;
-    cpm_import_row_fill(row, &r);
-    subject_key(r.subject, skey);
-    struct subject_entry *subject = cpm_keymap_get(&im->subjects, skey);
-    CPM_ASSERT(subject != NULL); /* the first pass looked every subject up */
-    sodium_bin2hex(id + 4, sizeof(id) - 4, plan->id, sizeof(plan->id));
     struct chunk *c = im->chunks[im->current];
-    cpm_err err = notice_sha256(im, &r, &sha256);
+    cpm_err err = add_subject(im, c, r->subject, subject);
     if (err == CPM_OK)
-        err = add_subject(im, c, r.subject, subject);
+        err = add_event(im, c, r, id, sha256);
     if (err == CPM_OK)
-        err = add_event(im, c, &r, id, sha256);
-    if (err == CPM_OK)
-        add_state(im, c, &r, line);
+        add_state(im, c, r, line, st);
     if (err == CPM_OK && c->events == CPM_IMPORT_CHUNK_ROWS)
         err = flush(im);
     return err;
@@ -521,48 +525,34 @@ static cpm_err write_row(struct import *im, json_t *row, uint64_t line, size_t n
 
 /* ---- the passes ---- */
 
-/* The plan of the next row (the n-th): room for it. */
-static struct row_plan *next_plan(struct import *im, uint64_t digest)
-{
-    if (im->plan_count == im->plan_cap) {
-        size_t cap = im->plan_cap ? 2 * im->plan_cap : 4096;
-        struct row_plan *grown = cpm_realloc(im->plan, cap * sizeof(*grown));
-        if (grown == NULL)
-            return NULL;
-        im->plan = grown;
-        im->plan_cap = cap;
-    }
-    struct row_plan *plan = &im->plan[im->plan_count++];
-    memset(plan, 0, sizeof(*plan));
-    plan->digest = digest;
-    return plan;
-}
-
-/* First pass, one row; a store failure is returned, the row's faults go to d. */
-static cpm_err check_row(struct import *im, json_t *row, uint64_t line, uint64_t digest,
-                         struct cpm_detail *d)
+/* One row; a store failure is returned, the row's faults go to d. */
+static cpm_err take_row(struct import *im, json_t *row, uint64_t line, struct cpm_detail *d)
 {
     struct cpm_import_record r;
     struct subject_entry *subject = NULL;
+    struct state_entry *st = NULL;
     const char *sha256;
-    if (im->plan_count == CPM_IMPORT_ROWS_MAX)
+    char id[CPM_EVENT_ID_BYTES];
+    bool skipped = false;
+    if (im->rows_read == CPM_IMPORT_ROWS_MAX)
         return CPM_ERR_TOO_LARGE;
-    struct row_plan *plan = next_plan(im, digest);
-    if (plan == NULL)
-        return CPM_ERR_NOMEM;
+    im->rows_read++;
     if (row == NULL || cpm_import_row_parse(row, im->now_ms, &r, d) != CPM_OK)
         return CPM_OK;
     cpm_err err = look_up_subject(im, r.subject, &subject);
     if (err == CPM_OK)
         err = check_rules(im, &r, subject, &sha256, d);
     if (err == CPM_OK && d->count == 0)
-        err = note_row(im, &r, line, subject, plan, d);
-    return err;
+        err = note_row(im, &r, line, subject, id, &skipped, &st, d);
+    if (err != CPM_OK || d->count > 0 || skipped || im->bad_lines > 0)
+        return err; /* after a bad line, only checks: nothing will be written */
+    return write_row(im, &r, line, subject, id, sha256, st);
 }
 
-/* Reads the whole input once; each row goes to check_row (first pass) or write_row. */
-static cpm_err pass(struct import *im, bool writing)
+/* Reads the whole input once, each row to take_row. */
+static cpm_err pass(struct import *im)
 {
+    const char *phase = im->args.dry_run ? "checking" : "importing";
     struct cpm_detail d;
     cpm_detail_init(&d);
     cpm_err err = cpm__import_input_start(&im->in, &d);
@@ -574,23 +564,15 @@ static cpm_err pass(struct import *im, bool writing)
         uint64_t line = 0, digest = 0;
         cpm_detail_init(&d);
         err = cpm__import_input_next(&im->in, &row, &line, &digest, &d);
-        if (err == CPM_OK && !writing)
-            err = check_row(im, row, line, digest, &d);
-        else if (err == CPM_OK)
-            err = write_row(im, row, line, rows, digest);
+        if (err == CPM_OK)
+            err = take_row(im, row, line, &d);
         if (err == CPM_OK && d.count > 0)
             report_line(im, line, &d);
         json_decref(row);
         if (err == CPM_OK && ++rows % PROGRESS_EVERY_ROWS == 0)
-            cpm_cli_progress_tick(&im->progress, writing ? "writing" : "checking", rows);
+            cpm_cli_progress_tick(&im->progress, phase, rows);
     }
     cpm_cli_progress_end(&im->progress);
-    if (err == CPM_ERR_NOT_FOUND && writing && rows != im->plan_count)
-        err = CPM_ERR_CONFLICT; /* fewer rows than the first pass read */
-    if (!writing)
-        im->rows_read = rows;
-    if (err == CPM_ERR_CONFLICT && writing)
-        fprintf(stderr, "cpm import: %s changed while it was being imported\n", im->in.name);
     return err == CPM_ERR_NOT_FOUND ? CPM_OK : err;
 }
 
@@ -607,15 +589,61 @@ static cpm_err start_writing(struct import *im, struct cpm_detail *d)
     cpm_err err = cpm_config_policies_cached(im->store, &im->policies);
     if (err != CPM_OK || im->args.dry_run)
         return err;
-    err = im->store->ops->bulk_load(im->store, true);
+    err = cpm_writer_start(im->store, NULL, NULL, &im->writer); /* the tree head, committed */
     if (err == CPM_OK)
-        err = cpm_writer_start(im->store, NULL, NULL, &im->writer);
-    if (err == CPM_OK)
-        err = cpm_checkpointer_start(im->store, im->writer, im->origin,
-                                     cpm_keyring_signing_seed(&im->kr), &im->checkpointer);
+        err = im->store->ops->bulk_load(im->store, true);
     if (err != CPM_OK)
         cpm_detail_add(d, "", "cannot start writing the ledger");
     return err;
+}
+
+/*
+ * After the pass: the last chunk written, then the whole load committed
+ * (durable) when every row was good, else dropped. Then the checkpointer
+ * signs the new head (at release): never a head that was not committed.
+ */
+static cpm_err finish_writing(struct import *im, cpm_err err)
+{
+    if (im->bad_lines > 0 && im->chunks[0] && im->chunks[1])
+        chunk_reset(im->chunks[im->current]); /* dropped anyway */
+    cpm_err drained = im->chunks[0] && im->chunks[1] ? drain(im) : CPM_OK;
+    err = err != CPM_OK ? err : drained;
+    if (im->writer == NULL)
+        return err;
+    if (err == CPM_OK && im->bad_lines == 0)
+        err = im->store->ops->bulk_load(im->store, false);
+    else
+        im->store->ops->bulk_abort(im->store);
+    if (err != CPM_OK || im->bad_lines > 0) {
+        im->written = 0;
+        return err;
+    }
+    im->committed = true;
+    err = cpm_checkpointer_start(im->store, im->writer, im->origin,
+                                 cpm_keyring_signing_seed(&im->kr), &im->checkpointer);
+    return err;
+}
+
+/*
+ * The store grows by about 13 times the input's size (events, tree nodes,
+ * states, their indexes: 1.1 GB for an 85 MB file of 1 M rows), and the WAL
+ * by as much again until the one commit: warn before starting when the data
+ * directory's file system has less free (docs/IMPORT-EXPORT.md).
+ */
+#define GROWTH_PER_INPUT_BYTE 15
+
+static void warn_disk_space(const struct import *im)
+{
+    struct statvfs fs;
+    if (statvfs(im->data, &fs) != 0 || im->in.st.st_size <= 0)
+        return;
+    double need = (double)im->in.st.st_size * GROWTH_PER_INPUT_BYTE * 2 / 1e6;
+    double have = (double)fs.f_bavail * (double)fs.f_frsize / 1e6;
+    if (have < need)
+        fprintf(stderr,
+                "cpm import: warning: %s has %.0f MB free; this import may need about %.0f MB "
+                "(the store's growth, and the WAL as large until the import commits)\n",
+                im->data, have, need);
 }
 
 /* Keys, the writer lock (not on a dry run), the store, and the ledger's integrity. */
@@ -626,8 +654,13 @@ static cpm_err open_data(struct import *im, struct cpm_detail *d)
     if (err == CPM_OK)
         err = cpm_keyring_init(&im->kr, &keys);
     cpm_datadir_keys_wipe(&keys);
-    if (err == CPM_OK && !im->args.dry_run)
+    if (err == CPM_OK && (!identifier_mac_init(im, "import", &im->row_mac) ||
+                          !identifier_mac_init(im, "import-source", &im->source_mac)))
+        err = CPM_ERR_CRYPTO; /* cpm_identifier_hash changed: update identifier_mac */
+    if (err == CPM_OK && !im->args.dry_run) {
         err = cpm_datadir_lock(im->data, &im->lock_fd, d);
+        warn_disk_space(im);
+    }
     if (err == CPM_OK)
         err = im->args.dry_run ? cpm_store_open_readonly(im->data, false, &im->store, d)
                                : cpm_store_open(im->data, &im->store, d);
@@ -675,32 +708,30 @@ static int run(struct import *im)
     cpm_detail_init(&d);
     cpm_err err = open_data(im, &d);
     if (err == CPM_OK)
-        err = pass(im, false);
+        err = start_writing(im, &d);
+    if (err == CPM_OK)
+        err = pass(im);
+    err = finish_writing(im, err);
     if (err == CPM_ERR_TOO_LARGE)
         cpm_detail_add(&d, "", "%s has more than %d rows: split it (a re-run skips what is in)",
                        im->in.name, CPM_IMPORT_ROWS_MAX);
     if (err != CPM_OK) {
         cpm_cli_report("import", err, &d);
+        if (im->committed) /* only the checkpointer did not start */
+            fprintf(stderr,
+                    "cpm import: %llu events were written, but no checkpoint signs them "
+                    "yet: cpmd signs its head once it runs\n",
+                    (unsigned long long)im->written);
+        else
+            fprintf(stderr, "cpm import: nothing was written (an import is one transaction); "
+                            "run it again: rows imported before are skipped\n");
         return CPM_EXIT_FAILURE;
     }
     if (im->bad_lines > 0) {
         print_refusal(im);
         return CPM_EXIT_FAILURE;
     }
-    err = start_writing(im, &d);
-    if (err == CPM_OK && im->skipped < im->plan_count) /* else every row is in already */
-        err = pass(im, true);
-    cpm_err drained = im->chunks[0] && im->chunks[1] ? drain(im) : CPM_OK;
-    err = err != CPM_OK ? err : drained;
-    if (err != CPM_OK) {
-        cpm_cli_report("import", err, &d);
-        fprintf(stderr,
-                "cpm import: %llu events were written before it stopped (whole chunks of "
-                "up to %d rows); run the same import again to finish: rows already "
-                "imported are skipped\n",
-                (unsigned long long)im->written, CPM_IMPORT_CHUNK_ROWS);
-        return CPM_EXIT_FAILURE;
-    }
+    im->history_only = im->written - im->states_set;
     print_summary(im);
     return CPM_EXIT_OK;
 }
@@ -725,8 +756,9 @@ static void release(struct import *im)
     cpm_keymap_release(&im->sources);
     cpm_keymap_release(&im->subjects);
     cpm_keymap_release(&im->states);
-    cpm_free(im->plan);
     cpm_keyring_wipe(&im->kr);
+    sodium_memzero(&im->row_mac, sizeof(im->row_mac));
+    sodium_memzero(&im->source_mac, sizeof(im->source_mac));
     pthread_cond_destroy(&im->done);
     pthread_mutex_destroy(&im->lock);
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * import.h — what `cpm import` reads (internal to src/cli): the input file
- * (standard input is first copied to an unlinked temporary file, so it can
- * be read twice, like a file), and its rows as JSON objects, from CSV with
- * a header row or from NDJSON. docs/IMPORT-EXPORT.md describes the formats.
+ * (standard input is first copied to an unlinked temporary file, so it is
+ * read like a file, and its size is checked), and its rows as JSON objects,
+ * from CSV with a header row or from NDJSON. docs/IMPORT-EXPORT.md
+ * describes the formats.
  */
 #ifndef CPM_CLI_IMPORT_H
 #define CPM_CLI_IMPORT_H
@@ -50,9 +51,9 @@ cpm_err cpm__import_input_start(struct cpm__import_input *in,
 
 /*
  * The next row: CPM_OK with *row (owned: json_decref), *line (where it
- * starts) and *digest (of its text: the second pass finds the same text),
- * or with *row NULL and the line's faults in detail when it is malformed;
- * CPM_ERR_NOT_FOUND at the end; CPM_ERR_IO.
+ * starts) and *digest (a hash of its text), or with *row NULL and the
+ * line's faults in detail when it is malformed; CPM_ERR_NOT_FOUND at the
+ * end; CPM_ERR_IO.
  */
 cpm_err cpm__import_input_next(struct cpm__import_input *in, json_t **row, uint64_t *line,
                                uint64_t *digest, struct cpm_detail *detail) CPM_MUST_CHECK;

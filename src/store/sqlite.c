@@ -976,6 +976,7 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .event_export = cpm__sqlite_event_export,
     .consent_state_page = cpm__sqlite_consent_state_page,
     .bulk_load = cpm__sqlite_bulk_load,
+    .bulk_abort = cpm__sqlite_bulk_abort,
     .event_list_between = cpm__sqlite_event_list_between,
     .delivery_list_seqs = cpm__sqlite_delivery_list_seqs,
     .report_consents = cpm__sqlite_report_consents,

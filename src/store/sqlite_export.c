@@ -4,8 +4,8 @@
  * an event id taken (an import's re-run), pages of events in seq order
  * with whether their subject was erased, pages of consent states in key
  * order. Pages are keyset-paginated on primary keys, so every page costs
- * the same whatever the store's size. And the bulk-load switch an import
- * turns on: fewer WAL checkpoints while it writes.
+ * the same whatever the store's size. And the bulk load an import writes
+ * in: one transaction for all of it.
  */
 #include "core/common.h"
 
@@ -88,16 +88,66 @@ cpm_err cpm__sqlite_consent_state_page(struct cpm_store *store,
     return err;
 }
 
-/* Pages of WAL between automatic checkpoints: SQLite's default, and during a bulk load. */
-#define WAL_CHECKPOINT_PAGES      1000
-#define WAL_CHECKPOINT_PAGES_BULK 65536
+/* Pages of WAL between automatic checkpoints (SQLite's default). */
+#define WAL_CHECKPOINT_PAGES 1000
+/*
+ * The writer's page cache during a bulk load: every page the load touches
+ * stays dirty until its commit, and a page pushed out of the cache is
+ * written to the WAL, and read back and written again when a later row
+ * lands on it (with the usual 64 MiB, a fifth of the writer's time at 1 M
+ * rows). 256 MiB: as fast at 1 M rows (a 1.1 GB store) as 512 MiB or 1 GiB,
+ * within the test machine's noise, with half 1 GiB's memory
+ * (docs/BENCHMARKS.md). It fills only as far as the load needs.
+ */
+#define BULK_CACHE_SQL "PRAGMA cache_size = -262144"
+#define CACHE_SQL      "PRAGMA cache_size = -" CPM_STRINGIFY(CPM_STORE_CACHE_KIB)
 
+/* Back to single commits: the cache as opened, checkpoints after commits. */
+static void bulk_off(struct sqlite_store *s)
+{
+    s->bulk = 0;
+    (void)sqlite3_exec(s->db, CACHE_SQL, NULL, NULL, NULL);
+    (void)sqlite3_wal_autocheckpoint(s->db, WAL_CHECKPOINT_PAGES);
+}
+
+/*
+ * A bulk load is one transaction, opened here and committed by
+ * bulk_load(off): nothing of an import is visible, or durable, until all
+ * of it is, and then all of it is (one fsync'd commit). No WAL checkpoint
+ * runs meanwhile (the commit's own follows it).
+ */
 cpm_err cpm__sqlite_bulk_load(struct cpm_store *store, bool on)
 {
     struct sqlite_store *s = cpm__sqlite_lock(store);
-    int rc =
-        sqlite3_wal_autocheckpoint(s->db, on ? WAL_CHECKPOINT_PAGES_BULK : WAL_CHECKPOINT_PAGES);
-    cpm_err err = rc == SQLITE_OK ? CPM_OK : cpm__sqlite_fail(s, "bulk_load", rc);
+    cpm_err err = CPM_OK;
+    if (on && s->bulk == 0) {
+        int rc = sqlite3_exec(s->db, BULK_CACHE_SQL, NULL, NULL, NULL);
+        err = rc == SQLITE_OK ? cpm__sqlite_tx_begin(s, "bulk_load")
+                              : cpm__sqlite_fail(s, "bulk_load", rc);
+        s->bulk = err == CPM_OK ? 1 : 0;
+    } else if (!on && s->bulk != 0) {
+        err = s->bulk > 0 ? cpm__sqlite_tx_end(s, CPM_OK, "bulk_load") : CPM_ERR_STORE;
+        bulk_off(s);
+    }
     cpm__sqlite_unlock(s);
     return err;
+}
+
+cpm_err cpm__sqlite_bulk_write(struct sqlite_store *s, cpm_err err)
+{
+    if (err != CPM_OK && s->bulk > 0) {
+        (void)cpm__sqlite_tx_end(s, CPM_ERR_STORE, "bulk_load"); /* rolls back */
+        s->bulk = -1;
+    }
+    return err;
+}
+
+void cpm__sqlite_bulk_abort(struct cpm_store *store)
+{
+    struct sqlite_store *s = cpm__sqlite_lock(store);
+    if (s->bulk > 0)
+        (void)cpm__sqlite_tx_end(s, CPM_ERR_STORE, "bulk_abort");
+    if (s->bulk != 0)
+        bulk_off(s);
+    cpm__sqlite_unlock(s);
 }

@@ -128,6 +128,8 @@ struct sqlite_store {
      */
     struct sqlite_store *reader;
     bool read_only; /* opened by open_readonly: nothing is written, not even at close */
+    /* bulk_load: 1 while batch_write joins its open transaction, -1 once that was dropped */
+    int bulk;
 };
 
 /* Rows copied out of a list query, visited after the lock is released. */
@@ -261,6 +263,9 @@ cpm_err cpm__sqlite_consent_state_page(struct cpm_store *store,
                                        const struct cpm_consent_state *after, int limit,
                                        cpm_consent_state_visit_fn visit, void *ctx);
 cpm_err cpm__sqlite_bulk_load(struct cpm_store *store, bool on);
+void cpm__sqlite_bulk_abort(struct cpm_store *store);
+/* After a batch_write inside a bulk load: a failure (err) drops the whole load. Returns err. */
+cpm_err cpm__sqlite_bulk_write(struct sqlite_store *s, cpm_err err);
 
 /* The version 10 operations (evidence packs), as in struct cpm_store_ops. */
 cpm_err cpm__sqlite_event_list_between(struct cpm_store *store, int64_t from_ms, int64_t to_ms,

@@ -125,8 +125,10 @@ static cpm_err write_batch(struct sqlite_store *s, const struct cpm_write_batch 
 cpm_err cpm__sqlite_batch_write(struct cpm_store *store, const struct cpm_write_batch *batch)
 {
     struct sqlite_store *s = cpm__sqlite_lock(store);
-    cpm_err err = cpm__sqlite_tx_begin(s, "batch_write");
-    if (err == CPM_OK)
+    cpm_err err = CPM_OK;
+    if (s->bulk != 0) /* a bulk load's open transaction (sqlite_export.c): all or nothing */
+        err = cpm__sqlite_bulk_write(s, s->bulk > 0 ? write_batch(s, batch) : CPM_ERR_STORE);
+    else if ((err = cpm__sqlite_tx_begin(s, "batch_write")) == CPM_OK)
         err = cpm__sqlite_tx_end(s, write_batch(s, batch), "batch_write");
     cpm__sqlite_unlock(s);
     return err;

@@ -647,11 +647,16 @@ struct cpm_store_ops {
     cpm_err (*consent_state_page)(struct cpm_store *store, const struct cpm_consent_state *after,
                                   int limit, cpm_consent_state_visit_fn visit, void *ctx);
     /*
-     * A bulk load begins (on) or ends: the backend may defer housekeeping
-     * (SQLite: checkpoint the WAL every 256 MiB instead of every 4 MiB).
-     * Every commit stays as durable.
+     * A bulk load (an import) begins (on) or ends (off). While it lasts,
+     * every batch_write joins one open transaction instead of committing its
+     * own, and the backend defers housekeeping (SQLite: no WAL checkpoint);
+     * off commits it all, durable on return. A batch_write that fails drops
+     * the whole load (later ones and off fail too); so does bulk_abort.
+     * Nothing else may write meanwhile.
      */
     cpm_err (*bulk_load)(struct cpm_store *store, bool on);
+    /* Drops an open bulk load: nothing of it is written. */
+    void (*bulk_abort)(struct cpm_store *store);
 
     /* ---- version 10: evidence packs (src/store/evidence_pack.c) ---- */
 
