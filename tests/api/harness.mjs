@@ -2,7 +2,7 @@
 // The API suite's harness: a fresh data directory, a real cpmd on a free
 // loopback port, and a small HTTP client that keeps exact bytes and headers.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -167,4 +167,17 @@ export function expectProblem(assert, res, status, code) {
   assert.ok(res.json.detail, 'problem has a detail');
   assert.ok(res.headers['x-request-id'], 'problem has X-Request-Id');
   return res.json;
+}
+
+/**
+ * A fresh data directory (freshData) seeded by `cpm seed` with the documents
+ * in seed ({properties, purposes, notices, policies, …}).
+ */
+export function seededData(seed) {
+  const data = freshData();
+  const file = path.join(data.dir, 'seed.json');
+  writeFileSync(file, JSON.stringify(seed));
+  const r = cpm(['seed', '--data', data.data, file]);
+  if (r.status !== 0) throw new Error(`cpm seed failed: ${r.stderr}`);
+  return data;
 }

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as fx from './fixtures.mjs';
-import { cpm, cpmBin, freshData } from './harness.mjs';
+import { cpm, cpmBin, seededData } from './harness.mjs';
 
 const DAY = 24 * 3600 * 1000;
 const NOW = Date.now();
@@ -21,20 +21,12 @@ const T2 = new Date(NOW - 30 * DAY).toISOString();
 const SUBJECTS = 10000; // 20 000 rows: two chunks
 const CHUNK_ROWS = 16384;
 
-function seeded() {
-  const data = freshData();
-  const seed = {
-    properties: [fx.property()],
-    purposes: [fx.purpose('marketing.sms')],
-    notices: [{ ...fx.notice(), versions: [fx.version(['marketing.sms'])] }],
-    policies: [fx.policy()],
-  };
-  const file = path.join(data.dir, 'seed.json');
-  writeFileSync(file, JSON.stringify(seed));
-  const r = cpm(['seed', '--data', data.data, file]);
-  assert.equal(r.status, 0, r.stderr);
-  return data;
-}
+const seeded = () => seededData({
+  properties: [fx.property()],
+  purposes: [fx.purpose('marketing.sms')],
+  notices: [{ ...fx.notice(), versions: [fx.version(['marketing.sms'])] }],
+  policies: [fx.policy()],
+});
 
 // Rows 2..10001: each subject's first row; rows 10002..20001: its second. Even
 // subjects: given at T1, then withdrawn at T2 (the newer row comes later; from

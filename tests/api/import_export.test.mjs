@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as fx from './fixtures.mjs';
-import { cpm, cpmBin, expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
+import { cpm, cpmBin, expectProblem, request, seededData, startServer, stopServer } from './harness.mjs';
 
 const DAY = 24 * 3600 * 1000;
 const iso = (ms) => new Date(ms).toISOString();
@@ -57,20 +57,12 @@ function parseCsv(text) {
 }
 
 /** A data directory seeded with the fixtures' configuration (and a separate-consent purpose). */
-function seeded() {
-  const data = freshData();
-  const seed = {
-    properties: [fx.property()],
-    purposes: [fx.purpose('marketing.sms'), fx.purpose('analytics'), fx.purpose('ads.personalised', { consent_form: 'separate' })],
-    notices: [{ ...fx.notice(), versions: [fx.version(['marketing.sms', 'analytics', 'ads.personalised'])] }],
-    policies: [fx.policy()],
-  };
-  const file = path.join(data.dir, 'seed.json');
-  writeFileSync(file, JSON.stringify(seed));
-  const r = cpm(['seed', '--data', data.data, file]);
-  assert.equal(r.status, 0, r.stderr);
-  return data;
-}
+const seeded = () => seededData({
+  properties: [fx.property()],
+  purposes: [fx.purpose('marketing.sms'), fx.purpose('analytics'), fx.purpose('ads.personalised', { consent_form: 'separate' })],
+  notices: [{ ...fx.notice(), versions: [fx.version(['marketing.sms', 'analytics', 'ads.personalised'])] }],
+  policies: [fx.policy()],
+});
 
 function importFile(data, name, text, ...args) {
   const file = path.join(data.dir, name);
