@@ -7,12 +7,17 @@
 // the hidden tables' cells, the aria-labels — in all three languages, on a
 // phone and a desktop; the range selector asks for 7, 30 or 90 days; a key
 // without ledger:read has no dashboard. Any console error, page error or
-// request to another origin fails a test. Screenshots:
+// request to another origin fails a test. Rights requests filed through the
+// API (two 30 days ago, one 19 days ago, one now, one completed) show on an
+// admin key's dashboard as 4 open, 2 overdue, 1 due in the next 3 days, each
+// a link to the requests screen; a ledger:read key sees no such card and
+// its page never asks /v1/requests. Screenshots:
 // tests/browser/artifacts/admin-dashboard-*.png.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { demo, demoServer, newPage, shot, useBrowser } from './support.mjs';
-import { PHONE, DESKTOP, NOT_SIGNED_IN, loaded, signIn } from './admin_support.mjs';
+import { cpm, freshData, request, startServer, stopServer } from '../api/harness.mjs';
+import { DEMO_JSON, demo, demoServer, newPage, shot, useBrowser } from './support.mjs';
+import { PHONE, DESKTOP, NOT_SIGNED_IN, loaded, signIn, shots } from './admin_support.mjs';
 import { startReceiver } from '../api/support/receiver.mjs';
 import * as deliveryLog from '../api/support/deliveries.mjs';
 
@@ -195,5 +200,118 @@ test('a key without ledger:read has no dashboard; one with only ledger:read land
   assert.equal(await other.textContent('#dash-sync-lag .empty'), 'No destination is set up yet.');
   await shot(other, 'admin-dashboard-empty-phone', { fullPage: true });
   page.assertClean();
+  other.assertClean();
+});
+
+// ---- rights requests due (admin keys only) ---------------------------------------------------
+
+/**
+ * A cpmd on the demo data where requests were filed `days` ago: cpmd
+ * started with its clock moved back (CPM_TEST_CLOCK_OFFSET_MS), then
+ * restarted on the real time. filings: {days: [[subject, type]…]}.
+ */
+async function requestsServer(t, filings) {
+  const data = freshData();
+  const seeded = cpm(['seed', '--data', data.data, DEMO_JSON]);
+  assert.equal(seeded.status, 0, seeded.stderr);
+  const api = (server) => async (method, path, body, status = 200) => {
+    const res = await request(server, method, path, { key: data.adminKey, body });
+    assert.equal(res.status, status, `${method} ${path}: ${res.text}`);
+    return res.json;
+  };
+  const filed = {};
+  for (const [days, list] of Object.entries(filings)) {
+    const past = await startServer(data.data, { env: { CPM_TEST_CLOCK_OFFSET_MS: String(-Number(days) * DAY_MS) } });
+    for (const [subject, type] of list) filed[subject] = await api(past)('POST', `/v1/subjects/${subject}/requests`, { type, property: 'demo-shop' }, 201);
+    assert.deepEqual(await stopServer(past), { code: 0, signal: null });
+  }
+  const server = await startServer(data.data);
+  t.after(async () => {
+    const exit = await stopServer(server);
+    data.cleanup();
+    assert.deepEqual(exit, { code: 0, signal: null });
+  });
+  return { server, origin: new URL(server.url).origin, key: data.adminKey, api: api(server), filed };
+}
+
+/** The card's numbers as {open, overdue, soon} (null when there is no card). */
+const dueCounts = (page) => page.evaluate(() => {
+  const card = document.getElementById('dash-requests');
+  return card && Object.fromEntries([...card.querySelectorAll('a[data-count]')].map((a) => [a.dataset.count, Number(a.dataset.value)]));
+});
+
+test('an admin key sees the rights requests due (open, overdue, due in 3 days) as links to the queue; a ledger:read key neither sees nor asks', async (t) => {
+  const env = await requestsServer(t, { 30: [['rq-late-1', 'access'], ['rq-late-2', 'deletion']], 19: [['rq-soon', 'access']] });
+  const fresh = await env.api('POST', '/v1/subjects/rq-new/requests', { type: 'correction', property: 'demo-shop' }, 201);
+  const done = await env.api('POST', '/v1/subjects/rq-done/requests', { type: 'access', property: 'demo-shop' }, 201);
+  await env.api('PATCH', `/v1/requests/${done.id}`, { status: 'completed', reply: 'sent' });
+
+  // what the server says, so the numbers below are the filings' and not an accident of the calendar:
+  // filed 19 days ago is due by the end of the Shanghai day 3 days on (15 working days = 19–21 days)
+  const today = dayOf(new Date().toISOString());
+  const soonEnd = Date.parse(`${addDays(today, 3)}T23:59:59.999+08:00`);
+  const queue = await env.api('GET', '/v1/requests?status=open&limit=50');
+  const byId = Object.fromEntries(queue.items.map((r) => [r.id, r]));
+  assert.equal(queue.items.length, 4);
+  for (const s of ['rq-late-1', 'rq-late-2']) assert.equal(byId[env.filed[s].id].overdue, true, s);
+  assert.equal(byId[env.filed['rq-soon'].id].overdue, false);
+  assert.ok(Date.parse(byId[env.filed['rq-soon'].id].due_at) <= soonEnd, 'filed 19 days ago, due within 3 days');
+  assert.ok(Date.parse(byId[fresh.id].due_at) > soonEnd, 'filed now, due in three weeks');
+  assert.equal(byId[done.id], undefined, 'a completed request is not open');
+
+  const page = await newPage(t, env, { viewport: PHONE, locale: 'en-US' }, { expected: [NOT_SIGNED_IN] });
+  const asked = [];
+  page.on('request', (r) => { const u = new URL(r.url()); if (u.pathname.startsWith('/v1/requests')) asked.push(u); });
+  await signIn(page, env);
+  await page.waitForSelector('#dashboard[aria-busy="false"] #dash-requests');
+  assert.deepEqual(await dueCounts(page), { open: 4, overdue: 2, soon: 1 });
+  assert.equal(await page.textContent('#dash-requests-h'), 'Rights requests due');
+  assert.deepEqual(await page.$$eval('#dash-requests a[data-count]', (as) => as.map((a) => [a.textContent, a.getAttribute('href')])),
+    [['4 open', '#/requests'], ['2 overdue', '#/requests'], ['1 due in the next 3 days', '#/requests']]);
+  assert.match(await page.textContent('#dash-requests .note'), new RegExp(`due by the end of ${addDays(today, 3)} \\(Shanghai time\\)`));
+  assert.equal(await page.$('#dash-requests-capped'), null, 'four requests are nowhere near the cap');
+  // the counts come from the queue's pages (limit and status=open), not from anything unbounded
+  assert.ok(asked.length >= 1 && asked.every((u) => u.pathname === '/v1/requests' && u.searchParams.get('status') === 'open' && u.searchParams.get('limit') === '200'), asked.join(' '));
+  await shots(page, 'admin-dashboard-requests-due', '#dash-requests');
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no sideways scrolling on a phone');
+
+  // the other languages: the same numbers, their words
+  await page.selectOption('#lang', 'zh-Hans');
+  await page.waitForFunction(() => document.getElementById('dash-requests-h')?.textContent === '待答复的权利请求');
+  assert.deepEqual(await page.$$eval('#dash-requests a[data-count]', (as) => as.map((a) => a.textContent)), ['4 件未结', '2 件已逾期', '1 件 3 天内到期']);
+  await page.selectOption('#lang', 'zh-Hant');
+  await page.waitForFunction(() => document.getElementById('dash-requests-h')?.textContent === '待答覆的權利請求');
+  assert.deepEqual(await dueCounts(page), { open: 4, overdue: 2, soon: 1 });
+  await page.selectOption('#lang', 'en');
+
+  // the overdue number opens the requests screen (its default list, the open ones, with the two late ones marked)
+  await page.click('#dash-requests a[data-count="overdue"]');
+  await page.waitForSelector('#requests[aria-busy="false"] li[data-request]');
+  assert.equal(new URL(page.url()).hash, '#/requests');
+  assert.equal(await page.getAttribute('#nav a[data-screen="requests"]', 'aria-current'), 'page');
+  assert.deepEqual((await page.$$eval('#requests li[data-overdue="true"]', (li) => li.map((l) => l.dataset.request))).sort(),
+    [env.filed['rq-late-1'].id, env.filed['rq-late-2'].id].sort());
+  // the keyboard reaches the numbers too: back on the dashboard, Enter on "open"
+  await page.goBack();
+  await page.waitForSelector('#dashboard[aria-busy="false"] #dash-requests');
+  await page.focus('#dash-requests a[data-count="open"]');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#requests[aria-busy="false"] li[data-request]');
+  assert.equal(await page.locator('#requests li[data-request]').count(), 4);
+  page.assertClean();
+
+  // a key that may read the ledger but not the queue: no card, and not one request to /v1/requests
+  const auditor = await env.api('POST', '/v1/api-keys', { name: 'auditor', scopes: ['ledger:read'] }, 201);
+  const other = await newPage(t, env, { viewport: PHONE, locale: 'en-US' }, { expected: [NOT_SIGNED_IN] });
+  const otherAsked = [];
+  other.on('request', (r) => { const u = new URL(r.url()); if (u.pathname.startsWith('/v1/requests')) otherAsked.push(u.href); });
+  await signIn(other, env, auditor.key);
+  await other.waitForSelector('#dashboard[aria-busy="false"] #dash-withdrawals');
+  assert.equal(await other.$('#dash-requests'), null);
+  await other.click('#dash-range input[value="7"]');
+  await other.waitForFunction((d) => document.getElementById('dash-range-text')?.textContent.startsWith(d), addDays(today, -6));
+  await loaded(other);
+  assert.equal(await other.$('#dash-requests'), null);
+  assert.deepEqual(otherAsked, [], 'a ledger:read key never asks the queue');
   other.assertClean();
 });

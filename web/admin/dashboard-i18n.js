@@ -6,6 +6,9 @@ export const W = {
   'zh-Hans': {
     dashboard: '概览',
     dashboardIntro: '同意、撤回和同步情况，按上海时间（UTC+8）的自然日统计。数字来自随每次写入一并更新的计数，与账本一致。',
+    requestsDue: '待答复的权利请求', dueOpen: '件未结', dueOverdue: '件已逾期', dueSoon: '件 {n} 天内到期', atLeast: '至少 {n}',
+    dueNote: '“{n} 天内到期”指尚未逾期、答复期限在 {day}（上海时间）当天结束前的请求。答复期限为收到后第 15 个工作日结束时。点击数字打开权利请求列表。',
+    dueCapped: '只读取了答复期限最早的 {n} 件未结请求，标有“至少”的数字可能更大。',
     range: '时间范围', lastDays: '最近 {n} 天', rangeText: '{from} 至 {to}',
     optIn: '各用途同意率', optInNote: '同意率 = 当天同意数 ÷（同意数 + 拒绝数）；当天没有答复的日子不画点。',
     withdrawals: '每日撤回同意', byChannel: '按渠道统计的同意决定', byRegion: '按地区统计的同意决定',
@@ -27,6 +30,9 @@ export const W = {
   'zh-Hant': {
     dashboard: '概覽',
     dashboardIntro: '同意、撤回和同步情況，按上海時間（UTC+8）的自然日統計。數字來自隨每次寫入一併更新的計數，與帳本一致。',
+    requestsDue: '待答覆的權利請求', dueOpen: '件未結', dueOverdue: '件已逾期', dueSoon: '件 {n} 天內到期', atLeast: '至少 {n}',
+    dueNote: '「{n} 天內到期」指尚未逾期、答覆期限在 {day}（上海時間）當天結束前的請求。答覆期限為收到後第 15 個工作日結束時。點擊數字開啟權利請求列表。',
+    dueCapped: '只讀取了答覆期限最早的 {n} 件未結請求，標有「至少」的數字可能更大。',
     range: '時間範圍', lastDays: '最近 {n} 天', rangeText: '{from} 至 {to}',
     optIn: '各用途同意率', optInNote: '同意率 = 當天同意數 ÷（同意數 + 拒絕數）；當天沒有答覆的日子不畫點。',
     withdrawals: '每日撤回同意', byChannel: '按渠道統計的同意決定', byRegion: '按地區統計的同意決定',
@@ -48,6 +54,9 @@ export const W = {
   en: {
     dashboard: 'Dashboard',
     dashboardIntro: 'Consents, withdrawals and sync, counted per calendar day in Shanghai time (UTC+8). The numbers come from counts updated with every write, so they agree with the ledger.',
+    requestsDue: 'Rights requests due', dueOpen: 'open', dueOverdue: 'overdue', dueSoon: 'due in the next {n} days', atLeast: 'at least {n}',
+    dueNote: '"Due in the next {n} days": not yet overdue and due by the end of {day} (Shanghai time). A request is due at the end of the 15th working day after it was received. Each number opens the rights requests screen.',
+    dueCapped: 'Only the {n} soonest-due open requests were read; a number marked "at least" may be higher.',
     range: 'Period', lastDays: 'Last {n} days', rangeText: '{from} to {to}',
     optIn: 'Opt-in rate per purpose', optInNote: 'Opt-in rate = given ÷ (given + refused) that day; days without an answer have no point.',
     withdrawals: 'Withdrawals per day', byChannel: 'Consent decisions by channel', byRegion: 'Consent decisions by region',

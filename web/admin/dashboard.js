@@ -12,8 +12,15 @@
 // hidden table of the same numbers for screen readers. Test hooks:
 // figure#dash-<chart>, its svg rect.bar / g.bar and circle.point carrying
 // data-label (or data-series and data-day) and data-value, its table.
+//
+// For a key that holds `admin` (only such a key may read the rights
+// requests queue, GET /v1/requests), a card above the charts counts the
+// open requests, those overdue and those due in the next 3 days, each a
+// link to the requests screen; other keys see no card and nothing asks the
+// queue. Test hooks: #dash-requests, its a[data-count="open|overdue|soon"]
+// with data-value, #dash-requests-capped when the counts hit allPages' cap.
 
-import { app, h, fmt, call, makeView } from './admin-core.js';
+import { app, h, fmt, call, allPages, can, makeView, PAGE_LIMIT, PAGES_MAX } from './admin-core.js';
 import { W } from './dashboard-i18n.js';
 
 const w = () => W[app.ui];
@@ -246,6 +253,45 @@ function syncCharts(report) {
   return charts;
 }
 
+// ---- rights requests due (admin keys only) ----------------------------------------------
+
+const DUE_SOON_DAYS = 3;
+
+/**
+ * The open requests (received or in progress), read page by page from the
+ * queue — soonest due first — up to allPages' cap (PAGES_MAX × PAGE_LIMIT).
+ * Overdue ones come first, then those due soon, so when the cap is hit only
+ * the counts the last item read still belongs to are lower bounds.
+ */
+async function requestsDue() {
+  const until = addDays(shanghaiToday(), DUE_SOON_DAYS);
+  const end = Date.parse(`${until}T23:59:59.999+08:00`); // the end of that Shanghai day, as due dates are
+  const items = await allPages('/v1/requests?status=open');
+  const soon = (r) => !r.overdue && Date.parse(r.due_at) <= end;
+  const capped = items.length >= PAGE_LIMIT * PAGES_MAX;
+  const last = items[items.length - 1];
+  return {
+    until, read: items.length,
+    open: items.length, overdue: items.filter((r) => r.overdue).length, soon: items.filter(soon).length,
+    capped: { open: capped, overdue: capped && last.overdue, soon: capped && (last.overdue || soon(last)) },
+  };
+}
+
+/** The card: three numbers, each a link to the requests screen (it has no filter in the address). */
+function dueCard(due) {
+  const ww = w();
+  const count = (key, label) => h('li', {},
+    h('a', { href: '#/requests', className: `due-count${key !== 'open' && due[key] > 0 ? ` ${key}` : ''}`, 'data-count': key, 'data-value': due[key] },
+      h('span', { className: 'due-n' }, due.capped[key] ? fmt(ww.atLeast, { n: number(due[key]) }) : number(due[key])),
+      ' ', h('span', { className: 'due-label' }, label)));
+  return h('section', { className: 'chart due', id: 'dash-requests', 'aria-labelledby': 'dash-requests-h' },
+    h('h3', { id: 'dash-requests-h' }, ww.requestsDue),
+    h('ul', { className: 'due-counts' },
+      count('open', ww.dueOpen), count('overdue', ww.dueOverdue), count('soon', fmt(ww.dueSoon, { n: DUE_SOON_DAYS }))),
+    h('p', { className: 'note' }, fmt(ww.dueNote, { day: due.until, n: DUE_SOON_DAYS })),
+    due.capped.open && h('p', { className: 'note', id: 'dash-requests-capped' }, fmt(ww.dueCapped, { n: number(due.read) })));
+}
+
 // ---- the screen ------------------------------------------------------------------------
 
 export function dashboardScreen() {
@@ -260,14 +306,15 @@ export function dashboardScreen() {
     const to = shanghaiToday();
     const from = addDays(to, -(days - 1));
     const q = `from=${from}&to=${to}`;
-    const [optIn, withdrawals, channels, regions, sync] = await Promise.all([
+    const [optIn, withdrawals, channels, regions, sync, due] = await Promise.all([
       call('GET', `/v1/reports/opt-in?${q}`),
       call('GET', `/v1/reports/withdrawals?${q}`),
       call('GET', `/v1/reports/consents?${q}&group_by=channel`),
       call('GET', `/v1/reports/consents?${q}&group_by=region`),
       call('GET', `/v1/reports/sync?${q}`),
+      can('admin') ? requestsDue() : null, // the queue needs admin: other keys never ask it
     ]);
-    return { from, to, optIn, withdrawals, channels, regions, sync };
+    return { from, to, optIn, withdrawals, channels, regions, sync, due };
   }
 
   function draw(data) {
@@ -282,7 +329,7 @@ export function dashboardScreen() {
           onchange: () => { days = n; v.focusKey = `range-${n}`; v.refresh(true); } }),
         ' ', fmt(ww.lastDays, { n }))),
       h('p', { className: 'note', id: 'dash-range-text' }, fmt(ww.rangeText, { from: data.from, to: data.to })));
-    return h('div', { className: 'dashboard' }, range,
+    return h('div', { className: 'dashboard' }, data.due && dueCard(data.due), range,
       h('div', { className: 'charts' },
         optInChart(data.optIn),
         withdrawalsChart(data.withdrawals),
