@@ -25,11 +25,10 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { cpm, freshData, request, startServer, stopServer } from '../api/harness.mjs';
-import { DEMO_JSON, demo, demoServer, useBrowser } from './support.mjs';
-import { DESKTOP, consolePage, loaded, signIn, go, sent, statusIs, errorFor, shots } from './admin_support.mjs';
+import { cpm, request } from '../api/harness.mjs';
+import { demo, demoServer, useBrowser } from './support.mjs';
+import { DESKTOP, consolePage, loaded, signIn, go, sent, statusIs, errorFor, shots, requestsServer } from './admin_support.mjs';
 
-const DAY_MS = 86400e3;
 const POLICY = demo.policies.find((p) => p.property === 'demo-shop' && p.region === 'CN');
 const PURPOSES = demo.purposes;
 const SMS = 'marketing.sms';
@@ -482,30 +481,11 @@ test('API keys: created with scopes, the secret shown once and copied; revoked a
 
 // ---- the rights requests queue --------------------------------------------------------------
 
-/**
- * A cpmd where one request was filed 30 days ago (its clock moved back with
- * CPM_TEST_CLOCK_OFFSET_MS, then restarted on the real time) and one now.
- */
+/** A cpmd where one request was filed 30 days ago and one now (requestsServer). */
 async function queueServer(t) {
-  const data = freshData();
-  const seeded = cpm(['seed', '--data', data.data, DEMO_JSON]);
-  assert.equal(seeded.status, 0, seeded.stderr);
-  const api = (server) => async (method, path, body, status = 200) => {
-    const res = await request(server, method, path, { key: data.adminKey, body });
-    assert.equal(res.status, status, `${method} ${path}: ${res.text}`);
-    return res.json;
-  };
-  const past = await startServer(data.data, { env: { CPM_TEST_CLOCK_OFFSET_MS: String(-30 * DAY_MS) } });
-  const old = await api(past)('POST', '/v1/subjects/rq-old/requests', { type: 'access', property: 'demo-shop', note: '请把我的订单记录发给我' }, 201);
-  await stopServer(past);
-  const server = await startServer(data.data);
-  t.after(async () => {
-    await stopServer(server);
-    data.cleanup();
-  });
-  const env = { server, origin: new URL(server.url).origin, key: data.adminKey, api: api(server) };
+  const env = await requestsServer(t, { 30: [['rq-old', { type: 'access', note: '请把我的订单记录发给我' }]] });
   const fresh = await env.api('POST', '/v1/subjects/rq-new/requests', { type: 'deletion', property: 'demo-shop' }, 201);
-  return { env, old, fresh };
+  return { env, old: env.filed['rq-old'], fresh };
 }
 
 test('rights requests: the queue with due dates, the overdue one marked; moving one on; a refusal needs its reason', async (t) => {

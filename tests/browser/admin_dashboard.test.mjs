@@ -15,9 +15,9 @@
 // tests/browser/artifacts/admin-dashboard-*.png.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cpm, freshData, request, startServer, stopServer } from '../api/harness.mjs';
-import { DEMO_JSON, demo, demoServer, newPage, shot, useBrowser } from './support.mjs';
-import { PHONE, DESKTOP, NOT_SIGNED_IN, loaded, signIn, shots } from './admin_support.mjs';
+import { request } from '../api/harness.mjs';
+import { demo, demoServer, newPage, shot, useBrowser } from './support.mjs';
+import { PHONE, DESKTOP, NOT_SIGNED_IN, loaded, requestsServer, signIn, shots } from './admin_support.mjs';
 import { startReceiver } from '../api/support/receiver.mjs';
 import * as deliveryLog from '../api/support/deliveries.mjs';
 
@@ -205,34 +205,6 @@ test('a key without ledger:read has no dashboard; one with only ledger:read land
 
 // ---- rights requests due (admin keys only) ---------------------------------------------------
 
-/**
- * A cpmd on the demo data where requests were filed `days` ago: cpmd
- * started with its clock moved back (CPM_TEST_CLOCK_OFFSET_MS), then
- * restarted on the real time. filings: {days: [[subject, type]…]}.
- */
-async function requestsServer(t, filings) {
-  const data = freshData();
-  const seeded = cpm(['seed', '--data', data.data, DEMO_JSON]);
-  assert.equal(seeded.status, 0, seeded.stderr);
-  const api = (server) => async (method, path, body, status = 200) => {
-    const res = await request(server, method, path, { key: data.adminKey, body });
-    assert.equal(res.status, status, `${method} ${path}: ${res.text}`);
-    return res.json;
-  };
-  const filed = {};
-  for (const [days, list] of Object.entries(filings)) {
-    const past = await startServer(data.data, { env: { CPM_TEST_CLOCK_OFFSET_MS: String(-Number(days) * DAY_MS) } });
-    for (const [subject, type] of list) filed[subject] = await api(past)('POST', `/v1/subjects/${subject}/requests`, { type, property: 'demo-shop' }, 201);
-    assert.deepEqual(await stopServer(past), { code: 0, signal: null });
-  }
-  const server = await startServer(data.data);
-  t.after(async () => {
-    const exit = await stopServer(server);
-    data.cleanup();
-    assert.deepEqual(exit, { code: 0, signal: null });
-  });
-  return { server, origin: new URL(server.url).origin, key: data.adminKey, api: api(server), filed };
-}
 
 /** The card's numbers as {open, overdue, soon} (null when there is no card). */
 const dueCounts = (page) => page.evaluate(() => {
@@ -241,7 +213,7 @@ const dueCounts = (page) => page.evaluate(() => {
 });
 
 test('an admin key sees the rights requests due (open, overdue, due in 3 days) as links to the queue; a ledger:read key neither sees nor asks', async (t) => {
-  const env = await requestsServer(t, { 30: [['rq-late-1', 'access'], ['rq-late-2', 'deletion']], 19: [['rq-soon', 'access']] });
+  const env = await requestsServer(t, { 30: [['rq-late-1', { type: 'access' }], ['rq-late-2', { type: 'deletion' }]], 19: [['rq-soon', { type: 'access' }]] });
   const fresh = await env.api('POST', '/v1/subjects/rq-new/requests', { type: 'correction', property: 'demo-shop' }, 201);
   const done = await env.api('POST', '/v1/subjects/rq-done/requests', { type: 'access', property: 'demo-shop' }, 201);
   await env.api('PATCH', `/v1/requests/${done.id}`, { status: 'completed', reply: 'sent' });

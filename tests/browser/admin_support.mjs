@@ -4,7 +4,10 @@
 // the page sends, status and field errors, screenshots at two sizes. The
 // console's stable hooks are listed in web/admin/README.md.
 import assert from 'node:assert/strict';
-import { newPage, shot } from './support.mjs';
+import { cpm, freshData, request, startServer, stopServer } from '../api/harness.mjs';
+import { DEMO_JSON, newPage, shot } from './support.mjs';
+
+const DAY_MS = 86400000;
 
 export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1280, height: 900 };
@@ -72,4 +75,34 @@ export async function shots(page, name, selector) {
     else await shot(page, `${name}-${label}`, { fullPage: true });
   }
   await page.setViewportSize(PHONE);
+}
+
+/**
+ * A cpmd on the demo data where requests were filed `days` ago: cpmd
+ * started with its clock moved back (CPM_TEST_CLOCK_OFFSET_MS), then
+ * restarted on the real time. filings: {days: [[subject, request body]…]}
+ * (the property is demo-shop); the answers are in `filed` by subject.
+ */
+export async function requestsServer(t, filings) {
+  const data = freshData();
+  const seeded = cpm(['seed', '--data', data.data, DEMO_JSON]);
+  assert.equal(seeded.status, 0, seeded.stderr);
+  const api = (server) => async (method, path, body, status = 200) => {
+    const res = await request(server, method, path, { key: data.adminKey, body });
+    assert.equal(res.status, status, `${method} ${path}: ${res.text}`);
+    return res.json;
+  };
+  const filed = {};
+  for (const [days, list] of Object.entries(filings)) {
+    const past = await startServer(data.data, { env: { CPM_TEST_CLOCK_OFFSET_MS: String(-Number(days) * DAY_MS) } });
+    for (const [subject, body] of list) filed[subject] = await api(past)('POST', `/v1/subjects/${subject}/requests`, { property: 'demo-shop', ...body }, 201);
+    assert.deepEqual(await stopServer(past), { code: 0, signal: null });
+  }
+  const server = await startServer(data.data);
+  t.after(async () => {
+    const exit = await stopServer(server);
+    data.cleanup();
+    assert.deepEqual(exit, { code: 0, signal: null });
+  });
+  return { server, origin: new URL(server.url).origin, key: data.adminKey, api: api(server), filed };
 }
