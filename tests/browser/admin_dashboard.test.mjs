@@ -239,7 +239,7 @@ test('an admin key sees the rights requests due (open, overdue, due in 3 days) a
   assert.deepEqual(await dueCounts(page), { open: 4, overdue: 2, soon: 1 });
   assert.equal(await page.textContent('#dash-requests-h'), 'Rights requests due');
   assert.deepEqual(await page.$$eval('#dash-requests a[data-count]', (as) => as.map((a) => [a.textContent, a.getAttribute('href')])),
-    [['4 open', '#/requests'], ['2 overdue', '#/requests'], ['1 due in the next 3 days', '#/requests']]);
+    [['4 open', '#/requests'], ['2 overdue', '#/requests?overdue'], ['1 due in the next 3 days', '#/requests']]);
   assert.match(await page.textContent('#dash-requests .note'), new RegExp(`due by the end of ${addDays(today, 3)} \\(Shanghai time\\)`));
   assert.equal(await page.$('#dash-requests-capped'), null, 'four requests are nowhere near the cap');
   // the counts come from the queue's pages (limit and status=open), not from anything unbounded
@@ -256,13 +256,20 @@ test('an admin key sees the rights requests due (open, overdue, due in 3 days) a
   assert.deepEqual(await dueCounts(page), { open: 4, overdue: 2, soon: 1 });
   await page.selectOption('#lang', 'en');
 
-  // the overdue number opens the requests screen (its default list, the open ones, with the two late ones marked)
+  // the overdue number opens the requests screen with its overdue filter on: the two late ones only
   await page.click('#dash-requests a[data-count="overdue"]');
   await page.waitForSelector('#requests[aria-busy="false"] li[data-request]');
-  assert.equal(new URL(page.url()).hash, '#/requests');
+  assert.equal(new URL(page.url()).hash, '#/requests?overdue');
   assert.equal(await page.getAttribute('#nav a[data-screen="requests"]', 'aria-current'), 'page');
-  assert.deepEqual((await page.$$eval('#requests li[data-overdue="true"]', (li) => li.map((l) => l.dataset.request))).sort(),
-    [env.filed['rq-late-1'].id, env.filed['rq-late-2'].id].sort());
+  assert.equal(await page.isChecked('#rq-overdue'), true);
+  assert.deepEqual((await page.$$eval('#requests li[data-request]', (li) => li.map((l) => [l.dataset.request, l.dataset.overdue]))).sort(),
+    [[env.filed['rq-late-1'].id, 'true'], [env.filed['rq-late-2'].id, 'true']].sort());
+  // unticked, the address follows, and the open ones come back
+  await page.uncheck('#rq-overdue');
+  await page.waitForFunction(() => document.querySelectorAll('#requests li[data-request]').length === 4);
+  assert.equal(new URL(page.url()).hash, '#/requests');
+  await page.check('#rq-overdue');
+  await page.waitForFunction(() => document.querySelectorAll('#requests li[data-request]').length === 2);
   // the keyboard reaches the numbers too: back on the dashboard, Enter on "open"
   await page.goBack();
   await page.waitForSelector('#dashboard[aria-busy="false"] #dash-requests');

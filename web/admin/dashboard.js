@@ -277,11 +277,11 @@ async function requestsDue() {
   };
 }
 
-/** The card: three numbers, each a link to the requests screen (it has no filter in the address). */
+/** The card: three numbers, each a link to the requests screen (overdue: with its overdue filter on). */
 function dueCard(due) {
   const ww = w();
   const count = (key, label) => h('li', {},
-    h('a', { href: '#/requests', className: `due-count${key !== 'open' && due[key] > 0 ? ` ${key}` : ''}`, 'data-count': key, 'data-value': due[key] },
+    h('a', { href: key === 'overdue' ? '#/requests?overdue' : '#/requests', className: `due-count${key !== 'open' && due[key] > 0 ? ` ${key}` : ''}`, 'data-count': key, 'data-value': due[key] },
       h('span', { className: 'due-n' }, due.capped[key] ? fmt(ww.atLeast, { n: number(due[key]) }) : number(due[key])),
       ' ', h('span', { className: 'due-label' }, label)));
   return h('section', { className: 'chart due', id: 'dash-requests', 'aria-labelledby': 'dash-requests-h' },

@@ -11,8 +11,10 @@ const RIGHTS_TEXT_BYTES_MAX = 2000;
 
 export function requestsScreen() {
   let filter = 'open';
-  let overdueOnly = false;
+  let overdueOnly = /[?&]overdue\b/.test(location.hash); // #/requests?overdue (the dashboard's link)
   let handling = null; // {id, status, reply, reason}
+  /** The overdue filter is in the address, so a reload or a link keeps it. */
+  const keepInAddress = () => history.replaceState(history.state, '', `${location.pathname}#/requests${overdueOnly ? '?overdue' : ''}`);
   const v = makeView({
     id: 'requests', title: () => t().requests, intro: () => t().requestsIntro,
     load: () => {
@@ -26,10 +28,10 @@ export function requestsScreen() {
 
   function draw(list) {
     const tt = t();
-    const statusSel = h('select', { id: 'rq-filter', 'data-key': 'filter', onchange: (e) => { filter = e.target.value; if (!['open', 'received', 'in_progress'].includes(filter)) overdueOnly = false; v.focusKey = 'filter'; v.refresh(); } },
+    const statusSel = h('select', { id: 'rq-filter', 'data-key': 'filter', onchange: (e) => { filter = e.target.value; if (!['open', 'received', 'in_progress'].includes(filter)) overdueOnly = false; keepInAddress(); v.focusKey = 'filter'; v.refresh(); } },
       QUEUE_FILTERS.map((f) => h('option', { value: f, selected: f === filter }, tt.queueFilter[f])));
     const overdue = h('input', { type: 'checkbox', id: 'rq-overdue', checked: overdueOnly, 'data-key': 'overdue', disabled: !['open', 'received', 'in_progress'].includes(filter),
-      onchange: (e) => { overdueOnly = e.target.checked; v.focusKey = 'overdue'; v.refresh(); } });
+      onchange: (e) => { overdueOnly = e.target.checked; keepInAddress(); v.focusKey = 'overdue'; v.refresh(); } });
     const now = Date.now();
     const rows = list.map((r) => {
       const daysLate = r.overdue ? Math.max(1, Math.ceil((now - Date.parse(r.due_at)) / 86400000)) : 0;
