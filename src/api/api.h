@@ -62,6 +62,7 @@ void cpm_api_center_index(struct cpm_request *req);
 void cpm_api_center_file(struct cpm_request *req);
 void cpm_api_admin_index(struct cpm_request *req);
 void cpm_api_admin_file(struct cpm_request *req);
+void cpm_api_lib_file(struct cpm_request *req);
 /*
  * Records body (a consent action, taken) for subject id and answers like
  * POST /v1/subjects/{id}/consents; on a resumed request (req->pending set)

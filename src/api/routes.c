@@ -29,6 +29,7 @@ const struct cpm_route cpm_routes[] = {
     {CPM_GET, "/center/{file}", PUBLIC, false, cpm_api_center_file},
     {CPM_GET, "/admin", PUBLIC, false, cpm_api_admin_index},
     {CPM_GET, "/admin/{file}", PUBLIC, false, cpm_api_admin_file},
+    {CPM_GET, "/lib/{file}", PUBLIC, false, cpm_api_lib_file},
     /* the admin console: an API key for a session cookie (admin.c, http/session.h) */
     {CPM_POST, "/v1/admin/sessions", PUBLIC, true, cpm_api_admin_sessions_create},
     {CPM_GET, "/v1/admin/sessions/current", CPM_ACCESS_SESSION, 0, false,

@@ -7,7 +7,8 @@
  * person's own page reached with their end-user token: a stricter policy,
  * no inline script at all, and no Referer, since its address may still
  * carry the token when it loads), and the admin console (/admin, the
- * operators' pages, signed in with a session cookie: the center's policy).
+ * operators' pages, signed in with a session cookie: the center's policy);
+ * and /lib, the script module those two share.
  * Embedded at build time (http/assets.h).
  */
 #include "core/common.h"
@@ -106,4 +107,10 @@ void cpm_api_admin_index(struct cpm_request *req)
 void cpm_api_admin_file(struct cpm_request *req)
 {
     own_page(req, "admin", cpm_request_param(req, 0));
+}
+
+/* What the center and the console share (web/lib/: the element maker, views). */
+void cpm_api_lib_file(struct cpm_request *req)
+{
+    own_page(req, "lib", cpm_request_param(req, 0));
 }

@@ -116,7 +116,8 @@ test('every word the console uses is in each language\'s table, and no string ev
     const { W } = await import(`../../web/admin/${own}`);
     assertTables(W, wordsUsed(source, 'ww|w\\(\\)'), own);
   }
-  for (const [file, source] of scripts) {
+  const shared = readFileSync(new URL('../../web/lib/ui.js', import.meta.url), 'utf8'); // the center's too
+  for (const [file, source] of [...scripts, ['../lib/ui.js', shared]]) {
     const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, ''); // comments may name them
     for (const sink of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function'])
       assert.ok(!code.includes(sink), `${file} uses ${sink}`);

@@ -5,6 +5,9 @@
 // errors beside the fields, views that load and draw themselves, tables.
 
 import { T } from './admin-i18n.js';
+import { fmt, h, makeView as makeUiView, say } from '../lib/ui.js';
+
+export { fmt, h, say };
 
 export const TEXT_LOCALES = ['zh-Hans', 'zh-Hant', 'en']; // a purpose's names and descriptions, as edited here
 export const NAME_BYTES_MAX = 200;
@@ -23,25 +26,6 @@ export const t = () => T[app.ui];
 
 // ---- small helpers -------------------------------------------------------------
 
-/**
- * An element. props go to properties, except aria-*, data-*, role and for
- * (attributes); children are nodes or strings (always text, never HTML),
- * arrays are flattened, and null, undefined and false are left out.
- */
-export function h(tag, props, ...kids) {
-  const e = document.createElement(tag);
-  for (const k in props || {}) {
-    const v = props[k];
-    if (v === undefined || v === null) continue;
-    if (/^(aria-|data-|role$|for$)/.test(k)) e.setAttribute(k, v);
-    else e[k] = v;
-  }
-  e.append(...kids.flat(Infinity).filter((k) => k || k === 0));
-  return e;
-}
-
-/** A template's {name}s replaced by values: the result is only ever used as text. */
-export const fmt = (template, values) => String(template).replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
 export const enc = encodeURIComponent;
 export const bytes = (s) => new TextEncoder().encode(s).length;
 let uid = 0;
@@ -60,16 +44,6 @@ export function localised(map, fallback) {
   const order = [app.ui, ...TEXT_LOCALES, ...Object.keys(map)];
   for (const l of order) if (typeof map[l] === 'string' && map[l]) return map[l];
   return fallback || '';
-}
-
-
-/** Says something in the page's one live status line. */
-export function say(text, kind) {
-  const s = document.getElementById('status');
-  s.textContent = '';
-  s.dataset.kind = kind || 'info';
-  // a new text node each time, so the same words are announced again
-  setTimeout(() => { s.textContent = text; }, 20);
 }
 
 /** Words split on commas (also the full-width one), spaces or new lines. */
@@ -350,72 +324,8 @@ export function secretPanel({ secret, id, headingId, level, doneKey, words, onDo
 
 // ---- views ------------------------------------------------------------------------
 
-/**
- * A part of a screen that loads on its own and shows its own error. load()
- * resolves its data; draw(data) returns its content. Focus survives a
- * redraw: focusable parts carry data-key, and the one that had focus gets
- * it back (else the heading does).
- */
-export function makeView({ id, title, intro, level = 2, load, draw, className }) {
-  const el = h('section', { id, className: className || (level === 2 ? 'card' : 'sub'), 'aria-labelledby': `${id}-h` });
-  const v = { el, title, data: undefined, error: null, busy: false, focusKey: null, loads: 0 };
-  v.refresh = async (quiet) => {
-    const mine = ++v.loads;
-    if (quiet !== true || v.data === undefined) {
-      v.error = null;
-      v.data = undefined;
-      v.render();
-    }
-    let data;
-    let error = null;
-    try {
-      data = await load(v);
-    } catch (e) {
-      error = e;
-    }
-    if (mine !== v.loads) return; // a newer load is drawn instead
-    v.data = error ? v.data : data;
-    v.error = error;
-    v.render();
-  };
-  v.render = () => {
-    const active = document.activeElement;
-    const inside = el.contains(active);
-    const had = inside || (v.focusKey && (!active || active === document.body));
-    const key = v.focusKey || (inside && active.dataset.key);
-    v.focusKey = null;
-    const heading = h(`h${level}`, { id: `${id}-h`, tabIndex: -1, 'data-key': 'heading' }, title());
-    let body;
-    if (v.error) {
-      body = h('div', { className: 'error-box' },
-        h('p', { className: 'error' }, fmt(t().loadFailed, { detail: why(v.error) })),
-        h('button', { type: 'button', className: 'btn secondary', 'data-key': 'retry', onclick: () => v.refresh() }, t().retry));
-    } else if (v.data === undefined) {
-      body = h('p', { className: 'loading' }, t().loading);
-    } else {
-      body = draw(v.data, v);
-    }
-    el.setAttribute('aria-busy', v.data === undefined && !v.error ? 'true' : 'false');
-    el.replaceChildren(...[heading, intro && h('p', { className: 'intro' }, intro()), body].filter(Boolean));
-    if (had) {
-      const back = key && el.querySelector(`[data-key="${CSS.escape(key)}"]`);
-      (back && !back.disabled ? back : heading).focus();
-    }
-  };
-  /** Runs an action once at a time. */
-  v.act = async (fn) => {
-    if (v.busy) return;
-    v.busy = true;
-    el.setAttribute('aria-busy', 'true');
-    try {
-      await fn();
-    } finally {
-      v.busy = false;
-      el.setAttribute('aria-busy', 'false');
-    }
-  };
-  return v;
-}
+/** A view (/lib/ui.js) in the console's words. */
+export const makeView = (o) => makeUiView({ ...o, words: t, why });
 
 /** A data table that becomes stacked cards on a phone: each cell says its column. */
 export function table(caption, columns, rows) {

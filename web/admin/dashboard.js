@@ -296,6 +296,7 @@ function dueCard(due) {
 
 export function dashboardScreen() {
   let days = 30;
+  let sameDue = false; // a new range: the requests card does not depend on it, so it is not read again
   const v = makeView({ id: 'dashboard', title: () => w().dashboard, intro: () => w().dashboardIntro, load, draw });
   const narrow = window.matchMedia(NARROW);
   const redraw = () => v.render(); // a phone turned, a window resized past the breakpoint
@@ -312,8 +313,10 @@ export function dashboardScreen() {
       call('GET', `/v1/reports/consents?${q}&group_by=channel`),
       call('GET', `/v1/reports/consents?${q}&group_by=region`),
       call('GET', `/v1/reports/sync?${q}`),
-      can('admin') ? requestsDue() : null, // the queue needs admin: other keys never ask it
+      // the queue needs admin: other keys never ask it
+      sameDue && v.data ? v.data.due : can('admin') ? requestsDue() : null,
     ]);
+    sameDue = false;
     return { from, to, optIn, withdrawals, channels, regions, sync, due };
   }
 
@@ -326,7 +329,7 @@ export function dashboardScreen() {
       h('legend', {}, ww.range),
       RANGES.map((n) => h('label', { className: 'range-choice' },
         h('input', { type: 'radio', name: 'dash-range', value: String(n), checked: n === days, 'data-key': `range-${n}`,
-          onchange: () => { days = n; v.focusKey = `range-${n}`; v.refresh(true); } }),
+          onchange: () => { days = n; sameDue = true; v.focusKey = `range-${n}`; v.refresh(true); } }),
         ' ', fmt(ww.lastDays, { n }))),
       h('p', { className: 'note', id: 'dash-range-text' }, fmt(ww.rangeText, { from: data.from, to: data.to })));
     return h('div', { className: 'dashboard' }, data.due && dueCard(data.due), range,

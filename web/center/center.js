@@ -5,6 +5,7 @@
 // to the origin serving this page, with the token as a Bearer credential.
 // Everything from the server is put in as text: no innerHTML anywhere.
 import { LANGS, T, uiLocale } from './center-i18n.js';
+import { fmt, h, makeView, say } from '../lib/ui.js';
 
 const STORE = 'cpm-center:'; // sessionStorage keys: token, region, lang
 const CHANNELS = ['sms', 'email', 'app_push', 'wecom', 'wechat_oa', 'voice', 'mail'];
@@ -27,26 +28,6 @@ const t = () => T[app.ui];
 
 // ---- small helpers -------------------------------------------------------------
 
-/**
- * An element. props go to properties, except aria-*, data-*, role and for
- * (attributes); children are nodes or strings (always text, never HTML),
- * arrays are flattened, and null, undefined and false are left out.
- */
-function h(tag, props, ...kids) {
-  const e = document.createElement(tag);
-  for (const k in props || {}) {
-    const v = props[k];
-    if (v === undefined || v === null) continue;
-    if (/^(aria-|data-|role$|for$)/.test(k)) e.setAttribute(k, v);
-    else e[k] = v;
-  }
-  e.append(...kids.flat(Infinity).filter((k) => k || k === 0));
-  return e;
-}
-
-/** A template's {name}s replaced by values: the result is only ever used as text. */
-const fmt = (template, values) => String(template).replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
-
 const enc = encodeURIComponent;
 let uid = 0;
 const nextId = (prefix) => `${prefix}-${++uid}`;
@@ -66,15 +47,6 @@ const store = {
     try { if (v === null || v === undefined) sessionStorage.removeItem(STORE + k); else sessionStorage.setItem(STORE + k, v); } catch (e) { /* storage off: this page only */ }
   },
 };
-
-/** Says something in the page's one live status line. */
-function say(text, kind) {
-  const s = document.getElementById('status');
-  s.textContent = '';
-  s.dataset.kind = kind || 'info';
-  // a new text node each time, so the same words are announced again
-  setTimeout(() => { s.textContent = text; }, 20);
-}
 
 // ---- the link and the token --------------------------------------------------
 
@@ -219,75 +191,8 @@ const today = () => new Date().toISOString().slice(0, 10);
 
 // ---- sections ------------------------------------------------------------------
 
-/**
- * A part of the page that loads on its own and shows its own error. load()
- * resolves its data; draw(data) returns its content. Focus survives a
- * redraw: focusable parts carry data-key, and the one that had focus gets
- * it back (else the heading does).
- */
-function makeSection({ id, title, intro, level = 2, load, draw, tag = 'section' }) {
-  const el = h(tag, { id, className: level === 2 ? 'card' : 'sub', 'aria-labelledby': `${id}-h` });
-  const sec = { el, title, data: undefined, error: null, busy: false, focusKey: null, loads: 0 };
-  /** Loads again; quiet keeps what is shown until the answer is in. Only the latest load is drawn. */
-  sec.refresh = async (quiet) => {
-    const mine = ++sec.loads;
-    if (quiet !== true || sec.data === undefined) {
-      sec.error = null;
-      sec.data = undefined;
-      sec.render();
-    }
-    let data;
-    let error = null;
-    try {
-      data = await load(sec);
-    } catch (e) {
-      error = e;
-    }
-    if (mine !== sec.loads) return; // a newer load (another language, a later change) is drawn instead
-    sec.data = error ? sec.data : data;
-    sec.error = error;
-    sec.render();
-  };
-  sec.render = () => {
-    const active = document.activeElement;
-    const inside = el.contains(active);
-    const had = inside || (sec.focusKey && (!active || active === document.body));
-    const key = sec.focusKey || (inside && active.dataset.key);
-    sec.focusKey = null;
-    const heading = h(`h${level}`, { id: `${id}-h`, tabIndex: -1, 'data-key': 'heading' }, title());
-    let body;
-    if (sec.error) {
-      body = h('div', { className: 'error-box' },
-        h('p', { className: 'error' }, fmt(t().loadFailed, { detail: why(sec.error) })),
-        h('button', { type: 'button', className: 'btn secondary', 'data-key': 'retry', onclick: () => sec.refresh() }, t().retry));
-    } else if (sec.data === undefined) {
-      body = h('p', { className: 'loading' }, t().loading);
-    } else {
-      body = draw(sec.data, sec);
-    }
-    el.setAttribute('aria-busy', sec.data === undefined && !sec.error ? 'true' : 'false');
-    el.replaceChildren(heading, intro && h('p', { className: 'intro' }, intro()), body);
-    if (had) {
-      const back = key && el.querySelector(`[data-key="${CSS.escape(key)}"]`);
-      (back && !back.disabled ? back : heading).focus();
-    }
-  };
-  /** Runs an action once at a time; the focused control's key is kept for the redraw. */
-  sec.act = async (fn) => {
-    if (sec.busy) return;
-    sec.busy = true;
-    sec.focusKey = document.activeElement && document.activeElement.dataset.key;
-    el.setAttribute('aria-busy', 'true');
-    try {
-      await fn();
-    } finally {
-      sec.focusKey = null;
-      sec.busy = false;
-      el.setAttribute('aria-busy', 'false');
-    }
-  };
-  return sec;
-}
+/** A part of the page that loads on its own (a view, /lib/ui.js) in the page's words. */
+const makeSection = (o) => makeView({ ...o, words: t, why });
 
 // ---- 1. consents ---------------------------------------------------------------------
 
