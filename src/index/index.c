@@ -4,7 +4,7 @@
  *
  * Subjects are spread over SHARDS shards by their hash. A shard holds its
  * entries in fixed chunks (entries never move, so a reader's pointer stays
- * good), a table of 32-bit slots (entry number + 1 and a 10-bit hash tag)
+ * good), a table of 32-bit slots (entry number + 1 and an 8-bit hash tag)
  * to find them, and a map from entry number to the subject's out-of-line
  * part ("extra"), which only some subjects have. The writer changes a
  * shard between two increments of its sequence counter; readers copy what
@@ -13,7 +13,6 @@
  */
 #include "core/common.h"
 
-#include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -183,14 +182,12 @@ int cpm_index_slot(struct cpm_index *ix, enum cpm_index_slot_kind kind, const ch
 
 /* ---- finding entries --------------------------------------------------------------- */
 
-static void hash_id_len(const struct cpm_index *ix, const char *id, size_t len, uint64_t key[2]);
-
 static void hash_id(const struct cpm_index *ix, const char *id, uint64_t key[2])
 {
-    hash_id_len(ix, id, strlen(id), key);
+    cpm__index_hash(ix, id, strlen(id), key);
 }
 
-static void hash_id_len(const struct cpm_index *ix, const char *id, size_t len, uint64_t key[2])
+void cpm__index_hash(const struct cpm_index *ix, const char *id, size_t len, uint64_t key[2])
 {
     uint8_t h[crypto_shorthash_siphashx24_BYTES];
     crypto_shorthash_siphashx24(h, (const unsigned char *)id, len, ix->hash_key);
@@ -291,6 +288,22 @@ static bool grow_table(struct cpm_index *ix, struct shard *sh)
         cpm_epoch_retire(old, table_free);
     }
     return true;
+}
+
+void cpm__index_reserve(struct cpm_index *ix, uint64_t subjects)
+{
+    uint64_t per_shard = subjects / SHARDS + subjects / SHARDS / 16 + TABLE_SLOTS_MIN;
+    if (per_shard >= ENTRY_MASK)
+        per_shard = ENTRY_MASK - 1;
+    for (int i = 0; i < SHARDS; i++) {
+        struct shard *sh = &ix->shards[i];
+        for (;;) {
+            const struct table *t = atomic_load(&sh->table);
+            if ((t != NULL && (uint64_t)(t->mask + 1) * 17 >= (per_shard + 1) * 20) ||
+                !grow_table(ix, sh))
+                break;
+        }
+    }
 }
 
 /* Room for one more entry in sh (table and chunk); outside the shard's write section. */
@@ -438,10 +451,9 @@ struct change {
     uint32_t no;
 };
 
-/* hash_id, remembering the last subject: a batch or a load brings runs of one subject. */
-static void hash_id_memo(struct cpm_index *ix, const char *id, uint64_t key[2])
+void cpm__index_hash_memo(const struct cpm_index *ix, struct memo *m, const char *id,
+                          uint64_t key[2])
 {
-    struct memo *m = &ix->memo;
     if (strcmp(m->id, id) != 0) {
         hash_id(ix, id, m->key);
         cpm_strlcpy(m->id, id, sizeof(m->id));
@@ -449,27 +461,26 @@ static void hash_id_memo(struct cpm_index *ix, const char *id, uint64_t key[2])
     memcpy(key, m->key, sizeof(m->key));
 }
 
-/* cpm_index_slot (creating), remembering a few purposes: no lock for the usual ones. */
-static int slot_memo(struct cpm_index *ix, const char *name)
+int cpm__index_slot_memo(struct cpm_index *ix, struct memo *m, const char *name)
 {
-    struct memo *m = &ix->memo;
+    size_t len = strlen(name);
     for (int i = 0; i < m->count; i++)
-        if (strcmp(m->names[i], name) == 0)
+        if (m->lens[i] == len && memcmp(m->names[i], name, len) == 0)
             return m->slots[i];
     int slot = cpm_index_slot(ix, CPM_SLOT_PURPOSE, name, true);
-    if (slot >= 0) {
+    if (slot >= 0 && len < sizeof(m->names[0])) {
         int i = m->count < MEMO_SLOTS ? m->count++ : m->next++ % MEMO_SLOTS;
-        cpm_strlcpy(m->names[i], name, sizeof(m->names[i]));
+        memcpy(m->names[i], name, len + 1);
+        m->lens[i] = len;
         m->slots[i] = slot;
     }
     return slot;
 }
 
-/* Opens a change of subject id (write_begin done); false on out of memory (nothing begun). */
-static bool change_begin(struct cpm_index *ix, const char *id, struct change *c)
+/* Opens a change of the subject of key (write_begin done); false on out of memory (nothing begun).
+ */
+static bool change_begin(struct cpm_index *ix, const uint64_t key[2], struct change *c)
 {
-    uint64_t key[2];
-    hash_id_memo(ix, id, key);
     c->ix = ix;
     c->sh = shard_of(ix, key);
     int64_t found = table_find(c->sh, atomic_load(&c->sh->table), key);
@@ -571,33 +582,56 @@ static bool set_consent(struct change *c, int purpose, int recipient, const stru
     return put_xconsent(c, xc);
 }
 
-static void apply_state(struct cpm_index *ix, const struct cpm_consent_state *st)
+bool cpm__index_consent_of(struct cpm_index *ix, struct memo *m, const struct cpm_state_row *st,
+                           struct xconsent *out)
 {
-    int purpose = slot_memo(ix, st->purpose);
+    int purpose = cpm__index_slot_memo(ix, m, st->purpose);
     int recipient =
         st->recipient[0] ? cpm_index_slot(ix, CPM_SLOT_RECIPIENT, st->recipient, true) : -1;
     enum cpm_consent_status status = cpm_consent_status_parse(st->status);
-    struct change c;
     if (purpose < 0 || (st->recipient[0] && recipient < 0)) {
         degrade(ix, "naming a purpose or recipient");
-        return;
+        return false;
     }
-    if (!change_begin(ix, st->subject_id, &c))
+    *out = (struct xconsent){.purpose = (uint16_t)purpose,
+                             .recipient = (int16_t)recipient,
+                             .status = (uint8_t)status,
+                             .by_guardian = st->by_guardian,
+                             .seq = st->seq,
+                             .expires_ms = status == CPM_STATUS_GIVEN ? st->expires_ms : 0};
+    return true;
+}
+
+void cpm__index_put_consent(struct cpm_index *ix, const uint64_t key[2], const struct xconsent *xc)
+{
+    struct change c;
+    if (!change_begin(ix, key, &c))
         return; /* NONE too: an objection withdrawn clears what was there */
-    struct xconsent xc = {.purpose = (uint16_t)purpose,
-                          .recipient = (int16_t)recipient,
-                          .status = (uint8_t)status,
-                          .by_guardian = st->by_guardian,
-                          .seq = st->seq,
-                          .expires_ms = status == CPM_STATUS_GIVEN ? st->expires_ms : 0};
-    if (!set_consent(&c, purpose, recipient, &xc))
+    if (!set_consent(&c, xc->purpose, xc->recipient, xc))
         degrade(ix, "recording a consent");
     change_end(&c);
 }
 
-static void set_age(struct entry *e, const char *age_status)
+static void apply_state(struct cpm_index *ix, const struct cpm_consent_state *st)
 {
-    e->flags = (uint8_t)((e->flags & ~F_AGE_MASK) | (cpm_age_parse(age_status) << F_AGE_SHIFT));
+    struct xconsent xc;
+    uint64_t key[2];
+    struct cpm_state_row row = {.subject_id = st->subject_id,
+                                .purpose = st->purpose,
+                                .recipient = st->recipient,
+                                .status = st->status,
+                                .seq = st->seq,
+                                .expires_ms = st->expires_ms,
+                                .by_guardian = st->by_guardian};
+    if (!cpm__index_consent_of(ix, &ix->memo, &row, &xc))
+        return;
+    cpm__index_hash_memo(ix, &ix->memo, st->subject_id, key);
+    cpm__index_put_consent(ix, key, &xc);
+}
+
+static void set_age(struct entry *e, enum cpm_age age)
+{
+    e->flags = (uint8_t)((e->flags & ~F_AGE_MASK) | (age << F_AGE_SHIFT));
 }
 
 static void apply_erasure(struct change *c, int64_t erased_seq)
@@ -612,18 +646,27 @@ static void apply_erasure(struct change *c, int64_t erased_seq)
     }
 }
 
-/* A subject seen: its age status and, when erased_seq is set, its erasure. */
-static void apply_subject(struct cpm_index *ix, const char *id, const char *age_status,
-                          int64_t erased_seq)
+void cpm__index_put_subject(struct cpm_index *ix, const uint64_t key[2], int age,
+                            int64_t erased_seq)
 {
     struct change c;
-    if (!change_begin(ix, id, &c))
+    if (!change_begin(ix, key, &c))
         return;
-    if (age_status[0])
-        set_age(c.e, age_status);
+    if (age >= 0)
+        set_age(c.e, (enum cpm_age)age);
     if (erased_seq != 0)
         apply_erasure(&c, erased_seq);
     change_end(&c);
+}
+
+/* A subject seen: its age status ("" leaves it) and, when erased_seq is set, its erasure. */
+static void apply_subject(struct cpm_index *ix, const char *id, const char *age_status,
+                          int64_t erased_seq)
+{
+    uint64_t key[2];
+    cpm__index_hash_memo(ix, &ix->memo, id, key);
+    cpm__index_put_subject(ix, key, age_status[0] ? (int)cpm_age_parse(age_status) : -1,
+                           erased_seq);
 }
 
 static int cmp_cap(const void *a, const void *b)
@@ -694,12 +737,12 @@ static bool prefs_extra(struct extra *x, const struct cpm_preferences *p,
     return true;
 }
 
-static void apply_preferences(struct cpm_index *ix, const char *subject_id,
-                              const struct cpm_preferences *p)
+void cpm__index_put_preferences(struct cpm_index *ix, const uint64_t key[2],
+                                const struct cpm_preferences *p)
 {
     struct change c;
     struct topics_off off;
-    if (!topics_off_of(ix, p, &off) || !change_begin(ix, subject_id, &c)) {
+    if (!topics_off_of(ix, p, &off) || !change_begin(ix, key, &c)) {
         degrade(ix, "recording preferences");
         return;
     }
@@ -751,18 +794,34 @@ static bool add_send(struct extra *x, uint8_t channel, int64_t ms, int64_t now_m
     return true;
 }
 
-static void apply_contact(struct cpm_index *ix, const struct cpm_contact *ct, int64_t now_ms)
+void cpm__index_put_contact(struct cpm_index *ix, const uint64_t key[2], uint8_t channel,
+                            int64_t time_ms, int64_t now_ms)
 {
     struct change c;
-    if (!change_begin(ix, ct->subject_id, &c))
+    if (!change_begin(ix, key, &c))
         return;
     struct extra *x = extra_clone(cpm__index_extra_of(c.sh, c.e, c.no));
-    if (x == NULL || !add_send(x, ct->channel, ct->time_ms, now_ms) ||
+    if (x == NULL || !add_send(x, channel, time_ms, now_ms) ||
         !cpm__index_extra_publish(ix, c.sh, c.e, c.no, x)) {
         cpm__index_extra_free(x);
         degrade(ix, "recording a send");
     }
     change_end(&c);
+}
+
+static void apply_preferences(struct cpm_index *ix, const char *subject_id,
+                              const struct cpm_preferences *p)
+{
+    uint64_t key[2];
+    cpm__index_hash_memo(ix, &ix->memo, subject_id, key);
+    cpm__index_put_preferences(ix, key, p);
+}
+
+static void apply_contact(struct cpm_index *ix, const struct cpm_contact *ct, int64_t now_ms)
+{
+    uint64_t key[2];
+    cpm__index_hash_memo(ix, &ix->memo, ct->subject_id, key);
+    cpm__index_put_contact(ix, key, ct->channel, ct->time_ms, now_ms);
 }
 
 /* The seq of batch's subject.erased event for id; 0 when none. */
@@ -793,86 +852,6 @@ void cpm_index_apply(struct cpm_index *ix, const struct cpm_write_batch *b)
     for (size_t i = 0; i < b->contact_count; i++)
         apply_contact(ix, &b->contacts[i], now_ms);
     cpm_epoch_reclaim();
-}
-
-/* ---- the load ------------------------------------------------------------------------------ */
-
-struct load {
-    struct cpm_index *ix;
-    uint64_t rows;
-    int64_t started_ms;
-    const char *table;
-};
-
-static void progress(struct load *l, const char *table)
-{
-    if (++l->rows % PROGRESS_EVERY == 0 || l->table != table)
-        cpm_log_info("index", "loading: %llu rows read (now %s), %.1f s",
-                     (unsigned long long)l->rows, table,
-                     (double)(cpm_clock_now_ms() - l->started_ms) / 1000.0);
-    l->table = table;
-}
-
-static cpm_err load_subject(void *ctx, const struct cpm_subject *s, int64_t erased_seq)
-{
-    struct load *l = ctx;
-    progress(l, "subjects");
-    apply_subject(l->ix, s->id, s->age_status, s->erased_ms ? (erased_seq ? erased_seq : 1) : 0);
-    return CPM_OK;
-}
-
-static cpm_err load_state(void *ctx, const struct cpm_consent_state *st)
-{
-    struct load *l = ctx;
-    progress(l, "consent states");
-    apply_state(l->ix, st);
-    return CPM_OK;
-}
-
-static cpm_err load_preferences(void *ctx, const char *subject_id, const char *text)
-{
-    struct load *l = ctx;
-    progress(l, "preferences");
-    json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    struct cpm_preferences p;
-    if (doc == NULL) {
-        cpm_log_error("index", "the stored preferences of a subject are not JSON; ignored");
-        return CPM_OK;
-    }
-    cpm_preferences_compile(doc, &p);
-    json_decref(doc);
-    apply_preferences(l->ix, subject_id, &p);
-    return CPM_OK;
-}
-
-static cpm_err load_contact(void *ctx, const struct cpm_contact *c)
-{
-    struct load *l = ctx;
-    progress(l, "sends");
-    apply_contact(l->ix, c, cpm_clock_now_ms());
-    return CPM_OK;
-}
-
-cpm_err cpm_index_load(struct cpm_index *ix, struct cpm_store *store)
-{
-    struct load l = {.ix = ix, .started_ms = cpm_clock_now_ms()};
-    struct cpm_index_loader loader = {
-        .ctx = &l,
-        .contacts_since_ms = l.started_ms - CPM_INDEX_SENDS_KEPT_MS,
-        .subject = load_subject,
-        .state = load_state,
-        .preferences = load_preferences,
-        .contact = load_contact,
-    };
-    cpm_err err = store->ops->index_load(store, &loader);
-    uint64_t subjects, bytes;
-    cpm_index_stats(ix, &subjects, &bytes);
-    if (err == CPM_OK)
-        cpm_log_info("index", "loaded: %llu subjects from %llu rows in %.1f s, %.1f MiB",
-                     (unsigned long long)subjects, (unsigned long long)l.rows,
-                     (double)(cpm_clock_now_ms() - l.started_ms) / 1000.0,
-                     (double)bytes / (1024.0 * 1024.0));
-    return err != CPM_OK ? err : atomic_load(&ix->degraded) ? CPM_ERR_NOMEM : CPM_OK;
 }
 
 /* ---- readers ------------------------------------------------------------------------------ */
@@ -1000,7 +979,7 @@ void cpm_index_view(struct cpm_index *ix, const struct cpm_index_question *q,
 }
 
 /* Asks the memory for key's table slot, without waiting for it. */
-static void prefetch_slot(struct cpm_index *ix, const uint64_t key[2])
+void cpm__index_prefetch_slot(struct cpm_index *ix, const uint64_t key[2])
 {
     const struct table *t = atomic_load_explicit(&shard_of(ix, key)->table, memory_order_acquire);
     if (t != NULL)
@@ -1011,7 +990,7 @@ static void prefetch_slot(struct cpm_index *ix, const uint64_t key[2])
  * Asks the memory for what a decision on purpose reads of the entry key's
  * first matching slot points at (a hint: no locking).
  */
-static void prefetch_entry(struct cpm_index *ix, const uint64_t key[2], int purpose)
+void cpm__index_prefetch_entry(struct cpm_index *ix, const uint64_t key[2], int purpose)
 {
     struct shard *sh = shard_of(ix, key);
     const struct table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
@@ -1052,8 +1031,8 @@ _Static_assert((KEYS_RING & (KEYS_RING - 1)) == 0, "a ring of a power of two");
 /* The first pipeline stage of lookup j: its hash, and its table slot asked for. */
 static void ask_slot(struct cpm_index *ix, const char *id, size_t len, uint64_t key[2])
 {
-    hash_id_len(ix, id, len, key);
-    prefetch_slot(ix, key);
+    cpm__index_hash(ix, id, len, key);
+    cpm__index_prefetch_slot(ix, key);
 }
 
 void cpm_index_view_each(struct cpm_index *ix, const struct cpm_index_question *q,
@@ -1075,14 +1054,14 @@ void cpm_index_view_each(struct cpm_index *ix, const struct cpm_index_question *
             for (size_t j = 0; j < SLOT_AHEAD && j < n; j++)
                 ask_slot(ix, ids[j], lens[j], keys[j % KEYS_RING]);
             for (size_t j = 0; j < ENTRY_AHEAD && j < n; j++)
-                prefetch_entry(ix, keys[j % KEYS_RING], q->purpose);
+                cpm__index_prefetch_entry(ix, keys[j % KEYS_RING], q->purpose);
         }
         for (size_t i = base; i < end; i++) {
             if (i + SLOT_AHEAD < n)
                 ask_slot(ix, ids[i + SLOT_AHEAD], lens[i + SLOT_AHEAD],
                          keys[(i + SLOT_AHEAD) % KEYS_RING]);
             if (i + ENTRY_AHEAD < n)
-                prefetch_entry(ix, keys[(i + ENTRY_AHEAD) % KEYS_RING], q->purpose);
+                cpm__index_prefetch_entry(ix, keys[(i + ENTRY_AHEAD) % KEYS_RING], q->purpose);
             view_key(ix, keys[i % KEYS_RING], q, &s);
             visit(ctx, i, &s);
         }

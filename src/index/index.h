@@ -60,8 +60,16 @@ int cpm_index_slot(struct cpm_index *ix, enum cpm_index_slot_kind kind, const ch
  */
 void cpm_index_apply(struct cpm_index *ix, const struct cpm_write_batch *batch);
 
-/* Rebuilds ix (empty) from the store; progress lines go to the log. */
+/*
+ * Rebuilds ix (empty) from the store; progress lines go to the log. Threads
+ * read shares of the store side by side, one a core (at most 4), each in a
+ * read transaction of its own; when the store was written to as they began
+ * (another process), one thread reads it all in one.
+ */
 cpm_err cpm_index_load(struct cpm_index *ix, struct cpm_store *store) CPM_MUST_CHECK;
+/* The same with readers threads reading (1 to 16), whatever the machine. */
+cpm_err cpm_index_load_with(struct cpm_index *ix, struct cpm_store *store,
+                            unsigned readers) CPM_MUST_CHECK;
 
 /* The store state an index reflects: a snapshot is used only on the same one. */
 struct cpm_index_mark {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * index_internal.h — the index's structures, shared by index.c (the index)
- * and snapshot.c (saving it on shutdown, restoring it on start). Nothing
- * else may include this file.
+ * index_internal.h — the index's structures, shared by index.c (the index),
+ * load.c (rebuilding it from the store) and snapshot.c (saving it on
+ * shutdown, restoring it on start). Nothing else may include this file.
  */
 #ifndef CPM_INDEX_INDEX_INTERNAL_H
 #define CPM_INDEX_INDEX_INTERNAL_H
@@ -115,8 +115,9 @@ struct slots {
 struct memo {
     char id[CPM_SUBJECT_ID_BYTES_MAX + 1];
     uint64_t key[2];
-    int count, next;
+    int count, next; /* names held, the next to replace */
     char names[MEMO_SLOTS][CPM_ID_BYTES_MAX + 1];
+    size_t lens[MEMO_SLOTS]; /* of the names: most purposes differ in length */
     int slots[MEMO_SLOTS];
 };
 
@@ -149,5 +150,38 @@ bool cpm__index_extra_publish(struct cpm_index *ix, struct shard *sh, struct ent
 /* The out-of-line part of entry no, or NULL. */
 struct extra *cpm__index_extra_of(struct shard *sh, const struct entry *e, uint32_t no);
 void cpm__index_extra_free(void *x);
+
+/* ---- what the writer and the load (load.c) put in: the subject found by its key ---- */
+
+/* key: the index's hash of a subject id of len bytes. */
+void cpm__index_hash(const struct cpm_index *ix, const char *id, size_t len, uint64_t key[2]);
+/* The same, remembering m's last subject: a batch or a load brings runs of one subject. */
+void cpm__index_hash_memo(const struct cpm_index *ix, struct memo *m, const char *id,
+                          uint64_t key[2]);
+/* cpm_index_slot of a purpose (creating), remembering a few in m: no lock for the usual ones. */
+int cpm__index_slot_memo(struct cpm_index *ix, struct memo *m, const char *name);
+/* What a stored consent state becomes (its names resolved with m); false: slots ran out (degraded).
+ */
+bool cpm__index_consent_of(struct cpm_index *ix, struct memo *m, const struct cpm_state_row *st,
+                           struct xconsent *out);
+
+/*
+ * Changes of one subject, made by one thread at a time (the writer, or the
+ * load's applying thread); each marks the index degraded when memory runs
+ * out. age: an enum cpm_age, or -1 to leave it; erased_seq 0: not erased.
+ */
+void cpm__index_put_subject(struct cpm_index *ix, const uint64_t key[2], int age,
+                            int64_t erased_seq);
+void cpm__index_put_consent(struct cpm_index *ix, const uint64_t key[2], const struct xconsent *xc);
+void cpm__index_put_preferences(struct cpm_index *ix, const uint64_t key[2],
+                                const struct cpm_preferences *p);
+void cpm__index_put_contact(struct cpm_index *ix, const uint64_t key[2], uint8_t channel,
+                            int64_t time_ms, int64_t now_ms);
+
+/* Tables large enough for subjects more subjects without growing (a hint: on failure, none). */
+void cpm__index_reserve(struct cpm_index *ix, uint64_t subjects);
+/* Ask the memory for key's table slot; for its entry (the head and purpose's word). Hints only. */
+void cpm__index_prefetch_slot(struct cpm_index *ix, const uint64_t key[2]);
+void cpm__index_prefetch_entry(struct cpm_index *ix, const uint64_t key[2], int purpose);
 
 #endif /* CPM_INDEX_INDEX_INTERNAL_H */

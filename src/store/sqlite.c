@@ -132,10 +132,16 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_CONTACT_ERASE] = "DELETE FROM contacts WHERE subject_id = ?1",
     [ST_LOAD_SUBJECTS] = "SELECT id, age_status, erased_ms, CASE WHEN erased_ms <> 0 THEN (SELECT"
                          " max(seq) FROM events WHERE subject_id = subjects.id AND type ="
-                         " 'subject.erased') ELSE 0 END FROM subjects",
+                         " 'subject.erased') ELSE 0 END FROM subjects"
+                         " WHERE rowid BETWEEN ?1 AND ?2",
     [ST_LOAD_STATES] = "SELECT subject_id, purpose, recipient, status, seq, expires_ms, by_guardian"
-                       " FROM consent_state WHERE status <> 'erased'",
-    [ST_LOAD_PREFS] = "SELECT subject_id, doc FROM preferences",
+                       " FROM consent_state WHERE subject_id >= ?1 AND subject_id < ?2"
+                       " AND status <> 'erased'",
+    [ST_LOAD_PREFS] = "SELECT subject_id, doc FROM preferences"
+                      " WHERE subject_id >= ?1 AND subject_id < ?2",
+    [ST_LOAD_ROWIDS] = "SELECT coalesce((SELECT min(rowid) FROM subjects), 0),"
+                       " coalesce((SELECT max(rowid) FROM subjects), 0)",
+    [ST_LOAD_SAMPLE] = "SELECT id FROM subjects WHERE rowid >= ?1 ORDER BY rowid LIMIT 1",
     [ST_LOAD_CONTACTS] = "SELECT subject_id, channel, purpose, time_ms FROM contacts"
                          " WHERE time_ms >= ?1 ORDER BY time_ms",
     [ST_DOC_DELETE] = "DELETE FROM config_docs WHERE kind = ?1 AND id = ?2",
@@ -526,6 +532,30 @@ static cpm_err connect(const char *location, int flags, struct sqlite_store **ou
         return cpm__sqlite_fail(s, "open", rc);
     }
     return configure(s, location, detail);
+}
+
+cpm_err cpm__sqlite_connect_reader(struct sqlite_store *of, struct sqlite_store **out)
+{
+    const char *file = sqlite3_db_filename(of->db, "main");
+    struct cpm_detail detail;
+    cpm_detail_init(&detail);
+    *out = NULL;
+    cpm_err err =
+        file != NULL && file[0] ? connect(file, SQLITE_OPEN_READONLY, out, &detail) : CPM_ERR_STORE;
+    if (err == CPM_OK) {
+        (*out)->read_only = true;
+        err = prepare_all(*out);
+    }
+    if (err != CPM_OK && *out != NULL) {
+        destroy(*out, false);
+        *out = NULL;
+    }
+    return err;
+}
+
+void cpm__sqlite_disconnect(struct sqlite_store *s)
+{
+    destroy(s, false);
 }
 
 #define READ_WRITE (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)

@@ -6,6 +6,8 @@
  */
 #include "core/common.h"
 
+#include <stdlib.h>
+
 #include "core/alloc.h"
 #include "domain/decide.h"
 #include "store/sqlite_internal.h"
@@ -85,27 +87,31 @@ cpm_err cpm__sqlite_contacts_mark(struct cpm_store *store, int64_t *out)
 
 typedef cpm_err (*row_fn)(sqlite3_stmt *st, const struct cpm_index_loader *l);
 
-static cpm_err subject_row(sqlite3_stmt *st, const struct cpm_index_loader *l)
+/* The text of column col; "" for NULL (ten million rows and more: nothing copied). */
+static const char *text_of(sqlite3_stmt *st, int col)
 {
-    struct cpm_subject sub = {0};
-    cpm__sqlite_column_copy(st, 0, sub.id, sizeof(sub.id));
-    cpm__sqlite_column_copy(st, 1, sub.age_status, sizeof(sub.age_status));
-    sub.erased_ms = sqlite3_column_int64(st, 2);
-    return l->subject(l->ctx, &sub, sqlite3_column_int64(st, 3));
+    const char *text = (const char *)sqlite3_column_text(st, col);
+    return text != NULL ? text : "";
 }
 
-/* Only what the index keeps (ten million rows and more: no copy of the rest). */
+static cpm_err subject_row(sqlite3_stmt *st, const struct cpm_index_loader *l)
+{
+    int64_t erased_seq = sqlite3_column_int64(st, 3);
+    bool erased = sqlite3_column_int64(st, 2) != 0;
+    return l->subject(l->ctx, text_of(st, 0), text_of(st, 1),
+                      erased ? (erased_seq ? erased_seq : 1) : 0);
+}
+
 static cpm_err state_row(sqlite3_stmt *st, const struct cpm_index_loader *l)
 {
-    struct cpm_consent_state state;
-    cpm__sqlite_column_copy(st, 0, state.subject_id, sizeof(state.subject_id));
-    cpm__sqlite_column_copy(st, 1, state.purpose, sizeof(state.purpose));
-    cpm__sqlite_column_copy(st, 2, state.recipient, sizeof(state.recipient));
-    cpm__sqlite_column_copy(st, 3, state.status, sizeof(state.status));
-    state.seq = sqlite3_column_int64(st, 4);
-    state.expires_ms = sqlite3_column_int64(st, 5);
-    state.by_guardian = sqlite3_column_int(st, 6) != 0;
-    return l->state(l->ctx, &state);
+    struct cpm_state_row row = {.subject_id = text_of(st, 0),
+                                .purpose = text_of(st, 1),
+                                .recipient = text_of(st, 2),
+                                .status = text_of(st, 3),
+                                .seq = sqlite3_column_int64(st, 4),
+                                .expires_ms = sqlite3_column_int64(st, 5),
+                                .by_guardian = sqlite3_column_int(st, 6) != 0};
+    return l->state(l->ctx, &row);
 }
 
 static cpm_err preferences_row(sqlite3_stmt *st, const struct cpm_index_loader *l)
@@ -143,22 +149,129 @@ static cpm_err each_row(struct sqlite_store *s, enum stmt id, int bind_rc, row_f
     return err;
 }
 
-cpm_err cpm__sqlite_index_load(struct cpm_store *store, const struct cpm_index_loader *l)
+/* Subject ids are printable ASCII: every one is >= "" and < "\x7f". */
+#define ID_LOW  ""
+#define ID_HIGH "\x7f"
+#define SAMPLES 256 /* subject ids read to cut the key space into parts */
+
+/* What part l->part of l->parts reads: a range of subjects' rows, a range of ids. */
+struct share {
+    uint64_t subjects; /* about (rowids in use), of all parts */
+    int64_t rowid_low, rowid_high;
+    char id_low[CPM_SUBJECT_ID_BYTES_MAX + 1], id_high[CPM_SUBJECT_ID_BYTES_MAX + 1];
+};
+
+static int cmp_id(const void *a, const void *b)
 {
-    struct sqlite_store *s = cpm__sqlite_lock_read(store);
-    /* One read transaction: the four tables as of one commit. */
+    return strcmp(a, b);
+}
+
+/*
+ * The share of part of parts: subjects by equal rowid ranges, the tables
+ * keyed by subject id by the quantiles of SAMPLES ids spread evenly over
+ * the subjects' rows (the same ones in every part: they read one commit).
+ */
+static cpm_err share_of(struct sqlite_store *s, unsigned part, unsigned parts, struct share *out)
+{
+    cpm_err err = cpm__sqlite_step_row(s, ST_LOAD_ROWIDS, SQLITE_OK, "index_load");
+    int64_t lo = sqlite3_column_int64(s->stmts[ST_LOAD_ROWIDS], 0);
+    int64_t hi = sqlite3_column_int64(s->stmts[ST_LOAD_ROWIDS], 1);
+    cpm__sqlite_done(s->stmts[ST_LOAD_ROWIDS]);
+    int64_t span = hi - lo + 1;
+    out->subjects = hi > 0 ? (uint64_t)span : 0;
+    out->rowid_low = part == 0 ? INT64_MIN : lo + span * part / parts;
+    out->rowid_high = part + 1 == parts ? INT64_MAX : lo + span * (part + 1) / parts - 1;
+    char(*sample)[CPM_SUBJECT_ID_BYTES_MAX + 1] = cpm_calloc(SAMPLES, sizeof(*sample));
+    if (sample == NULL)
+        return CPM_ERR_NOMEM;
+    int n = 0;
+    sqlite3_stmt *st = s->stmts[ST_LOAD_SAMPLE];
+    for (int k = 0; err == CPM_OK && parts > 1 && k < SAMPLES; k++) {
+        err = cpm__sqlite_step_row(
+            s, ST_LOAD_SAMPLE, sqlite3_bind_int64(st, 1, lo + span * k / SAMPLES), "index_load");
+        if (err == CPM_OK)
+            cpm__sqlite_column_copy(st, 0, sample[n++], sizeof(sample[0]));
+        cpm__sqlite_done(st);
+        err = err == CPM_ERR_NOT_FOUND ? CPM_OK : err;
+    }
+    qsort(sample, (size_t)n, sizeof(sample[0]), cmp_id);
+    cpm_strlcpy(out->id_low, part == 0 || n == 0 ? ID_LOW : sample[(size_t)n * part / parts],
+                sizeof(out->id_low));
+    cpm_strlcpy(out->id_high,
+                part + 1 == parts || n == 0 ? ID_HIGH : sample[(size_t)n * (part + 1) / parts],
+                sizeof(out->id_high));
+    cpm_free(sample);
+    return err;
+}
+
+static int bind_ids(sqlite3_stmt *st, const struct share *sh)
+{
+    int rc = cpm__sqlite_bind_text(st, 1, sh->id_low);
+    return rc ? rc : cpm__sqlite_bind_text(st, 2, sh->id_high);
+}
+
+/* The commit the read transaction sees, told to the loader before any row. */
+static cpm_err begun(struct sqlite_store *s, const struct cpm_index_loader *l, uint64_t subjects)
+{
+    int64_t size = 0, contacts = 0;
+    cpm_err err = cpm__sqlite_step_row(s, ST_EVENT_MAX_SEQ, SQLITE_OK, "index_load");
+    if (err == CPM_OK)
+        size = sqlite3_column_int64(s->stmts[ST_EVENT_MAX_SEQ], 0);
+    cpm__sqlite_done(s->stmts[ST_EVENT_MAX_SEQ]);
+    if (err == CPM_OK)
+        err = cpm__sqlite_step_row(s, ST_CONTACT_MARK, SQLITE_OK, "index_load");
+    if (err == CPM_OK)
+        contacts = sqlite3_column_int64(s->stmts[ST_CONTACT_MARK], 0);
+    cpm__sqlite_done(s->stmts[ST_CONTACT_MARK]);
+    return err == CPM_OK && l->begun != NULL ? l->begun(l->ctx, (uint64_t)size, contacts, subjects)
+                                             : err;
+}
+
+/* One read transaction: the tables as of one commit, this part's share of them. */
+static cpm_err load_share(struct sqlite_store *s, const struct cpm_index_loader *l)
+{
+    unsigned parts = l->parts ? l->parts : 1;
+    struct share sh;
     cpm_err err = cpm__sqlite_run(s, ST_BEGIN_READ, SQLITE_OK, "index_load");
+    if (err != CPM_OK)
+        return err;
+    err = share_of(s, l->part, parts, &sh);
     if (err == CPM_OK)
-        err = each_row(s, ST_LOAD_SUBJECTS, SQLITE_OK, subject_row, l);
+        err = begun(s, l, sh.subjects);
+    sqlite3_stmt *subjects = s->stmts[ST_LOAD_SUBJECTS];
+    if (err == CPM_OK) {
+        int rc = sqlite3_bind_int64(subjects, 1, sh.rowid_low);
+        err = each_row(s, ST_LOAD_SUBJECTS,
+                       rc ? rc : sqlite3_bind_int64(subjects, 2, sh.rowid_high), subject_row, l);
+    }
     if (err == CPM_OK)
-        err = each_row(s, ST_LOAD_STATES, SQLITE_OK, state_row, l);
+        err = each_row(s, ST_LOAD_STATES, bind_ids(s->stmts[ST_LOAD_STATES], &sh), state_row, l);
     if (err == CPM_OK)
-        err = each_row(s, ST_LOAD_PREFS, SQLITE_OK, preferences_row, l);
-    if (err == CPM_OK)
+        err =
+            each_row(s, ST_LOAD_PREFS, bind_ids(s->stmts[ST_LOAD_PREFS], &sh), preferences_row, l);
+    if (err == CPM_OK && l->part == 0)
         err = each_row(s, ST_LOAD_CONTACTS,
                        sqlite3_bind_int64(s->stmts[ST_LOAD_CONTACTS], 1, l->contacts_since_ms),
                        contact_row, l);
-    err = cpm__sqlite_tx_end(s, err, "index_load");
+    return cpm__sqlite_tx_end(s, err, "index_load");
+}
+
+cpm_err cpm__sqlite_index_load(struct cpm_store *store, const struct cpm_index_loader *l)
+{
+    if (l->parts <= 1) {
+        struct sqlite_store *s = cpm__sqlite_lock_read(store);
+        cpm_err err = load_share(s, l);
+        cpm__sqlite_unlock(s);
+        return err;
+    }
+    /* a connection of its own: the parts read side by side */
+    struct sqlite_store *own = NULL;
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    cpm_err err = cpm__sqlite_connect_reader(s, &own);
     cpm__sqlite_unlock(s);
+    if (err == CPM_OK)
+        err = load_share(own, l);
+    if (own != NULL)
+        cpm__sqlite_disconnect(own);
     return err;
 }

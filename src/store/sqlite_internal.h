@@ -75,6 +75,8 @@ enum stmt {
     ST_LOAD_STATES,
     ST_LOAD_PREFS,
     ST_LOAD_CONTACTS,
+    ST_LOAD_ROWIDS,
+    ST_LOAD_SAMPLE,
     /* destinations (sqlite_sync.c) */
     ST_DOC_DELETE,
     ST_LANES_GET,
@@ -141,6 +143,14 @@ struct rows {
 };
 
 typedef cpm_err (*read_row_fn)(sqlite3_stmt *st, void *item);
+
+/*
+ * A read-only connection of its own to of's database, every statement
+ * prepared (for work that reads beside the store's own connections: the
+ * index's load in parts). cpm__sqlite_disconnect closes it.
+ */
+cpm_err cpm__sqlite_connect_reader(struct sqlite_store *of, struct sqlite_store **out);
+void cpm__sqlite_disconnect(struct sqlite_store *s);
 
 /* Takes the store's lock; every op holds it for its whole duration. */
 struct sqlite_store *cpm__sqlite_lock(struct cpm_store *store);

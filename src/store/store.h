@@ -232,14 +232,38 @@ struct cpm_write_batch {
     size_t rights_update_count;
 };
 
+/* What the index keeps of a consent state (cpm_consent_state's fields of the same names). */
+struct cpm_state_row {
+    const char *subject_id, *purpose, *recipient, *status;
+    int64_t seq, expires_ms;
+    bool by_guardian;
+};
+
 /* What cpm_index_load is shown of the store, table by table. */
 struct cpm_index_loader {
     void *ctx;
     int64_t contacts_since_ms; /* older sends are not shown */
-    /* erased_seq: the subject.erased event, 0 unless erased */
-    cpm_err (*subject)(void *ctx, const struct cpm_subject *s, int64_t erased_seq);
-    /* only subject_id, purpose, recipient, status, seq, expires_ms and by_guardian are set */
-    cpm_err (*state)(void *ctx, const struct cpm_consent_state *state);
+    /*
+     * The share to read: part (0 …) of parts, which may be read at the same
+     * time on other threads, each on a connection of its own; parts 0 or 1:
+     * everything. Subjects are shared by row ranges, the rest by ranges of
+     * subject ids (sends: part 0 reads all of them).
+     */
+    unsigned part, parts;
+    /*
+     * When set, called once the read transaction began, before any row,
+     * with the commit it reads (the ledger's size, the last send's row
+     * number) and about how many subjects the store holds (all parts); an
+     * error ends the load there.
+     */
+    cpm_err (*begun)(void *ctx, uint64_t ledger_size, int64_t contacts_mark, uint64_t subjects);
+    /*
+     * A subject's id, age status and erased_seq: the subject.erased event
+     * (1 when erased without one), 0 unless erased. The strings here and in
+     * state rows point into the store's row: valid during the call only.
+     */
+    cpm_err (*subject)(void *ctx, const char *id, const char *age_status, int64_t erased_seq);
+    cpm_err (*state)(void *ctx, const struct cpm_state_row *row);
     cpm_err (*preferences)(void *ctx, const char *subject_id, const char *doc);
     cpm_err (*contact)(void *ctx, const struct cpm_contact *c);
 };
