@@ -6,7 +6,11 @@
  * cost a database read for its key): a revocation by this process is seen
  * at once (cpm_auth_forget_keys), one by another process (`cpm keys`) within
  * that time. Only active keys are remembered; a slot per key hash, each with
- * its own lock.
+ * its own lock. Each thread also remembers the last few keys it checked by
+ * a keyed hash of their text (SipHash-128 under a random key per process),
+ * so a request with a key seen a moment ago costs neither the key's
+ * SHA-256 nor a lock shared with the other threads; what is held is a
+ * keyed hash, never the key's text.
  */
 #include "core/common.h"
 
@@ -106,10 +110,55 @@ static struct cached_key key_cache[KEY_CACHE_SLOTS];
 static pthread_once_t key_cache_once = PTHREAD_ONCE_INIT;
 static atomic_uint_least64_t key_generation = 1;
 
+#define THREAD_KEYS 4
+
+struct thread_key {
+    bool used;
+    uint8_t tag[crypto_shorthash_siphashx24_BYTES];
+    struct cpm_api_key key;
+    int64_t loaded_ms;
+    uint64_t generation;
+};
+
+static _Thread_local struct thread_key thread_keys[THREAD_KEYS];
+static _Thread_local unsigned thread_keys_next;
+static uint8_t tag_key[crypto_shorthash_siphashx24_KEYBYTES];
+
 static void key_cache_init(void)
 {
     for (int i = 0; i < KEY_CACHE_SLOTS; i++)
         pthread_mutex_init(&key_cache[i].lock, NULL);
+    randombytes_buf(tag_key, sizeof(tag_key));
+}
+
+/* Still good: loaded less than CPM_KEY_CACHE_MS ago, no key forgotten since. */
+static bool fresh(int64_t loaded_ms, uint64_t generation, int64_t now)
+{
+    return generation == atomic_load(&key_generation) && now - loaded_ms >= 0 &&
+           now - loaded_ms < CPM_KEY_CACHE_MS;
+}
+
+/* This thread's memory of the key whose text has tag; NULL when none is fresh. */
+static const struct thread_key *thread_remembered(const uint8_t *tag)
+{
+    int64_t now = cpm_clock_now_ms();
+    for (unsigned i = 0; i < THREAD_KEYS; i++) {
+        const struct thread_key *k = &thread_keys[i];
+        if (k->used && sodium_memcmp(k->tag, tag, sizeof(k->tag)) == 0 &&
+            fresh(k->loaded_ms, k->generation, now))
+            return k;
+    }
+    return NULL;
+}
+
+static void thread_remember(const uint8_t *tag, const struct cpm_api_key *key, uint64_t generation)
+{
+    struct thread_key *k = &thread_keys[thread_keys_next++ % THREAD_KEYS];
+    k->used = true;
+    memcpy(k->tag, tag, sizeof(k->tag));
+    k->key = *key;
+    k->loaded_ms = cpm_clock_now_ms();
+    k->generation = generation;
 }
 
 void cpm_auth_forget_keys(void)
@@ -124,8 +173,7 @@ static bool remembered(const uint8_t hash[CPM_API_KEY_HASH_BYTES], struct cpm_ap
     int64_t now = cpm_clock_now_ms();
     pthread_mutex_lock(&c->lock);
     bool hit = c->used && sodium_memcmp(c->hash, hash, CPM_API_KEY_HASH_BYTES) == 0 &&
-               c->generation == atomic_load(&key_generation) && now - c->loaded_ms >= 0 &&
-               now - c->loaded_ms < CPM_KEY_CACHE_MS;
+               fresh(c->loaded_ms, c->generation, now);
     if (hit)
         *out = c->key;
     pthread_mutex_unlock(&c->lock);
@@ -161,9 +209,22 @@ cpm_err cpm_auth_check(struct cpm_store *store, const char *authorization, struc
         return CPM_ERR_UNAUTHORIZED;
     }
     const char *secret = authorization + blen;
+    size_t len = strlen(secret);
+    uint8_t tag[crypto_shorthash_siphashx24_BYTES];
+    pthread_once(&key_cache_once, key_cache_init);
+    crypto_shorthash_siphashx24(tag, (const unsigned char *)secret, len, tag_key);
+    const struct thread_key *known = thread_remembered(tag);
+    if (known != NULL) {
+        *out = known->key;
+        return CPM_OK;
+    }
+    uint64_t generation = atomic_load(&key_generation); /* before the check: no stale fill */
     uint8_t hash[CPM_API_KEY_HASH_BYTES];
-    cpm_api_key_hash(secret, strlen(secret), hash);
-    return cpm_auth_check_hash(store, hash, out, detail);
+    cpm_api_key_hash(secret, len, hash);
+    cpm_err err = cpm_auth_check_hash(store, hash, out, detail);
+    if (err == CPM_OK)
+        thread_remember(tag, out, generation);
+    return err;
 }
 
 cpm_err cpm_auth_check_hash(struct cpm_store *store, const uint8_t hash[CPM_API_KEY_HASH_BYTES],

@@ -55,20 +55,25 @@ cpm_err cpm_node_cache_get(void *ctx, unsigned level, uint64_t index, uint8_t ou
     return cache->store->ops->merkle_node_get(cache->store, level, index, out);
 }
 
-/* Reads the complete nodes of the cached levels of a tree of size leaves. */
+/* Reads the complete nodes of the cached levels of a tree of size leaves, a level at a time. */
 static cpm_err load(struct cpm_node_cache *cache, uint64_t size)
 {
-    for (unsigned level = CPM_NODE_CACHE_LEVEL_MIN; level < LEVELS && (size >> level) > 0;
-         level++) {
-        for (uint64_t i = 0; i < size >> level; i++) {
+    cpm_err err = CPM_OK;
+    for (unsigned level = CPM_NODE_CACHE_LEVEL_MIN;
+         err == CPM_OK && level < LEVELS && (size >> level) > 0; level++) {
+        uint64_t count = size >> level;
+        uint8_t(*hashes)[CPM_HASH_BYTES] = cpm_malloc(count * CPM_HASH_BYTES);
+        if (hashes == NULL)
+            return CPM_ERR_NOMEM;
+        err = cache->store->ops->merkle_level(cache->store, level, count, hashes);
+        for (uint64_t i = 0; err == CPM_OK && i < count; i++) {
             struct cpm_merkle_node node = {.level = level, .index = i};
-            cpm_err err = cache->store->ops->merkle_node_get(cache->store, level, i, node.hash);
-            if (err != CPM_OK)
-                return err;
+            memcpy(node.hash, hashes[i], CPM_HASH_BYTES);
             cpm_node_cache_add(cache, &node);
         }
+        cpm_free(hashes);
     }
-    return CPM_OK;
+    return err;
 }
 
 cpm_err cpm_node_cache_new(struct cpm_store *store, struct cpm_node_cache **out)

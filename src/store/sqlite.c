@@ -86,6 +86,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_EVENT_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM events",
     [ST_NODE_INSERT] = "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
     [ST_NODE_GET] = "SELECT hash FROM merkle_nodes WHERE level = ?1 AND idx = ?2",
+    [ST_NODE_LEVEL] =
+        "SELECT idx, hash FROM merkle_nodes WHERE level = ?1 AND idx < ?2 ORDER BY idx",
     [ST_STATE_UPSERT] = "INSERT OR REPLACE INTO consent_state (" STATE_COLUMNS ") VALUES (?1,"
                         " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_STATE_LIST] = "SELECT " STATE_COLUMNS " FROM consent_state WHERE subject_id = ?1"
@@ -970,6 +972,7 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .batch_write = cpm__sqlite_batch_write,
     .ledger_size = cpm__sqlite_ledger_size,
     .merkle_node_get = cpm__sqlite_merkle_node_get,
+    .merkle_level = cpm__sqlite_merkle_level,
     .event_list = cpm__sqlite_event_list,
     .subject_get = cpm__sqlite_subject_get,
     .consent_state_list = cpm__sqlite_consent_state_list,

@@ -43,6 +43,7 @@ enum stmt {
     ST_EVENT_MAX_SEQ,
     ST_NODE_INSERT,
     ST_NODE_GET,
+    ST_NODE_LEVEL,
     ST_STATE_UPSERT,
     ST_STATE_LIST,
     ST_CHECKPOINT_INSERT,
@@ -180,6 +181,8 @@ void cpm__sqlite_rows_free(struct rows *rows, void (*release)(void *item));
 /* The ledger operations (sqlite_ledger.c), as in struct cpm_store_ops. */
 cpm_err cpm__sqlite_batch_write(struct cpm_store *store, const struct cpm_write_batch *batch);
 cpm_err cpm__sqlite_ledger_size(struct cpm_store *store, uint64_t *out);
+cpm_err cpm__sqlite_merkle_level(struct cpm_store *store, unsigned level, uint64_t count,
+                                 uint8_t (*out)[CPM_HASH_BYTES]);
 cpm_err cpm__sqlite_merkle_node_get(struct cpm_store *store, unsigned level, uint64_t index,
                                     uint8_t out[CPM_HASH_BYTES]);
 cpm_err cpm__sqlite_event_list(struct cpm_store *store, const char *subject_id, int64_t after_seq,

@@ -162,6 +162,29 @@ cpm_err cpm__sqlite_merkle_node_get(struct cpm_store *store, unsigned level, uin
     return err;
 }
 
+cpm_err cpm__sqlite_merkle_level(struct cpm_store *store, unsigned level, uint64_t count,
+                                 uint8_t (*out)[CPM_HASH_BYTES])
+{
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    sqlite3_stmt *st = s->stmts[ST_NODE_LEVEL];
+    int rc = sqlite3_bind_int(st, 1, (int)level);
+    rc = rc ? rc : sqlite3_bind_int64(st, 2, (sqlite3_int64)count);
+    uint64_t next = 0;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((uint64_t)sqlite3_column_int64(st, 0) != next ||
+            sqlite3_column_bytes(st, 1) != CPM_HASH_BYTES)
+            break; /* a gap or a damaged node */
+        memcpy(out[next++], sqlite3_column_blob(st, 1), CPM_HASH_BYTES);
+        rc = SQLITE_OK;
+    }
+    cpm_err err = rc == SQLITE_DONE || rc == SQLITE_ROW || rc == SQLITE_OK
+                      ? (next == count ? CPM_OK : CPM_ERR_STORE)
+                      : cpm__sqlite_fail(s, "merkle_level", rc);
+    cpm__sqlite_done(st);
+    cpm__sqlite_unlock(s);
+    return err;
+}
+
 static cpm_err read_blob(sqlite3_stmt *st, int col, uint8_t **out, size_t *len)
 {
     *len = (size_t)sqlite3_column_bytes(st, col);

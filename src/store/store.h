@@ -24,7 +24,7 @@
 #include "domain/config.h"
 #include "domain/report.h"
 
-#define CPM_STORE_OPS_VERSION 11
+#define CPM_STORE_OPS_VERSION 12
 
 /* The schema version this binary knows; a store newer than this is refused. */
 #define CPM_SCHEMA_VERSION 10
@@ -727,6 +727,17 @@ struct cpm_store_ops {
      */
     cpm_err (*delivery_last)(struct cpm_store *store, const char *destination_id,
                              const char *outcome, int64_t *time_ms);
+
+    /* ---- version 12 ---- */
+
+    /*
+     * Reads the stored nodes 0 … count - 1 of level into out (count ×
+     * CPM_HASH_BYTES) with one statement: what node-by-node reads (a read
+     * transaction, and its file locks, each) took a second and more for at
+     * cpmd's start. CPM_ERR_STORE when one is missing.
+     */
+    cpm_err (*merkle_level)(struct cpm_store *store, unsigned level, uint64_t count,
+                            uint8_t (*out)[CPM_HASH_BYTES]);
 };
 
 /* Every backend's store begins with this. */

@@ -75,6 +75,14 @@ static void test_cache_equals_store(void **state)
     assert_int_equal(cpm_node_cache_get(live, 8, 9, absent), CPM_ERR_NOT_FOUND);
     cpm_node_cache_free(live);
     cpm_node_cache_free(loaded);
+    /* a level read whole must be whole: a missing node is a damaged store */
+    assert_int_equal(sqlite3_exec(cpm__sqlite_db(store),
+                                  "DELETE FROM merkle_nodes WHERE level = 8 AND idx = 1", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    struct cpm_node_cache *damaged = NULL;
+    assert_int_equal(cpm_node_cache_new(store, &damaged), CPM_ERR_STORE);
+    assert_null(damaged);
     assert_int_equal(fixture_store_close(store, dir), 0);
 }
 
