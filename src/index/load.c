@@ -408,8 +408,10 @@ cpm_err cpm_index_load_with(struct cpm_index *ix, struct cpm_store *store, unsig
     pthread_cond_init(&l.changed, NULL);
     cpm_err err = load_attempt(&l, parts);
     if (err == CPM_ERR_CONFLICT && parts > 1) {
-        /* written to meanwhile: one reader, one transaction */
-        cpm_log_info("index", "the store changed as the load began; reading it on one thread");
+        /* nothing was read: one reader, one transaction, the store's own connection */
+        cpm_log_info("index",
+                     "the readers did not all begin on one commit (the store was written to, or "
+                     "would not open again); reading it on one thread");
         err = load_attempt(&l, 1);
     }
     pthread_cond_destroy(&l.changed);

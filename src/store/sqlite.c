@@ -43,6 +43,11 @@
     "destination_id, seq, event_id, event_type, subject_id, attempt, time_ms, outcome, status,"    \
     " latency_ms, lag_ms, detail"
 
+/* The index's load of consent states from ?1 on (the last part of a load: no end to check). */
+#define LOAD_STATES                                                                                \
+    "SELECT subject_id, purpose, recipient, status, seq, expires_ms, by_guardian"                  \
+    " FROM consent_state WHERE subject_id >= ?1"
+
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_BEGIN_READ] = "BEGIN",
@@ -136,9 +141,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                          " max(seq) FROM events WHERE subject_id = subjects.id AND type ="
                          " 'subject.erased') ELSE 0 END FROM subjects"
                          " WHERE rowid BETWEEN ?1 AND ?2",
-    [ST_LOAD_STATES] = "SELECT subject_id, purpose, recipient, status, seq, expires_ms, by_guardian"
-                       " FROM consent_state WHERE subject_id >= ?1 AND subject_id < ?2"
-                       " AND status <> 'erased'",
+    [ST_LOAD_STATES] = LOAD_STATES " AND subject_id < ?2",
+    [ST_LOAD_STATES_TAIL] = LOAD_STATES,
     [ST_LOAD_PREFS] = "SELECT subject_id, doc FROM preferences"
                       " WHERE subject_id >= ?1 AND subject_id < ?2",
     [ST_LOAD_ROWIDS] = "SELECT coalesce((SELECT min(rowid) FROM subjects), 0),"
