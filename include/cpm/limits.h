@@ -108,4 +108,8 @@
 #define CPM_EVIDENCE_PACK_JSON_BYTES_MAX     (4 * 1024 * 1024) /* manifest, consistency.json */
 #define CPM_EVIDENCE_PACK_SUMMARY_ROWS_MAX   1000 /* events, delivery rows listed in summary.html */
 
+/* The index's snapshot while serving: --index-snapshot-interval (docs/DECISIONS.md) */
+#define CPM_INDEX_SNAPSHOT_S_DEFAULT 300   /* seconds between saves; 0: only on a clean stop */
+#define CPM_INDEX_SNAPSHOT_S_MAX     86400 /* … at most a day */
+
 #endif /* CPM_LIMITS_H */

@@ -646,6 +646,24 @@ static void apply_erasure(struct change *c, int64_t erased_seq)
     }
 }
 
+void cpm__index_clear(struct cpm_index *ix, const uint64_t key[2])
+{
+    struct change c;
+    if (!change_begin(ix, key, &c))
+        return;
+    bool had_extra = (c.e->flags & F_HAS_EXTRA) != 0;
+    memset((char *)c.e + offsetof(struct entry, base_lo), 0,
+           sizeof(*c.e) - offsetof(struct entry, base_lo));
+    if (had_extra) { /* an empty one in its place: the map keeps its items */
+        struct extra *x = cpm_calloc(1, sizeof(*x));
+        if (x == NULL || !cpm__index_extra_publish(ix, c.sh, c.e, c.no, x)) {
+            cpm__index_extra_free(x);
+            degrade(ix, "reading a subject again");
+        }
+    }
+    change_end(&c);
+}
+
 void cpm__index_put_subject(struct cpm_index *ix, const uint64_t key[2], int age,
                             int64_t erased_seq)
 {

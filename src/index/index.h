@@ -71,28 +71,45 @@ cpm_err cpm_index_load(struct cpm_index *ix, struct cpm_store *store) CPM_MUST_C
 cpm_err cpm_index_load_with(struct cpm_index *ix, struct cpm_store *store,
                             unsigned readers) CPM_MUST_CHECK;
 
-/* The store state an index reflects: a snapshot is used only on the same one. */
+/* A store state: an index snapshot reflects at least the one it was saved with. */
 struct cpm_index_mark {
     uint64_t ledger_size;
-    uint8_t last_leaf[CPM_HASH_BYTES]; /* the last event's Merkle leaf hash; zeros when none */
+    uint8_t last_leaf[CPM_HASH_BYTES]; /* the Merkle leaf hash at that size; zeros when none */
     int64_t contacts;                  /* the last recorded send (its row number); 0 when none */
 };
 
 /* Reads the store's mark (NOT_FOUND never: an empty store has a mark of zeros). */
 cpm_err cpm_index_mark_read(struct cpm_store *store, struct cpm_index_mark *out) CPM_MUST_CHECK;
 
-/* Writes ix to path atomically (a temporary file, fsync, rename), with mark. */
+/*
+ * Writes ix to path atomically (a temporary file, fsync, rename), with
+ * mark: a store state ix already reflects (read before the writer last
+ * applied a batch). The writer may go on meanwhile: the file then also
+ * holds some later changes, which cpm_index_catch_up reads again.
+ */
 cpm_err cpm_index_save(struct cpm_index *ix, const char *path,
                        const struct cpm_index_mark *mark) CPM_MUST_CHECK;
 
 /*
- * Reads path into ix (new, empty) when it was saved with mark, and deletes
- * the file either way. CPM_OK; NOT_FOUND when there is none; CONFLICT when
- * it is stale or damaged (logged) — ix is then half filled: free it and
- * load a new one from the store.
+ * Reads path into ix (new, empty) when store continues the history of the
+ * mark it was saved with (*mark: that mark), and keeps the file. CPM_OK;
+ * NOT_FOUND when there is none; CONFLICT when it is stale or damaged
+ * (logged, deleted) — ix is then half filled: free it and load a new one.
+ * After CPM_OK, cpm_index_catch_up brings ix up to the store.
  */
-cpm_err cpm_index_restore(struct cpm_index *ix, const char *path,
-                          const struct cpm_index_mark *mark) CPM_MUST_CHECK;
+cpm_err cpm_index_restore(struct cpm_index *ix, const char *path, struct cpm_store *store,
+                          struct cpm_index_mark *mark) CPM_MUST_CHECK;
+
+/*
+ * Reads again, from the store, every subject with an event after since or
+ * a send recorded after it: ix then answers as a load would. CONFLICT
+ * (ix left as it was: load a new one) when that would not be exact or not
+ * quicker — an erasure since (it deletes sends, whose row numbers may then
+ * be reused), or more than CPM_INDEX_CATCH_UP_MAX subjects to read.
+ */
+#define CPM_INDEX_CATCH_UP_MAX 1000000
+cpm_err cpm_index_catch_up(struct cpm_index *ix, struct cpm_store *store,
+                           const struct cpm_index_mark *since) CPM_MUST_CHECK;
 
 /* ---- readers ---------------------------------------------------------------- */
 

@@ -172,6 +172,10 @@ bool cpm__index_consent_of(struct cpm_index *ix, struct memo *m, const struct cp
  */
 void cpm__index_put_subject(struct cpm_index *ix, const uint64_t key[2], int age,
                             int64_t erased_seq);
+/* A stored preferences document compiled into out; false (logged) when it is not JSON. */
+bool cpm__index_preferences_of(const char *text, struct cpm_preferences *out);
+/* The subject of key as if never seen (an entry with nothing in it): before reading it again. */
+void cpm__index_clear(struct cpm_index *ix, const uint64_t key[2]);
 void cpm__index_put_consent(struct cpm_index *ix, const uint64_t key[2], const struct xconsent *xc);
 void cpm__index_put_preferences(struct cpm_index *ix, const uint64_t key[2],
                                 const struct cpm_preferences *p);

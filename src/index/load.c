@@ -207,20 +207,28 @@ static cpm_err read_state(void *ctx, const struct cpm_state_row *st)
     return CPM_OK;
 }
 
-static cpm_err read_preferences(void *ctx, const char *subject_id, const char *text)
+bool cpm__index_preferences_of(const char *text, struct cpm_preferences *out)
 {
-    struct reader *r = ctx;
     json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
     if (doc == NULL) {
         cpm_log_error("index", "the stored preferences of a subject are not JSON; ignored");
-        return CPM_OK;
+        return false;
     }
-    struct cpm_preferences *p = cpm_malloc(sizeof(*p));
-    if (p != NULL)
-        cpm_preferences_compile(doc, p);
+    cpm_preferences_compile(doc, out);
     json_decref(doc);
+    return true;
+}
+
+static cpm_err read_preferences(void *ctx, const char *subject_id, const char *text)
+{
+    struct reader *r = ctx;
+    struct cpm_preferences *p = cpm_malloc(sizeof(*p));
     if (p == NULL)
         return CPM_ERR_NOMEM;
+    if (!cpm__index_preferences_of(text, p)) {
+        cpm_free(p);
+        return CPM_OK;
+    }
     struct row *row = next_row(r, ROW_PREFERENCES, "preferences");
     cpm__index_hash(r->l->ix, subject_id, strlen(subject_id), row->key);
     row->u.preferences = p;

@@ -1,26 +1,31 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * snapshot.c — the index written to a file on a clean shutdown and read back
- * on the next start, so a large store starts in seconds instead of being
- * re-read row by row (docs/INDEX.md).
+ * snapshot.c — the index written to a file, on a clean shutdown and every
+ * few minutes while cpmd runs, and read back on the next start, so a large
+ * store starts in seconds instead of being re-read row by row
+ * (docs/DECISIONS.md).
  *
- * The file says which store state it reflects (the mark: ledger size, the
- * hash of the last leaf, the last recorded send). It is used only when the
- * store's mark is the same, and deleted once read, used or not: it exists
- * only between a clean stop and the next start, so a crash, a restored
- * backup or anything written meanwhile sends cpmd back to the full load.
- * A BLAKE2b checksum over everything catches a damaged file.
+ * The file says which store state it reflects at least (the mark: ledger
+ * size, the hash of the leaf at that size, the last recorded send). A save
+ * while the writer goes on copies each shard's entries piece by piece under
+ * the shard's sequence counter and the out-of-line parts inside epoch
+ * sections: an entry may show a change made after the mark, never miss one
+ * made before it. The file is used when the store continues the mark's
+ * history (as large or larger, the same leaf at the mark's size, no fewer
+ * sends); cpm_index_catch_up then reads again every subject the ledger or
+ * the sends changed after the mark. A BLAKE2b checksum over everything
+ * catches a damaged file, which is deleted.
  *
  * Layout (native byte order and struct layout: the file never leaves the
  * machine that wrote it, and its version changes with the layout):
  *   magic "CPMIDX\0\0", u32 version, u32 sizeof(struct entry)
- *   mark: u64 ledger size, 32-byte last leaf hash, i64 contacts mark
+ *   mark: u64 ledger size, 32-byte leaf hash, i64 contacts mark
  *   16-byte hash key
  *   3 × (u32 count, count × (u16 length, name))         purposes, topics, recipients
- *   SHARDS × (u32 count, count × struct entry)
- *   u64 extras, extras × (u8 shard, u32 entry, i64 erased_seq, u16 zone length, zone,
- *       u16 windows, windows, u16 caps, caps, cap channels, u16 topics off, slots,
- *       u16 consents, consents, u32 sends, channels, times)
+ *   SHARDS × (u32 count, count × struct entry,
+ *             u32 extras, extras × (u32 entry, i64 erased_seq, u16 zone length, zone,
+ *                 u16 windows, windows, u16 caps, caps, cap channels, u16 topics off, slots,
+ *                 u16 consents, consents, u32 sends, channels, times))
  *   32-byte BLAKE2b of everything before it
  */
 #include "core/common.h"
@@ -34,11 +39,13 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/epoch.h"
 #include "core/log.h"
 #include "domain/tz.h"
 #include "index/index_internal.h"
 
-#define SNAPSHOT_VERSION 2 /* 2: the entry's head before its purposes */
+#define SNAPSHOT_VERSION 3    /* 2: the entry's head before its purposes; 3: extras by shard */
+#define PIECE_ENTRIES    4096 /* copied under one look at the shard's sequence counter */
 #define IO_BUFFER_BYTES  (1u << 20)
 #define COUNT_MAX        100000u /* of any out-of-line array: more means a damaged file */
 
@@ -101,12 +108,11 @@ cpm_err cpm_index_mark_read(struct cpm_store *store, struct cpm_index_mark *out)
 
 /* ---- saving ------------------------------------------------------------------------------ */
 
-static void put_extra(struct io *io, uint8_t shard, uint32_t no, const struct extra *x)
+static void put_extra(struct io *io, uint32_t no, const struct extra *x)
 {
     uint16_t windows = (uint16_t)x->window_count, caps = (uint16_t)x->cap_count;
     uint16_t topics = (uint16_t)x->topic_off_count, consents = (uint16_t)x->consent_count;
     uint32_t sends = (uint32_t)x->send_count;
-    PUT(io, shard);
     PUT(io, no);
     PUT(io, x->erased_seq);
     put_string(io, x->tz != NULL ? cpm_tz_name(x->tz) : "");
@@ -124,14 +130,74 @@ static void put_extra(struct io *io, uint8_t shard, uint32_t no, const struct ex
     put(io, x->send_ms, sizeof(int64_t) * sends);
 }
 
-static uint64_t count_extras(struct cpm_index *ix)
+/* The slot names, as many as there are now (later ones are only ever added). */
+static void put_slots(struct io *io, struct cpm_index *ix)
 {
-    uint64_t n = 0;
-    for (int i = 0; i < SHARDS; i++) {
-        const struct xmap *m = atomic_load(&ix->shards[i].extras);
-        n += m != NULL ? m->count : 0;
+    pthread_mutex_lock(&ix->slot_lock);
+    for (int k = 0; k < 3; k++) {
+        uint32_t count = (uint32_t)ix->slots[k].count;
+        PUT(io, count);
+        for (uint32_t i = 0; i < count; i++)
+            put_string(io, ix->slots[k].names[i]);
     }
-    return n;
+    pthread_mutex_unlock(&ix->slot_lock);
+}
+
+/* A consistent copy of sh's entries [from, from + n) into out; the writer may go on. */
+static void copy_entries(struct shard *sh, uint32_t from, uint32_t n, struct entry *out)
+{
+    for (;;) {
+        uint32_t before = atomic_load_explicit(&sh->seq, memory_order_acquire);
+        if (before & 1u)
+            continue;
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = *cpm__index_entry_at(sh, from + i);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&sh->seq, memory_order_relaxed) == before)
+            return;
+    }
+}
+
+/* The shard's entry count, read under its sequence counter. */
+static uint32_t shard_count(struct shard *sh)
+{
+    for (;;) {
+        uint32_t before = atomic_load_explicit(&sh->seq, memory_order_acquire);
+        uint32_t count = ((volatile struct shard *)sh)->count;
+        atomic_thread_fence(memory_order_acquire);
+        if (!(before & 1u) && atomic_load_explicit(&sh->seq, memory_order_relaxed) == before)
+            return count;
+    }
+}
+
+/* The first count entries of a shard, then the out-of-line parts of those that have one. */
+static bool put_shard(struct io *io, struct shard *sh, struct entry *piece)
+{
+    uint32_t count = shard_count(sh);
+    PUT(io, count);
+    for (uint32_t done = 0; done < count; done += PIECE_ENTRIES) {
+        uint32_t n = count - done < PIECE_ENTRIES ? count - done : PIECE_ENTRIES;
+        copy_entries(sh, done, n, piece);
+        put(io, piece, sizeof(struct entry) * n);
+    }
+    if (!cpm_epoch_enter())
+        return false;
+    /* the map as it is now, in one pass (items are only ever added); valid until the exit */
+    const struct xmap *m = atomic_load(&sh->extras);
+    uint32_t slots = m != NULL ? m->mask + 1 : 0, extras = 0;
+    uint32_t *at = slots ? cpm_malloc(sizeof(uint32_t) * slots) : NULL;
+    bool ok = slots == 0 || at != NULL;
+    for (uint32_t j = 0; ok && j < slots; j++) {
+        uint32_t key = atomic_load(&m->items[j].key);
+        if (key != 0 && key - 1 < count && atomic_load(&m->items[j].value) != NULL)
+            at[extras++] = j;
+    }
+    PUT(io, extras);
+    for (uint32_t i = 0; ok && i < extras; i++)
+        put_extra(io, atomic_load(&m->items[at[i]].key) - 1, atomic_load(&m->items[at[i]].value));
+    cpm_epoch_exit();
+    cpm_free(at);
+    return ok;
 }
 
 static void put_index(struct io *io, struct cpm_index *ix, const struct cpm_index_mark *mark)
@@ -142,32 +208,12 @@ static void put_index(struct io *io, struct cpm_index *ix, const struct cpm_inde
     PUT(io, entry_bytes);
     PUT(io, *mark);
     put(io, ix->hash_key, sizeof(ix->hash_key));
-    for (int k = 0; k < 3; k++) {
-        uint32_t count = (uint32_t)ix->slots[k].count;
-        PUT(io, count);
-        for (uint32_t i = 0; i < count; i++)
-            put_string(io, ix->slots[k].names[i]);
-    }
-    for (int i = 0; i < SHARDS; i++) {
-        struct shard *sh = &ix->shards[i];
-        PUT(io, sh->count);
-        for (unsigned k = 0, done = 0; done < sh->count; k++) {
-            uint32_t chunk = (uint32_t)CHUNK0_ENTRIES << k, left = sh->count - done;
-            uint32_t n = left < chunk ? left : chunk;
-            put(io, atomic_load(&sh->chunks[k]), sizeof(struct entry) * n);
-            done += n;
-        }
-    }
-    uint64_t extras = count_extras(ix);
-    PUT(io, extras);
-    for (int i = 0; i < SHARDS; i++) {
-        const struct xmap *m = atomic_load(&ix->shards[i].extras);
-        for (uint32_t j = 0; m != NULL && j <= m->mask; j++) {
-            uint32_t key = atomic_load(&m->items[j].key);
-            if (key != 0)
-                put_extra(io, (uint8_t)i, key - 1, atomic_load(&m->items[j].value));
-        }
-    }
+    put_slots(io, ix);
+    struct entry *piece = cpm_malloc(sizeof(struct entry) * PIECE_ENTRIES);
+    io->failed |= piece == NULL;
+    for (int i = 0; i < SHARDS && !io->failed; i++)
+        io->failed |= !put_shard(io, &ix->shards[i], piece);
+    cpm_free(piece);
 }
 
 cpm_err cpm_index_save(struct cpm_index *ix, const char *path, const struct cpm_index_mark *mark)
@@ -224,23 +270,24 @@ static bool get_slots(struct io *io, struct cpm_index *ix)
     return !io->failed;
 }
 
-static bool get_entries(struct io *io, struct cpm_index *ix)
+static bool get_entries(struct io *io, struct cpm_index *ix, int i)
 {
-    for (int i = 0; i < SHARDS && !io->failed; i++) {
-        struct shard *sh = &ix->shards[i];
-        uint32_t count = 0;
-        struct entry e;
-        GET(io, count);
-        for (uint32_t n = 0; n < count && !io->failed; n++) {
-            uint32_t no;
-            get(io, &e, sizeof(e));
-            if (io->failed || cpm__index_shard_no(e.key) != (unsigned)i ||
-                !cpm__index_make_room(ix, sh)) {
-                io->failed = true;
-                break;
-            }
-            *cpm__index_entry_add(ix, sh, e.key, &no) = e;
+    struct shard *sh = &ix->shards[i];
+    uint32_t count = 0;
+    struct entry e;
+    GET(io, count);
+    for (uint32_t n = 0; n < count && !io->failed; n++) {
+        uint32_t no;
+        get(io, &e, sizeof(e));
+        if (io->failed || cpm__index_shard_no(e.key) != (unsigned)i ||
+            !cpm__index_make_room(ix, sh)) {
+            io->failed = true;
+            break;
         }
+        /* F_HAS_EXTRA is set again by the extra itself: a live save may hold an entry's
+         * flag without its extra (a subject the catch-up reads again) */
+        e.flags &= (uint8_t)~F_HAS_EXTRA;
+        *cpm__index_entry_add(ix, sh, e.key, &no) = e;
     }
     return !io->failed;
 }
@@ -257,14 +304,13 @@ static void *get_array(struct io *io, size_t count, size_t size)
     return a;
 }
 
-static struct extra *get_extra(struct io *io, uint8_t *shard, uint32_t *no)
+static struct extra *get_extra(struct io *io, uint32_t *no)
 {
     char zone[CPM_TZ_NAME_BYTES_MAX + 1];
     uint16_t windows = 0, caps = 0, topics = 0, consents = 0;
     uint32_t sends = 0;
     struct extra *x = cpm_calloc(1, sizeof(*x));
     io->failed |= x == NULL;
-    GET(io, *shard);
     GET(io, *no);
     if (x == NULL)
         return NULL;
@@ -286,16 +332,15 @@ static struct extra *get_extra(struct io *io, uint8_t *shard, uint32_t *no)
     return x;
 }
 
-static bool get_extras(struct io *io, struct cpm_index *ix)
+static bool get_extras(struct io *io, struct cpm_index *ix, int i)
 {
-    uint64_t count = 0;
+    struct shard *sh = &ix->shards[i];
+    uint32_t count = 0;
     GET(io, count);
-    for (uint64_t i = 0; i < count && !io->failed; i++) {
-        uint8_t shard = 0;
+    for (uint32_t n = 0; n < count && !io->failed; n++) {
         uint32_t no = 0;
-        struct extra *x = get_extra(io, &shard, &no);
-        struct shard *sh = shard < SHARDS ? &ix->shards[shard] : NULL;
-        if (io->failed || sh == NULL || no >= sh->count ||
+        struct extra *x = get_extra(io, &no);
+        if (io->failed || no >= sh->count ||
             !cpm__index_extra_publish(ix, sh, cpm__index_entry_at(sh, no), no, x)) {
             cpm__index_extra_free(x);
             io->failed = true;
@@ -304,29 +349,48 @@ static bool get_extras(struct io *io, struct cpm_index *ix)
     return !io->failed;
 }
 
-static bool get_index(struct io *io, struct cpm_index *ix, const struct cpm_index_mark *mark,
-                      const char **why)
+/* Whether the store continues the history the snapshot's mark saw (sends recorded since too). */
+static bool store_continues(struct cpm_store *store, const struct cpm_index_mark *stored,
+                            const struct cpm_index_mark *now)
+{
+    uint8_t leaf[CPM_HASH_BYTES] = {0};
+    if (stored->ledger_size > now->ledger_size || stored->contacts > now->contacts)
+        return false;
+    if (stored->ledger_size > 0 &&
+        store->ops->merkle_node_get(store, 0, stored->ledger_size - 1, leaf) != CPM_OK)
+        return false;
+    return sodium_memcmp(leaf, stored->last_leaf, sizeof(leaf)) == 0;
+}
+
+static bool get_index(struct io *io, struct cpm_index *ix, struct cpm_store *store,
+                      struct cpm_index_mark *stored, const char **why)
 {
     char head[sizeof(magic)];
     uint32_t version = 0, entry_bytes = 0;
-    struct cpm_index_mark stored;
+    struct cpm_index_mark now;
     get(io, head, sizeof(head));
     GET(io, version);
     GET(io, entry_bytes);
-    GET(io, stored);
-    *why = "it is damaged";
+    GET(io, *stored);
+    *why = "it is damaged, or of another version";
     if (io->failed || memcmp(head, magic, sizeof(magic)) != 0 || version != SNAPSHOT_VERSION ||
         entry_bytes != sizeof(struct entry))
         return false;
-    *why = "the store has changed since it was written";
-    if (memcmp(&stored, mark, sizeof(stored)) != 0)
+    *why = "the store is not a continuation of what it reflects (restored from a backup?)";
+    if (cpm_index_mark_read(store, &now) != CPM_OK || !store_continues(store, stored, &now))
         return false;
     *why = "it is damaged";
     get(io, ix->hash_key, sizeof(ix->hash_key));
-    return get_slots(io, ix) && get_entries(io, ix) && get_extras(io, ix);
+    if (!get_slots(io, ix))
+        return false;
+    for (int i = 0; i < SHARDS; i++)
+        if (!get_entries(io, ix, i) || !get_extras(io, ix, i))
+            return false;
+    return true;
 }
 
-cpm_err cpm_index_restore(struct cpm_index *ix, const char *path, const struct cpm_index_mark *mark)
+cpm_err cpm_index_restore(struct cpm_index *ix, const char *path, struct cpm_store *store,
+                          struct cpm_index_mark *mark)
 {
     int64_t started_ms = cpm_clock_now_ms();
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -340,14 +404,14 @@ cpm_err cpm_index_restore(struct cpm_index *ix, const char *path, const struct c
     setvbuf(io.f, NULL, _IOFBF, IO_BUFFER_BYTES);
     crypto_generichash_init(&io.hash, NULL, 0, crypto_generichash_BYTES);
     const char *why = NULL;
-    bool ok = get_index(&io, ix, mark, &why);
+    bool ok = get_index(&io, ix, store, mark, &why);
     uint8_t sum[crypto_generichash_BYTES], stored[crypto_generichash_BYTES];
     crypto_generichash_final(&io.hash, sum, sizeof(sum));
     ok = ok && fread(stored, 1, sizeof(stored), io.f) == sizeof(stored) &&
          sodium_memcmp(sum, stored, sizeof(sum)) == 0 && fgetc(io.f) == EOF;
     fclose(io.f);
-    unlink(path); /* used or not, it reflects this one start only */
     if (!ok) {
+        unlink(path); /* never good again */
         cpm_log_warn("index", "the index snapshot %s is not used: %s; loading from the store", path,
                      why != NULL ? why : "it is damaged");
         return CPM_ERR_CONFLICT;

@@ -21,6 +21,7 @@
 #include "crypto/keyring.h"
 #include "http/server.h"
 #include "http/session.h"
+#include "server/index_saver.h"
 #include "server/server.h"
 #include "store/datadir.h"
 #include "store/store.h"
@@ -153,6 +154,20 @@ static cpm_err set_pack_events_max(struct cpm_server_settings *s, const char *v,
     return CPM_ERR_USAGE;
 }
 
+static cpm_err set_index_snapshot(struct cpm_server_settings *s, const char *v,
+                                  struct cpm_detail *d)
+{
+    int64_t seconds;
+    if (cpm_parse_int64(v, 0, CPM_INDEX_SNAPSHOT_S_MAX, &seconds)) {
+        s->index_snapshot_s = (unsigned)seconds;
+        return CPM_OK;
+    }
+    cpm_detail_add(d, "index-snapshot-interval",
+                   "must be seconds 0–%d (0: only on a clean stop), not '%s'",
+                   CPM_INDEX_SNAPSHOT_S_MAX, v);
+    return CPM_ERR_USAGE;
+}
+
 static const struct setting settings_table[] = {
     {"--data", "CPM_DATA", "data directory made by `cpm init` (default ./data)", set_data},
     {"--listen", "CPM_LISTEN", "HOST:PORT to serve on (default 127.0.0.1:8080)", set_listen},
@@ -173,6 +188,9 @@ static const struct setting settings_table[] = {
      "seconds an admin console session lasts at most (default 28800)", set_session_lifetime},
     {"--evidence-pack-events-max", "CPM_EVIDENCE_PACK_EVENTS_MAX",
      "events in one evidence pack at most (default 10000)", set_pack_events_max},
+    {"--index-snapshot-interval", "CPM_INDEX_SNAPSHOT_S",
+     "seconds between saves of the index while serving, 0: only on a clean stop (default 300)",
+     set_index_snapshot},
 };
 
 void cpm_server_usage(FILE *out, const char *program)
@@ -199,6 +217,7 @@ static void settings_defaults(struct cpm_server_settings *s)
     s->session_idle_ms = CPM_SESSION_IDLE_MS_DEFAULT;
     s->session_lifetime_ms = CPM_SESSION_LIFETIME_MS_DEFAULT;
     s->pack_events_max = CPM_EVIDENCE_PACK_EVENTS_MAX_DEFAULT;
+    s->index_snapshot_s = CPM_INDEX_SNAPSHOT_S_DEFAULT;
 }
 
 static const struct setting *find_flag(const char *arg, const char **value)
@@ -283,8 +302,9 @@ struct running {
     struct cpm_node_cache *nodes;
     struct cpm_writer *writer;
     struct cpm_index *index;
-    char index_snapshot[PATH_MAX]; /* written on a clean stop, read on the next start */
-    bool serving;                  /* started completely: a stop may save the index */
+    char index_snapshot[PATH_MAX]; /* written every few minutes and on a clean stop */
+    struct cpm_index_saver *index_saver;
+    bool serving; /* started completely: a stop may save the index */
     struct cpm_decider *decider;
     struct cpm_checkpointer *checkpointer;
     struct cpm_scheduler *scheduler;
@@ -315,26 +335,27 @@ static cpm_err check_ledger(struct running *r)
 }
 
 /*
- * The index: from the snapshot a clean stop wrote, when it matches the
- * store; otherwise (first start, crash, changed store) from the store.
+ * The index: from the last snapshot, caught up with what the store
+ * recorded after it; otherwise (first start, a restored backup, a damaged
+ * file, an erasure since) from the store.
  */
 static cpm_err load_index(struct running *r, const char *data_dir)
 {
     struct cpm_index_mark mark;
     snprintf(r->index_snapshot, sizeof(r->index_snapshot), "%s/index.snapshot", data_dir);
-    cpm_err err = cpm_index_mark_read(r->app.store, &mark);
+    cpm_err err = cpm_index_new(&r->index);
     if (err == CPM_OK)
-        err = cpm_index_new(&r->index);
+        err = cpm_index_restore(r->index, r->index_snapshot, r->app.store, &mark);
     if (err == CPM_OK)
-        err = cpm_index_restore(r->index, r->index_snapshot, &mark);
-    if (err == CPM_ERR_CONFLICT) { /* half restored: start again from nothing */
+        err = cpm_index_catch_up(r->index, r->app.store, &mark);
+    if (err != CPM_OK && err != CPM_ERR_NOT_FOUND) { /* half restored: start from nothing */
         cpm_index_free(r->index);
         r->index = NULL;
         err = cpm_index_new(&r->index);
         if (err == CPM_OK)
             err = CPM_ERR_NOT_FOUND;
     }
-    if (err == CPM_ERR_NOT_FOUND || err == CPM_ERR_IO)
+    if (err == CPM_ERR_NOT_FOUND)
         err = cpm_index_load(r->index, r->app.store);
     return err;
 }
@@ -400,6 +421,9 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
     if (err == CPM_OK && cpm_writer_refusal(r->writer) == NULL)
         err = cpm_checkpointer_start(r->app.store, r->writer, r->origin,
                                      cpm_keyring_signing_seed(&r->keyring), &r->checkpointer);
+    if (err == CPM_OK && settings->index_snapshot_s > 0)
+        err = cpm_index_saver_start(r->app.store, r->writer, r->index, r->index_snapshot,
+                                    settings->index_snapshot_s, &r->index_saver);
     if (err == CPM_OK)
         err = cpm_scheduler_start(r->app.store, r->writer, &r->keyring, &r->scheduler);
     if (err == CPM_OK)
@@ -438,6 +462,7 @@ static void stop(struct running *r)
         cpm_writer_watch(r->writer, NULL, NULL);
     cpm_dispatcher_stop(r->dispatcher);
     cpm_scheduler_stop(r->scheduler);
+    cpm_index_saver_stop(r->index_saver);   /* before the last save, which it must not race */
     cpm_checkpointer_stop(r->checkpointer); /* signs the final head; nothing writes now */
     bool writes_refused = r->writer != NULL && cpm_writer_refusal(r->writer) != NULL;
     cpm_writer_stop(r->writer);

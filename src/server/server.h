@@ -21,13 +21,14 @@ struct cpm_server_settings {
     int64_t session_idle_ms;         /* an admin console session unused this long ends */
     int64_t session_lifetime_ms;     /* and any this long after it opened */
     int64_t pack_events_max;         /* events in one evidence pack at most */
+    unsigned index_snapshot_s;       /* between saves of the index; 0: only on a clean stop */
 };
 
 /*
  * Fills settings from defaults, then the environment (CPM_DATA, CPM_LISTEN,
  * CPM_THREADS, CPM_CONNECTION_TIMEOUT_S, CPM_LOG_LEVEL, CPM_OUTBOUND_ALLOW,
  * CPM_RETRY_BASE_MS, CPM_RETRY_MAX_MS, CPM_SESSION_IDLE_S,
- * CPM_SESSION_LIFETIME_S, CPM_EVIDENCE_PACK_EVENTS_MAX), then flags (which
+ * CPM_SESSION_LIFETIME_S, CPM_EVIDENCE_PACK_EVENTS_MAX, CPM_INDEX_SNAPSHOT_S), then flags (which
  * win). Returns CPM_ERR_USAGE with detail on a bad value; *help is set when
  * --help was given.
  */

@@ -43,10 +43,15 @@
     "destination_id, seq, event_id, event_type, subject_id, attempt, time_ms, outcome, status,"    \
     " latency_ms, lag_ms, detail"
 
-/* The index's load of consent states from ?1 on (the last part of a load: no end to check). */
-#define LOAD_STATES                                                                                \
+/* What the index's load reads of subjects and consent states (all, a range, or one subject's). */
+#define LOAD_SUBJECTS                                                                              \
+    "SELECT id, age_status, erased_ms, CASE WHEN erased_ms <> 0 THEN (SELECT max(seq) FROM events" \
+    " WHERE subject_id = subjects.id AND type = 'subject.erased') ELSE 0 END FROM subjects"
+#define LOAD_STATES_OF                                                                             \
     "SELECT subject_id, purpose, recipient, status, seq, expires_ms, by_guardian"                  \
-    " FROM consent_state WHERE subject_id >= ?1"
+    " FROM consent_state"
+/* from ?1 on (the last part of a load: no end to check) */
+#define LOAD_STATES LOAD_STATES_OF " WHERE subject_id >= ?1"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -137,10 +142,16 @@ static const char *const stmt_sql[ST__COUNT] = {
                           " VALUES (?1, ?2, ?3, ?4)",
     [ST_CONTACT_MARK] = "SELECT coalesce(max(rowid), 0) FROM contacts",
     [ST_CONTACT_ERASE] = "DELETE FROM contacts WHERE subject_id = ?1",
-    [ST_LOAD_SUBJECTS] = "SELECT id, age_status, erased_ms, CASE WHEN erased_ms <> 0 THEN (SELECT"
-                         " max(seq) FROM events WHERE subject_id = subjects.id AND type ="
-                         " 'subject.erased') ELSE 0 END FROM subjects"
-                         " WHERE rowid BETWEEN ?1 AND ?2",
+    [ST_LOAD_SUBJECTS] = LOAD_SUBJECTS " WHERE rowid BETWEEN ?1 AND ?2",
+    [ST_SUBJECT_LOAD] = LOAD_SUBJECTS " WHERE id = ?1",
+    [ST_SUBJECT_STATES] = LOAD_STATES_OF " WHERE subject_id = ?1",
+    [ST_SUBJECT_PREFS] = "SELECT subject_id, doc FROM preferences WHERE subject_id = ?1",
+    [ST_SUBJECT_CONTACTS] = "SELECT subject_id, channel, purpose, time_ms FROM contacts"
+                            " WHERE subject_id = ?1 AND time_ms >= ?2 ORDER BY time_ms",
+    [ST_CHANGED_ERASED] = "SELECT 1 FROM events WHERE seq > ?1 AND type = 'subject.erased' LIMIT 1",
+    [ST_CHANGED_SUBJECTS] =
+        "SELECT subject_id FROM events WHERE seq > ?1 AND subject_id IS NOT NULL"
+        " UNION SELECT subject_id FROM contacts WHERE rowid > ?2",
     [ST_LOAD_STATES] = LOAD_STATES " AND subject_id < ?2",
     [ST_LOAD_STATES_TAIL] = LOAD_STATES,
     [ST_LOAD_PREFS] = "SELECT subject_id, doc FROM preferences"
@@ -977,6 +988,8 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
     .ledger_size = cpm__sqlite_ledger_size,
     .merkle_node_get = cpm__sqlite_merkle_node_get,
     .merkle_level = cpm__sqlite_merkle_level,
+    .index_changed = cpm__sqlite_index_changed,
+    .index_load_subject = cpm__sqlite_index_load_subject,
     .event_list = cpm__sqlite_event_list,
     .subject_get = cpm__sqlite_subject_get,
     .consent_state_list = cpm__sqlite_consent_state_list,

@@ -302,3 +302,74 @@ cpm_err cpm__sqlite_index_load(struct cpm_store *store, const struct cpm_index_l
         cpm__sqlite_disconnect(own);
     return err;
 }
+
+/* ---- catching a restored index up ---------------------------------------------------------- */
+
+cpm_err cpm__sqlite_index_changed(struct cpm_store *store, uint64_t after_seq,
+                                  int64_t after_contact, uint64_t max,
+                                  cpm_err (*visit)(void *ctx, const char *subject_id), void *ctx)
+{
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    cpm_err err = cpm__sqlite_run(s, ST_BEGIN_READ, SQLITE_OK, "index_changed");
+    if (err != CPM_OK) {
+        cpm__sqlite_unlock(s);
+        return err;
+    }
+    sqlite3_stmt *erased = s->stmts[ST_CHANGED_ERASED];
+    err = cpm__sqlite_step_row(s, ST_CHANGED_ERASED,
+                               sqlite3_bind_int64(erased, 1, (sqlite3_int64)after_seq),
+                               "index_changed");
+    cpm__sqlite_done(erased);
+    err = err == CPM_OK ? CPM_ERR_CONFLICT : err == CPM_ERR_NOT_FOUND ? CPM_OK : err;
+    sqlite3_stmt *st = s->stmts[ST_CHANGED_SUBJECTS];
+    int rc = err == CPM_OK ? sqlite3_bind_int64(st, 1, (sqlite3_int64)after_seq) : SQLITE_OK;
+    rc = rc ? rc : sqlite3_bind_int64(st, 2, after_contact);
+    uint64_t seen = 0;
+    while (err == CPM_OK && rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        err = ++seen > max ? CPM_ERR_TOO_LARGE : visit(ctx, text_of(st, 0));
+        rc = SQLITE_OK;
+    }
+    if (err == CPM_OK && rc != SQLITE_DONE && rc != SQLITE_OK)
+        err = cpm__sqlite_fail(s, "index_changed", rc);
+    cpm__sqlite_done(st);
+    err = cpm__sqlite_tx_end(s, err, "index_changed");
+    cpm__sqlite_unlock(s);
+    return err;
+}
+
+static int bind_id(sqlite3_stmt *st, const char *subject_id)
+{
+    return cpm__sqlite_bind_text(st, 1, subject_id);
+}
+
+cpm_err cpm__sqlite_index_load_subject(struct cpm_store *store, const char *subject_id,
+                                       const struct cpm_index_loader *l)
+{
+    struct sqlite_store *s = cpm__sqlite_lock_read(store);
+    cpm_err err = cpm__sqlite_run(s, ST_BEGIN_READ, SQLITE_OK, "index_load_subject");
+    if (err != CPM_OK) {
+        cpm__sqlite_unlock(s);
+        return err;
+    }
+    sqlite3_stmt *subject = s->stmts[ST_SUBJECT_LOAD];
+    err = cpm__sqlite_step_row(s, ST_SUBJECT_LOAD, bind_id(subject, subject_id),
+                               "index_load_subject");
+    if (err == CPM_OK)
+        err = subject_row(subject, l);
+    cpm__sqlite_done(subject);
+    if (err == CPM_OK)
+        err = each_row(s, ST_SUBJECT_STATES, bind_id(s->stmts[ST_SUBJECT_STATES], subject_id),
+                       state_row, l);
+    if (err == CPM_OK)
+        err = each_row(s, ST_SUBJECT_PREFS, bind_id(s->stmts[ST_SUBJECT_PREFS], subject_id),
+                       preferences_row, l);
+    sqlite3_stmt *contacts = s->stmts[ST_SUBJECT_CONTACTS];
+    int rc = bind_id(contacts, subject_id);
+    if (err == CPM_OK)
+        err = each_row(s, ST_SUBJECT_CONTACTS,
+                       rc ? rc : sqlite3_bind_int64(contacts, 2, l->contacts_since_ms), contact_row,
+                       l);
+    err = cpm__sqlite_tx_end(s, err, "index_load_subject");
+    cpm__sqlite_unlock(s);
+    return err;
+}

@@ -738,6 +738,22 @@ struct cpm_store_ops {
      */
     cpm_err (*merkle_level)(struct cpm_store *store, unsigned level, uint64_t count,
                             uint8_t (*out)[CPM_HASH_BYTES]);
+    /*
+     * Visits, once each, the subjects with an event after after_seq or a
+     * send recorded after row after_contact, in one read transaction.
+     * CPM_ERR_CONFLICT (nothing visited) when a subject was erased after
+     * after_seq; CPM_ERR_TOO_LARGE (stopped) past max of them.
+     */
+    cpm_err (*index_changed)(struct cpm_store *store, uint64_t after_seq, int64_t after_contact,
+                             uint64_t max, cpm_err (*visit)(void *ctx, const char *subject_id),
+                             void *ctx);
+    /*
+     * What index_load shows of one subject (loader->part and parts unused,
+     * begun not called), in one read transaction; NOT_FOUND when the store
+     * has no such subject.
+     */
+    cpm_err (*index_load_subject)(struct cpm_store *store, const char *subject_id,
+                                  const struct cpm_index_loader *loader);
 };
 
 /* Every backend's store begins with this. */

@@ -28,6 +28,7 @@ struct cpm_writer {
     pthread_cond_t queued; /* the writer waits for work */
     pthread_cond_t done;   /* requesters wait for their batch */
     struct cpm_write_request *head, *tail;
+    uint64_t queued_count, finished_count; /* requests ever queued, and of them finished (FIFO) */
     bool stopping;
     char refusal[CPM_MESSAGE_BYTES_MAX]; /* "" while writes are accepted */
     struct cpm_merkle_frontier frontier; /* the writer thread's own */
@@ -263,6 +264,7 @@ static void finish_all(struct cpm_writer *w, struct cpm_write_request *list)
         } else {
             r->done = true; /* a waiting requester may free r from here on */
         }
+        w->finished_count++;
     }
     pthread_cond_broadcast(&w->done);
     pthread_mutex_unlock(&w->lock);
@@ -374,8 +376,18 @@ static cpm_err enqueue(struct cpm_writer *w, struct cpm_write_request *req)
     else
         w->head = req;
     w->tail = req;
+    w->queued_count++;
     pthread_cond_signal(&w->queued);
     return CPM_OK;
+}
+
+void cpm_writer_barrier(struct cpm_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    uint64_t target = w->queued_count;
+    while (w->finished_count < target)
+        pthread_cond_wait(&w->done, &w->lock);
+    pthread_mutex_unlock(&w->lock);
 }
 
 cpm_err cpm_writer_submit(struct cpm_writer *w, struct cpm_write_request *req)

@@ -103,6 +103,12 @@ cpm_err cpm_writer_submit_async(struct cpm_writer *w, struct cpm_write_request *
 typedef void (*cpm_writer_watch_fn)(void *ctx);
 void cpm_writer_watch(struct cpm_writer *w, cpm_writer_watch_fn fn, void *ctx);
 
+/*
+ * Waits until every request queued before the call is finished: committed
+ * (and so applied to the index) or failed. Writes nothing.
+ */
+void cpm_writer_barrier(struct cpm_writer *w);
+
 /* The committed tree head: size and root. */
 void cpm_writer_head(struct cpm_writer *w, uint64_t *size, uint8_t root[CPM_HASH_BYTES]);
 

@@ -220,15 +220,15 @@ test('erasure denies; the index after a restart answers exactly as before', asyn
   const e = await decide({ subject: 'e-1', purpose: 'marketing.sms' });
   assert.deepEqual(e.json.reasons, ['erased']);
   const questions = [];
-  for (const subject of ['d-1', 'd-2', 'p-1', 'w-1', 'c-1', 'e-1', 'nobody'])
+  for (const subject of ['d-1', 'd-2', 'p-1', 'w-1', 'c-1', 'e-1', 'r-1', 'r-2', 'nobody'])
     for (const purpose of ['marketing.sms', 'marketing.email', 'ads.personalised', 'orders'])
       for (const extra of [{}, { channel: 'sms' }, { topic: 'coupons' }])
         if (!(extra.topic && !['marketing.sms', 'marketing.email'].includes(purpose)) && !(extra.channel && purpose !== 'marketing.sms'))
           questions.push({ subject, purpose, at: NOON_CN, ...extra });
   const ask = async () => (await request(server, 'POST', '/v1/decide', { key, body: { questions } })).json.answers
     .map(({ at, ...rest }) => rest);
-  const before = await ask();
-  const restart = async (how, expect) => {
+  let before = await ask();
+  const restart = async (how, expect, args = []) => {
     if (how === 'kill') {
       server.child.kill('SIGKILL');
       await server.exitPromise;
@@ -236,21 +236,66 @@ test('erasure denies; the index after a restart answers exactly as before', asyn
       await stopServer(server);
     }
     if (typeof how === 'function') how();
-    server = await startServer(data.data);
-    assert.ok(server.log.some((l) => l.includes('module=index') && expect.test(l)), `${expect}\n${server.log.join('\n')}`);
+    server = await startServer(data.data, { args });
+    for (const re of [expect].flat())
+      assert.ok(server.log.some((l) => l.includes('module=index') && re.test(l)), `${re}\n${server.log.join('\n')}`);
     assert.deepEqual(await ask(), before, `answers after ${expect}`);
   };
   const snapshot = path.join(data.data, 'index.snapshot');
-  await restart('term', /restored: \d+ subjects/); // a clean stop saved the index
-  assert.ok(!existsSync(snapshot), 'read once, then deleted');
-  await restart('kill', /loaded: \d+ subjects/); // no snapshot after a crash: the store is read
+  const db = path.join(data.data, 'cpm.db');
+  await restart('term', [/restored: \d+ subjects/, /caught up: 0 subjects/]); // a clean stop saved the index
+  assert.ok(existsSync(snapshot), 'kept: the base of a start after a crash');
+  await restart('kill', [/restored: \d+ subjects/, /caught up: 0 subjects/]); // nothing written since
   await restart(() => { // a damaged snapshot is refused
     const bytes = readFileSync(snapshot);
     bytes[bytes.length - 40] ^= 0xff;
     writeFileSync(snapshot, bytes);
-  }, /not used: it is damaged/);
-  await restart(() => { // a store changed while stopped makes it stale
-    const edit = spawnSync('sqlite3', [path.join(data.data, 'cpm.db'), "INSERT INTO contacts VALUES ('c-1', 'email', 'marketing.email', 0)"], { encoding: 'utf8' });
+  }, [/not used: it is damaged/, /loaded: \d+ subjects/]);
+  await restart(() => { // a store written to while stopped: the subject it names is read again
+    const edit = spawnSync('sqlite3', [db, "INSERT INTO contacts VALUES ('c-1', 'email', 'marketing.email', 0)"], { encoding: 'utf8' });
     assert.equal(edit.status, 0, edit.stderr);
-  }, /not used: the store has changed/);
+  }, [/restored: \d+ subjects/, /caught up: 1 subjects/]);
+
+  // Saved every second while serving; then changes after the last save, and a crash.
+  await restart('term', /restored/, ['--index-snapshot-interval', '1']);
+  const saved = () => server.log.filter((l) => /module=index msg="saved:/.test(l)).length;
+  const waitSave = async (n) => {
+    const end = Date.now() + 5000;
+    while (saved() < n && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(saved() >= n, `no index save:\n${server.log.join('\n')}`);
+  };
+  await waitSave(1);
+  const stopSaving = async () => { // the next start without the interval, so no save lands after the writes
+    server.child.kill('SIGKILL');
+    await server.exitPromise;
+    server = await startServer(data.data);
+  };
+  await stopSaving();
+  assert.equal((await consent('d-1', [{ purpose: 'marketing.sms', decision: 'given' }])).status, 201); // changed
+  assert.equal((await consent('r-1', [{ purpose: 'marketing.email', decision: 'given' }])).status, 201); // new
+  await request(server, 'PUT', '/v1/subjects/r-1/preferences', { key, body: { channels: { sms: false } } });
+  assert.equal((await request(server, 'POST', '/v1/subjects/c-1/contacts', { key, body: { channel: 'sms', purpose: 'marketing.sms' } })).status, 201);
+  before = await ask();
+  await restart('kill', [/restored: \d+ subjects/, /caught up: [1-9]\d* subjects/]);
+
+  // A backup of the store older than the snapshot: not a continuation, so the store is read.
+  await stopServer(server);
+  const backup = readFileSync(db); // a clean stop checkpointed the WAL into the file
+  const beforeBackup = before;
+  server = await startServer(data.data);
+  assert.equal((await consent('r-2', [{ purpose: 'marketing.sms', decision: 'refused' }])).status, 201);
+  before = beforeBackup;
+  await restart(() => {
+    writeFileSync(db, backup);
+    for (const f of [`${db}-wal`, `${db}-shm`]) if (existsSync(f)) writeFileSync(f, '');
+  }, [/not used: the store is not a continuation/, /loaded: \d+ subjects/]);
+
+  // An erasure after the snapshot (it deletes the subject's sends, whose row numbers may then be
+  // used again): the store is read. (Had it deleted the last send, the sends would be fewer than
+  // the snapshot's, which refuses it at once.)
+  await stopServer(server);
+  server = await startServer(data.data);
+  assert.equal((await request(server, 'DELETE', '/v1/subjects/d-2', { key })).status, 200);
+  before = await ask();
+  await restart('kill', [/restored: \d+ subjects/, /not caught up \(a subject was erased/, /loaded: \d+ subjects/]);
 });

@@ -64,6 +64,11 @@ test('settings come from CPM_* environment variables; flags win', async () => {
   const bad = spawnSync(cpmdBin, [], { env: { ...process.env, CPM_LISTEN: 'nonsense' }, encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /listen: 'nonsense' is not HOST:PORT/);
+  for (const value of ['-1', '86401', 'often']) {
+    const r = spawnSync(cpmdBin, ['--index-snapshot-interval', value], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`index-snapshot-interval: must be seconds 0–86400 \\(0: only on a clean stop\\), not '${value}'`));
+  }
   const envData = spawnSync(cpmdBin, ['--listen', '127.0.0.1:0'], { env: { ...process.env, CPM_DATA: path.join(data.dir, 'missing') }, encoding: 'utf8' });
   assert.equal(envData.status, 1);
   assert.match(envData.stderr, /cpm init --data/);
