@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * index_internal.h — the index's structures, shared by index.c (the index),
- * load.c (rebuilding it from the store) and snapshot.c (saving it on
- * shutdown, restoring it on start). Nothing else may include this file.
+ * load.c (rebuilding it from the store), snapshot.c (saving it while
+ * serving and on shutdown, restoring it on start) and catch_up.c (reading
+ * again what changed after a snapshot). Nothing else may include this file.
  */
 #ifndef CPM_INDEX_INDEX_INTERNAL_H
 #define CPM_INDEX_INDEX_INTERNAL_H

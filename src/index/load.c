@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * load.c — the index rebuilt from the store (a first start, or one after a
- * crash), on two threads.
+ * load.c — the index rebuilt from the store (a first start, or one with
+ * no usable snapshot), on every core.
  *
- * A reader thread runs the store's index_load — one read transaction, the
- * four tables as of one commit — and turns each row into what the index
- * keeps: the subject's hash, a consent's slots and status, compiled
- * preferences, a send. It hands them over in batches. The calling thread
- * applies each batch, as the writer applies a commit (it alone changes the
- * index), asking the memory for the table slots and entries of the rows a
- * few ahead while it applies the current one: a row of a subject not seen
- * for a while is a random read in an index of hundreds of megabytes.
- * Stepping through SQLite and reading its columns, about two thirds of the
- * work, then runs beside placing the rows (docs/BENCHMARKS.md).
+ * Reader threads, one a core (at most four), each run the store's
+ * index_load on a share of the store — subjects by row ranges, the rest by
+ * ranges of subject ids — on a connection of their own, and turn each row
+ * into what the index keeps: the subject's hash, a consent's slots and
+ * status, compiled preferences, a send. Before reading a row they agree on
+ * the commit they read (else one reader reads it all, in one transaction).
+ * They hand rows over in batches; the calling thread applies each batch,
+ * as the writer applies a commit (it alone changes the index), asking the
+ * memory for the table slots and entries of the rows a few ahead while it
+ * applies the current one: a row of a subject not seen for a while is a
+ * random read in an index of hundreds of megabytes. Stepping through
+ * SQLite and reading its columns, most of the work, so runs on all cores
+ * beside placing the rows (docs/DECISIONS.md, docs/BENCHMARKS.md).
  */
 #include "core/common.h"
 
@@ -27,7 +30,7 @@
 #include "index/index_internal.h"
 
 #define BATCH_ROWS  4096
-#define BATCHES     4 /* in the ring: the reader fills one while the others wait or are applied */
+#define BATCHES     4 /* a reader's: it fills one while the others wait or are applied */
 #define SLOT_AHEAD  16
 #define ENTRY_AHEAD 8
 
