@@ -130,7 +130,12 @@ export function request(server, method, urlPath, { key, body, headers = {} } = {
         });
       },
     );
-    req.on('error', reject);
+    req.on('error', (err) => {
+      // a cpmd that is gone says why in its last lines (an ASan report, an assertion, a signal)
+      if (server.exited && server.log)
+        err.message += `\ncpmd exited (${server.exited.code ?? server.exited.signal}); its last lines:\n${server.log.slice(-40).join('\n')}`;
+      reject(err);
+    });
     if (payload) req.write(payload);
     req.end();
   });
