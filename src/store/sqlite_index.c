@@ -305,71 +305,101 @@ cpm_err cpm__sqlite_index_load(struct cpm_store *store, const struct cpm_index_l
 
 /* ---- catching a restored index up ---------------------------------------------------------- */
 
-cpm_err cpm__sqlite_index_changed(struct cpm_store *store, uint64_t after_seq,
-                                  int64_t after_contact, uint64_t max,
-                                  cpm_err (*visit)(void *ctx, const char *subject_id), void *ctx)
+/* Runs body(s, ctx) on the read connection inside one read transaction. */
+static cpm_err in_read_tx(struct cpm_store *store, const char *op,
+                          cpm_err (*body)(struct sqlite_store *s, void *ctx), void *ctx)
 {
     struct sqlite_store *s = cpm__sqlite_lock_read(store);
-    cpm_err err = cpm__sqlite_run(s, ST_BEGIN_READ, SQLITE_OK, "index_changed");
-    if (err != CPM_OK) {
-        cpm__sqlite_unlock(s);
-        return err;
-    }
+    cpm_err err = cpm__sqlite_run(s, ST_BEGIN_READ, SQLITE_OK, op);
+    if (err == CPM_OK)
+        err = cpm__sqlite_tx_end(s, body(s, ctx), op);
+    cpm__sqlite_unlock(s);
+    return err;
+}
+
+struct changed_query {
+    uint64_t after_seq, max;
+    int64_t after_contact;
+    cpm_err (*visit)(void *ctx, const char *subject_id);
+    void *ctx;
+};
+
+static cpm_err changed_subjects(struct sqlite_store *s, void *ctx)
+{
+    const struct changed_query *q = ctx;
     sqlite3_stmt *erased = s->stmts[ST_CHANGED_ERASED];
-    err = cpm__sqlite_step_row(s, ST_CHANGED_ERASED,
-                               sqlite3_bind_int64(erased, 1, (sqlite3_int64)after_seq),
-                               "index_changed");
+    cpm_err err = cpm__sqlite_step_row(s, ST_CHANGED_ERASED,
+                                       sqlite3_bind_int64(erased, 1, (sqlite3_int64)q->after_seq),
+                                       "index_changed");
     cpm__sqlite_done(erased);
-    err = err == CPM_OK ? CPM_ERR_CONFLICT : err == CPM_ERR_NOT_FOUND ? CPM_OK : err;
+    if (err != CPM_ERR_NOT_FOUND)
+        return err == CPM_OK ? CPM_ERR_CONFLICT : err;
     sqlite3_stmt *st = s->stmts[ST_CHANGED_SUBJECTS];
-    int rc = err == CPM_OK ? sqlite3_bind_int64(st, 1, (sqlite3_int64)after_seq) : SQLITE_OK;
-    rc = rc ? rc : sqlite3_bind_int64(st, 2, after_contact);
+    int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)q->after_seq);
+    rc = rc ? rc : sqlite3_bind_int64(st, 2, q->after_contact);
     uint64_t seen = 0;
+    err = CPM_OK;
     while (err == CPM_OK && rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        err = ++seen > max ? CPM_ERR_TOO_LARGE : visit(ctx, text_of(st, 0));
+        err = ++seen > q->max ? CPM_ERR_TOO_LARGE : q->visit(q->ctx, text_of(st, 0));
         rc = SQLITE_OK;
     }
     if (err == CPM_OK && rc != SQLITE_DONE && rc != SQLITE_OK)
         err = cpm__sqlite_fail(s, "index_changed", rc);
     cpm__sqlite_done(st);
-    err = cpm__sqlite_tx_end(s, err, "index_changed");
-    cpm__sqlite_unlock(s);
     return err;
 }
+
+cpm_err cpm__sqlite_index_changed(struct cpm_store *store, uint64_t after_seq,
+                                  int64_t after_contact, uint64_t max,
+                                  cpm_err (*visit)(void *ctx, const char *subject_id), void *ctx)
+{
+    struct changed_query q = {.after_seq = after_seq,
+                              .max = max,
+                              .after_contact = after_contact,
+                              .visit = visit,
+                              .ctx = ctx};
+    return in_read_tx(store, "index_changed", changed_subjects, &q);
+}
+
+struct subject_query {
+    const char *subject_id;
+    const struct cpm_index_loader *loader;
+};
 
 static int bind_id(sqlite3_stmt *st, const char *subject_id)
 {
     return cpm__sqlite_bind_text(st, 1, subject_id);
 }
 
-cpm_err cpm__sqlite_index_load_subject(struct cpm_store *store, const char *subject_id,
-                                       const struct cpm_index_loader *l)
+static cpm_err one_subject(struct sqlite_store *s, void *ctx)
 {
-    struct sqlite_store *s = cpm__sqlite_lock_read(store);
-    cpm_err err = cpm__sqlite_run(s, ST_BEGIN_READ, SQLITE_OK, "index_load_subject");
-    if (err != CPM_OK) {
-        cpm__sqlite_unlock(s);
-        return err;
-    }
+    const struct subject_query *q = ctx;
+    const struct cpm_index_loader *l = q->loader;
     sqlite3_stmt *subject = s->stmts[ST_SUBJECT_LOAD];
-    err = cpm__sqlite_step_row(s, ST_SUBJECT_LOAD, bind_id(subject, subject_id),
-                               "index_load_subject");
+    cpm_err err = cpm__sqlite_step_row(s, ST_SUBJECT_LOAD, bind_id(subject, q->subject_id),
+                                       "index_load_subject");
     if (err == CPM_OK)
         err = subject_row(subject, l);
     cpm__sqlite_done(subject);
     if (err == CPM_OK)
-        err = each_row(s, ST_SUBJECT_STATES, bind_id(s->stmts[ST_SUBJECT_STATES], subject_id),
+        err = each_row(s, ST_SUBJECT_STATES, bind_id(s->stmts[ST_SUBJECT_STATES], q->subject_id),
                        state_row, l);
     if (err == CPM_OK)
-        err = each_row(s, ST_SUBJECT_PREFS, bind_id(s->stmts[ST_SUBJECT_PREFS], subject_id),
+        err = each_row(s, ST_SUBJECT_PREFS, bind_id(s->stmts[ST_SUBJECT_PREFS], q->subject_id),
                        preferences_row, l);
     sqlite3_stmt *contacts = s->stmts[ST_SUBJECT_CONTACTS];
-    int rc = bind_id(contacts, subject_id);
-    if (err == CPM_OK)
+    if (err == CPM_OK) {
+        int rc = bind_id(contacts, q->subject_id);
         err = each_row(s, ST_SUBJECT_CONTACTS,
                        rc ? rc : sqlite3_bind_int64(contacts, 2, l->contacts_since_ms), contact_row,
                        l);
-    err = cpm__sqlite_tx_end(s, err, "index_load_subject");
-    cpm__sqlite_unlock(s);
+    }
     return err;
+}
+
+cpm_err cpm__sqlite_index_load_subject(struct cpm_store *store, const char *subject_id,
+                                       const struct cpm_index_loader *loader)
+{
+    struct subject_query q = {.subject_id = subject_id, .loader = loader};
+    return in_read_tx(store, "index_load_subject", one_subject, &q);
 }
