@@ -40,7 +40,7 @@ static void save(void *ctx)
 
 cpm_err cpm_index_saver_start(struct cpm_store *store, struct cpm_writer *writer,
                               struct cpm_index *ix, const char *path, unsigned interval_s,
-                              struct cpm_index_saver **out)
+                              bool current, struct cpm_index_saver **out)
 {
     struct cpm_index_saver *s = cpm_calloc(1, sizeof(*s));
     if (s == NULL)
@@ -48,7 +48,8 @@ cpm_err cpm_index_saver_start(struct cpm_store *store, struct cpm_writer *writer
     s->store = store;
     s->writer = writer;
     s->ix = ix;
-    cpm_strlcpy(s->path, path, sizeof(s->path)); /* the first tick saves whatever the file has */
+    cpm_strlcpy(s->path, path, sizeof(s->path));
+    s->any_saved = current && cpm_index_mark_read(store, &s->saved) == CPM_OK;
     cpm_err err = cpm_ticker_start(interval_s * 1000u, save, s, &s->ticker);
     if (err != CPM_OK) {
         cpm_free(s);

@@ -303,6 +303,7 @@ struct running {
     struct cpm_writer *writer;
     struct cpm_index *index;
     char index_snapshot[PATH_MAX]; /* written every few minutes and on a clean stop */
+    bool snapshot_current;         /* the file read at start reflects the store as it was */
     struct cpm_index_saver *index_saver;
     bool serving; /* started completely: a stop may save the index */
     struct cpm_decider *decider;
@@ -346,8 +347,12 @@ static cpm_err load_index(struct running *r, const char *data_dir)
     cpm_err err = cpm_index_new(&r->index);
     if (err == CPM_OK)
         err = cpm_index_restore(r->index, r->index_snapshot, r->app.store, &mark);
+    struct cpm_index_mark now;
     if (err == CPM_OK)
         err = cpm_index_catch_up(r->index, r->app.store, &mark);
+    if (err == CPM_OK)
+        r->snapshot_current = cpm_index_mark_read(r->app.store, &now) == CPM_OK &&
+                              memcmp(&now, &mark, sizeof(now)) == 0;
     if (err != CPM_OK && err != CPM_ERR_NOT_FOUND) { /* half restored: start from nothing */
         cpm_index_free(r->index);
         r->index = NULL;
@@ -422,8 +427,9 @@ static cpm_err start(const struct cpm_server_settings *settings, struct running 
         err = cpm_checkpointer_start(r->app.store, r->writer, r->origin,
                                      cpm_keyring_signing_seed(&r->keyring), &r->checkpointer);
     if (err == CPM_OK && settings->index_snapshot_s > 0)
-        err = cpm_index_saver_start(r->app.store, r->writer, r->index, r->index_snapshot,
-                                    settings->index_snapshot_s, &r->index_saver);
+        err =
+            cpm_index_saver_start(r->app.store, r->writer, r->index, r->index_snapshot,
+                                  settings->index_snapshot_s, r->snapshot_current, &r->index_saver);
     if (err == CPM_OK)
         err = cpm_scheduler_start(r->app.store, r->writer, &r->keyring, &r->scheduler);
     if (err == CPM_OK)

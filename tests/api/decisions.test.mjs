@@ -264,6 +264,9 @@ test('erasure denies; the index after a restart answers exactly as before', asyn
     while (saved() < n && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     assert.ok(saved() >= n, `no index save:\n${server.log.join('\n')}`);
   };
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(saved(), 0, 'the file read at start is current: nothing to save');
+  assert.equal((await consent('r-0', [{ purpose: 'marketing.sms', decision: 'given' }])).status, 201);
   await waitSave(1);
   const stopSaving = async () => { // the next start without the interval, so no save lands after the writes
     server.child.kill('SIGKILL');
