@@ -157,6 +157,18 @@ static int limit_of(const struct cpm_report_query *q)
     return q->rows_max > 0 && q->rows_max < INT32_MAX ? q->rows_max + 1 : INT32_MAX;
 }
 
+/*
+ * Steps the bound report statement id into rows and releases s; TOO_LARGE
+ * when more than q->rows_max came back (it asked for limit_of(q)).
+ */
+static cpm_err collect_report(struct sqlite_store *s, enum stmt id, int rc, const char *op,
+                              read_row_fn read, const struct cpm_report_query *q, struct rows *rows)
+{
+    cpm_err err = cpm__sqlite_collect(s, id, rc, op, read, rows);
+    cpm__sqlite_unlock(s);
+    return err == CPM_OK && q->rows_max > 0 && rows->count > q->rows_max ? CPM_ERR_TOO_LARGE : err;
+}
+
 cpm_err cpm__sqlite_report_consents(struct cpm_store *store, const struct cpm_report_query *q,
                                     cpm_report_row_visit_fn visit, void *ctx)
 {
@@ -170,10 +182,7 @@ cpm_err cpm__sqlite_report_consents(struct cpm_store *store, const struct cpm_re
     rc = rc ? rc : sqlite3_bind_int(st, 5, (int)q->group);
     rc = rc ? rc : sqlite3_bind_int(st, 6, limit_of(q));
     cpm_err err =
-        cpm__sqlite_collect(s, ST_REPORT_CONSENTS, rc, "report_consents", read_consent_row, &rows);
-    cpm__sqlite_unlock(s);
-    if (err == CPM_OK && q->rows_max > 0 && rows.count > q->rows_max)
-        err = CPM_ERR_TOO_LARGE;
+        collect_report(s, ST_REPORT_CONSENTS, rc, "report_consents", read_consent_row, q, &rows);
     for (int i = 0; err == CPM_OK && i < rows.count; i++)
         err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
     cpm__sqlite_rows_free(&rows, NULL);
@@ -190,11 +199,8 @@ cpm_err cpm__sqlite_report_deliveries(struct cpm_store *store, const struct cpm_
     rc = rc ? rc : cpm__sqlite_bind_text(st, 2, q->to_day);
     rc = rc ? rc : bind_filter(st, 3, q->destination_id);
     rc = rc ? rc : sqlite3_bind_int(st, 4, limit_of(q));
-    cpm_err err = cpm__sqlite_collect(s, ST_REPORT_DELIVERIES, rc, "report_deliveries",
-                                      read_delivery_row, &rows);
-    cpm__sqlite_unlock(s);
-    if (err == CPM_OK && q->rows_max > 0 && rows.count > q->rows_max)
-        err = CPM_ERR_TOO_LARGE;
+    cpm_err err = collect_report(s, ST_REPORT_DELIVERIES, rc, "report_deliveries",
+                                 read_delivery_row, q, &rows);
     for (int i = 0; err == CPM_OK && i < rows.count; i++)
         err = visit(ctx, cpm__sqlite_rows_at(&rows, i));
     cpm__sqlite_rows_free(&rows, NULL);
