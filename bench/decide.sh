@@ -22,7 +22,11 @@
 # answer, about the size of cpmd's), warmed up 3 s each, then nginx, cpmd, nginx,
 # cpmd for 10 s each: the best req/s and the best p99 of each, cpmd's
 # throughput as a share of nginx's (target >= 85 %) and its p99 (target
-# <= 2 ms). Then a 3 s run that looks at every answer: all must be 200, and
+# <= 2 ms). Beside each round, the server's CPU time per request (its
+# processes' user + system ticks over wrk's requests; nginx's workers
+# included): wrk shares the cores, so each microsecond cpmd spends above
+# nginx's is throughput lost, and this figure moves far less with the
+# machine's noise than req/s does. Then a 3 s run that looks at every answer: all must be 200, and
 # the share allowed is shown beside the population's. Last, to show what
 # cpmd's request log costs (one line per /v1/ request at the default level
 # info; nginx's access_log is off), cpmd is restarted with --log-level warn
@@ -108,18 +112,27 @@ echo "nginx on :$nginx_port, cpmd on :$cpmd_port; warming up (${WARMUP_SECONDS}s
 measure "$nginx_port" "$WARMUP_SECONDS" >/dev/null
 measure "$cpmd_port" "$WARMUP_SECONDS" >/dev/null
 
-declare -A best_rps=() best_p99=() errors=()
-# Alternating rounds of nginx and one cpmd ($1: its name in the table); best of them.
+declare -A best_rps=() best_p99=() errors=() best_cpu=()
+clock_ticks=$(getconf CLK_TCK)
+# Alternating rounds of nginx and one cpmd ($1: its name in the table); best of them. Beside
+# each round, the server's CPU time per request (its processes' ticks over wrk's requests).
 rounds() {
-  local other=$1 round server rps p99 errs
-  declare -A port_of=([nginx]=$nginx_port [$other]=$cpmd_port)
+  local other=$1 round server rps p99 errs ticks cpu
+  declare -A port_of=([nginx]=$nginx_port [$other]=$cpmd_port) pid_of=([nginx]=$nginx_pid [$other]=$cpmd_pid)
   for round in 1 2; do
     for server in nginx "$other"; do
+      ticks=$(cpu_ticks "${pid_of[$server]}")
       read -r rps p99 errs < <(measure "${port_of[$server]}" "$WRK_SECONDS")
-      printf '  round %d %-10s %8s req/s  p99 %7s ms%s\n' "$round" "$server" "$rps" "$p99" \
-        "$( ((errs > 0)) && echo "  ($errs errors)")" >&2
+      cpu=$(awk -v t=$(($(cpu_ticks "${pid_of[$server]}") - ticks)) -v hz="$clock_ticks" \
+        -v n=$((rps * WRK_SECONDS)) 'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+      printf '  round %d %-10s %8s req/s  p99 %7s ms  %6s µs CPU a request%s\n' "$round" "$server" \
+        "$rps" "$p99" "$cpu" "$( ((errs > 0)) && echo "  ($errs errors)")" >&2
       [[ $server == nginx ]] && server=nginx-$other
       ((rps > ${best_rps[$server]:-0})) && best_rps[$server]=$rps
+      if [[ -z ${best_cpu[$server]:-} ]] || awk -v a="$cpu" -v b="${best_cpu[$server]}" \
+        'BEGIN { exit !(a < b) }'; then
+        best_cpu[$server]=$cpu
+      fi
       if [[ -z ${best_p99[$server]:-} ]] || awk -v a="$p99" -v b="${best_p99[$server]}" \
         'BEGIN { exit !(a < b) }'; then
         best_p99[$server]=$p99
@@ -162,20 +175,23 @@ percent=$(percent cpmd)
 
 echo
 echo "GET /v1/decide?subject=…&purpose=$PURPOSE, $n subjects, best of 2 runs each"
-printf '%-26s %12s %10s %8s\n' server req/s "p99 ms" errors
+printf '%-26s %12s %10s %8s %14s\n' server req/s "p99 ms" errors "µs CPU a req."
 for server in nginx-cpmd cpmd nginx-cpmd-warn cpmd-warn; do
   label=$server
   case $server in
     nginx-*) label="nginx (beside ${server#nginx-})" ;;
     cpmd-warn) label="cpmd --log-level warn" ;;
   esac
-  printf '%-26s %12s %10s %8s\n' "$label" "${best_rps[$server]}" "${best_p99[$server]}" \
-    "${errors[$server]}"
+  printf '%-26s %12s %10s %8s %14s\n' "$label" "${best_rps[$server]}" "${best_p99[$server]}" \
+    "${errors[$server]}" "${best_cpu[$server]}"
 done
 printf 'cpmd/nginx throughput: %s %% (target >= %d %%: %s)\n' "$percent" "$TARGET_PERCENT" \
   "$(meets "$(awk -v p="$percent" -v t="$TARGET_PERCENT" 'BEGIN { print (p >= t) }')")"
 printf 'cpmd p99: %s ms (target <= %d ms: %s)\n' "${best_p99[cpmd]}" "$TARGET_P99_MS" \
   "$(meets "$(awk -v p="${best_p99[cpmd]}" -v t="$TARGET_P99_MS" 'BEGIN { print (p <= t) }')")"
+printf 'server CPU a request (least of the rounds): cpmd %s µs, nginx %s µs: %s×\n' \
+  "${best_cpu[cpmd]}" "${best_cpu[nginx-cpmd]}" \
+  "$(awk -v a="${best_cpu[cpmd]}" -v b="${best_cpu[nginx-cpmd]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
 printf 'without the request log line: %s %% of nginx, p99 %s ms\n' "$(percent cpmd-warn)" \
   "${best_p99[cpmd-warn]}"
 printf 'answers checked: %d, all 200; allowed %.1f %% (the population: %.1f %%)\n' "$answers" \

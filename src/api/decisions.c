@@ -11,6 +11,7 @@
 #include "api/support.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/fmt.h"
 #include "cpm/decide.h"
 #include "domain/decide.h"
 #include "domain/subject.h"
@@ -23,28 +24,30 @@ struct question {
     const char *subject, *purpose, *channel, *topic, *recipient, *at;
 };
 
-/* Appends s to out (at *len, within size) as a JSON string: ids are printable ASCII. */
-static void put_json_string(char *out, size_t size, size_t *len, const char *s)
+/* Appends s as a JSON string: ids are printable ASCII. */
+static void put_json_string(struct cpm_fmt *f, const char *s)
 {
-    if (*len < size)
-        out[(*len)++] = '"';
-    for (; *s != '\0' && *len + 2 < size; s++) {
-        if (*s == '"' || *s == '\\')
-            out[(*len)++] = '\\';
-        out[(*len)++] = *s;
+    cpm_fmt_mem(f, "\"", 1);
+    for (size_t n; *s != '\0'; s += n) {
+        n = strcspn(s, "\"\\");
+        cpm_fmt_mem(f, s, n);
+        if (s[n] != '\0') {
+            cpm_fmt_mem(f, "\\", 1);
+            cpm_fmt_mem(f, s + n, 1);
+            n++;
+        }
     }
-    if (*len < size)
-        out[(*len)++] = '"';
+    cpm_fmt_mem(f, "\"", 1);
 }
 
-/* Appends s to out (at *len, within size). */
-static void put_str(char *out, size_t size, size_t *len, const char *s)
+/* Appends the time at ms as a JSON string. */
+static void put_time(struct cpm_fmt *f, int64_t ms)
 {
-    size_t n = strlen(s);
-    if (*len + n < size) {
-        memcpy(out + *len, s, n);
-        *len += n;
-    }
+    char time[CPM_TIME_TEXT_BYTES];
+    cpm_time_format(ms, time, sizeof(time));
+    cpm_fmt_mem(f, "\"", 1);
+    cpm_fmt_str(f, time);
+    cpm_fmt_mem(f, "\"", 1);
 }
 
 /*
@@ -54,41 +57,38 @@ static void put_str(char *out, size_t size, size_t *len, const char *s)
 static size_t answer_text(const struct question *q, const struct cpm_answer *a, int64_t at_ms,
                           char *out, size_t size)
 {
-    char time[CPM_TIME_TEXT_BYTES], seq[24];
-    size_t len = 0;
+    struct cpm_fmt f;
     const char *sep = "\"";
-    put_str(out, size, &len, "{\"subject\":");
-    put_json_string(out, size, &len, q->subject);
-    put_str(out, size, &len, ",\"purpose\":\"");
-    put_str(out, size, &len, q->purpose);
-    put_str(out, size, &len,
-            a->allowed ? "\",\"allowed\":true,\"reasons\":["
-                       : "\",\"allowed\":false,\"reasons\":[");
+    cpm_fmt_init(&f, out, size);
+    cpm_fmt_str(&f, "{\"subject\":");
+    put_json_string(&f, q->subject);
+    cpm_fmt_str(&f, ",\"purpose\":\"");
+    cpm_fmt_str(&f, q->purpose);
+    cpm_fmt_str(&f, a->allowed ? "\",\"allowed\":true,\"reasons\":["
+                               : "\",\"allowed\":false,\"reasons\":[");
     for (unsigned i = 0; cpm_reason_name(i) != NULL; i++) {
         if (a->reasons & (1u << i)) {
-            put_str(out, size, &len, sep);
-            put_str(out, size, &len, cpm_reason_name(i));
-            put_str(out, size, &len, "\"");
+            cpm_fmt_str(&f, sep);
+            cpm_fmt_str(&f, cpm_reason_name(i));
+            cpm_fmt_str(&f, "\"");
             sep = ",\"";
         }
     }
-    snprintf(seq, sizeof(seq), "%lld", (long long)a->deciding_seq);
-    put_str(out, size, &len, "],\"deciding_event\":");
-    put_str(out, size, &len, a->deciding_seq ? seq : "null");
-    put_str(out, size, &len, ",\"next_allowed_at\":");
-    if (a->next_allowed_ms) {
-        cpm_time_format(a->next_allowed_ms, time, sizeof(time));
-        put_str(out, size, &len, "\"");
-        put_str(out, size, &len, time);
-        put_str(out, size, &len, "\"");
-    } else {
-        put_str(out, size, &len, "null");
-    }
-    cpm_time_format(at_ms, time, sizeof(time));
-    put_str(out, size, &len, ",\"at\":\"");
-    put_str(out, size, &len, time);
-    put_str(out, size, &len, "\"}");
-    return len;
+    cpm_fmt_str(&f, "],\"deciding_event\":");
+    if (a->deciding_seq > 0)
+        cpm_fmt_u64(&f, (uint64_t)a->deciding_seq, 0);
+    else
+        cpm_fmt_str(&f, "null");
+    cpm_fmt_str(&f, ",\"next_allowed_at\":");
+    if (a->next_allowed_ms)
+        put_time(&f, a->next_allowed_ms);
+    else
+        cpm_fmt_str(&f, "null");
+    cpm_fmt_str(&f, ",\"at\":");
+    put_time(&f, at_ms);
+    cpm_fmt_str(&f, "}");
+    CPM_ASSERT(!f.cut); /* ANSWER_BYTES_MAX holds the longest answer */
+    return f.len;
 }
 
 /* Checks q (faults under prefix) and decides it; NULL with faults in detail when invalid. */
@@ -132,14 +132,13 @@ void cpm_api_decide_get(struct cpm_request *req)
     struct cpm_detail detail;
     cpm_err err;
     cpm_detail_init(&detail);
-    char *text = cpm_malloc(ANSWER_BYTES_MAX);
-    size_t len = text != NULL ? decide(req, &q, "", &detail, &err, text, ANSWER_BYTES_MAX) : 0;
+    char text[ANSWER_BYTES_MAX];
+    size_t len = decide(req, &q, "", &detail, &err, text, sizeof(text));
     if (len == 0) {
-        cpm_free(text);
-        cpm_respond_problem(req, text == NULL ? CPM_ERR_NOMEM : err, &detail);
+        cpm_respond_problem(req, err, &detail);
         return;
     }
-    cpm_respond_owned(req, 200, "application/json", text, len);
+    cpm_respond_copy(req, 200, "application/json", text, len);
 }
 
 static const char *member(const json_t *obj, const char *key, struct cpm_detail *d,
@@ -159,8 +158,8 @@ void cpm_api_decide_post(struct cpm_request *req)
     const json_t *questions = json_object_get(body, "questions");
     struct cpm_detail detail;
     cpm_err err = CPM_OK;
-    char prefix[48], *text = NULL;
-    size_t len = 0, size = 0;
+    char prefix[48], one_text[ANSWER_BYTES_MAX], *text = NULL;
+    struct cpm_fmt all;
     cpm_detail_init(&detail);
     if (body == NULL)
         goto out;
@@ -170,13 +169,14 @@ void cpm_api_decide_post(struct cpm_request *req)
                           "must be an array of 1 to %d questions", CPM_DECIDE_BATCH_MAX);
         goto out;
     }
-    size = json_array_size(questions) * (ANSWER_BYTES_MAX + 1) + 32;
+    size_t size = json_array_size(questions) * (ANSWER_BYTES_MAX + 1) + 32;
     text = cpm_malloc(size);
     if (text == NULL) {
         cpm_respond_problem(req, CPM_ERR_NOMEM, NULL);
         goto out;
     }
-    put_str(text, size, &len, "{\"answers\":[");
+    cpm_fmt_init(&all, text, size);
+    cpm_fmt_str(&all, "{\"answers\":[");
     for (size_t i = 0; i < json_array_size(questions); i++) {
         const json_t *item = json_array_get(questions, i);
         snprintf(prefix, sizeof(prefix), "questions[%zu].", i);
@@ -192,18 +192,19 @@ void cpm_api_decide_post(struct cpm_request *req)
             continue;
         }
         if (i > 0)
-            put_str(text, size, &len, ",");
-        len += decide(req, &q, prefix, &detail, &one, text + len, ANSWER_BYTES_MAX);
+            cpm_fmt_str(&all, ",");
+        cpm_fmt_mem(&all, one_text,
+                    decide(req, &q, prefix, &detail, &one, one_text, sizeof(one_text)));
         if (one != CPM_OK && one != CPM_ERR_VALIDATION)
             err = one;
     }
-    put_str(text, size, &len, "]}");
+    cpm_fmt_str(&all, "]}");
     if (err == CPM_OK && detail.count > 0)
         err = CPM_ERR_VALIDATION;
     if (err != CPM_OK) {
         cpm_respond_problem(req, err, &detail);
     } else {
-        cpm_respond_owned(req, 200, "application/json", text, len);
+        cpm_respond_owned(req, 200, "application/json", text, all.len);
         text = NULL;
     }
 out:

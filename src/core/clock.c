@@ -14,15 +14,26 @@
 static atomic_int_least64_t fixed_ms;
 static atomic_int_least64_t offset_ms;
 
-int64_t cpm_clock_now_ms(void)
+/* The wall clock read from clock id, or the test clock. */
+static int64_t wall_ms(clockid_t id)
 {
     int64_t fixed = atomic_load_explicit(&fixed_ms, memory_order_relaxed);
     if (fixed != 0)
         return fixed;
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
            atomic_load_explicit(&offset_ms, memory_order_relaxed);
+}
+
+int64_t cpm_clock_now_ms(void)
+{
+    return wall_ms(CLOCK_REALTIME);
+}
+
+int64_t cpm_clock_coarse_ms(void)
+{
+    return wall_ms(CLOCK_REALTIME_COARSE);
 }
 
 void cpm_clock_set_offset_ms(int64_t ms)

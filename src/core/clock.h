@@ -15,6 +15,11 @@
 
 /* Wall-clock now, in ms since the epoch (CLOCK_REALTIME, or the test clock). */
 int64_t cpm_clock_now_ms(void);
+/*
+ * The same, read from CLOCK_REALTIME_COARSE: up to a tick (a few ms) behind,
+ * for a fraction of the cost — for the ages of caches, not for what is shown.
+ */
+int64_t cpm_clock_coarse_ms(void);
 /* Monotonic time in ns, for latencies. */
 int64_t cpm_clock_monotonic_ns(void);
 

@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/fmt.h"
 #include "core/log.h"
 
 #define LINE_BYTES_MAX 2048
@@ -45,46 +46,68 @@ bool cpm_log_level_parse(const char *name, enum cpm_log_level *out)
     return false;
 }
 
-void cpm_log_quote(char *out, size_t size, const char *s)
+/* Appends s to f in double quotes, " and \ escaped, controls as spaces; the closing quote always
+ * fits. */
+static void put_quoted(struct cpm_fmt *f, const char *s)
 {
-    size_t o = 0;
-    if (size < 3) {
-        if (size > 0)
-            out[0] = '\0';
+    if (f->size - f->len < 3) {
+        f->cut = true;
         return;
     }
-    out[o++] = '"';
-    for (; *s != '\0' && o + 3 < size; s++) {
+    f->buf[f->len++] = '"';
+    for (; *s != '\0' && f->len + 3 < f->size; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
+            f->buf[f->len++] = '\\';
+            f->buf[f->len++] = (char)c;
         } else if (c < 0x20 || c == 0x7f) {
-            out[o++] = ' '; /* control characters would break the one-line rule */
+            f->buf[f->len++] = ' '; /* control characters would break the one-line rule */
         } else {
-            out[o++] = (char)c;
+            f->buf[f->len++] = (char)c;
         }
     }
-    out[o++] = '"';
-    out[o] = '\0';
+    f->cut |= *s != '\0';
+    f->buf[f->len++] = '"';
+    f->buf[f->len] = '\0';
 }
 
-/* Formats one line (ending in a newline) into line; its length, 0 when it cannot. */
-static size_t format_line(enum cpm_log_level level, const char *module, const char *request_id,
-                          const char *fields, const char *msg, char line[LINE_BYTES_MAX])
+void cpm_log_quote(char *out, size_t size, const char *s)
 {
-    char quoted[1100];
-    cpm_log_quote(quoted, sizeof(quoted), msg);
+    struct cpm_fmt f;
+    if (size == 0)
+        return;
+    cpm_fmt_init(&f, out, size);
+    put_quoted(&f, s);
+}
+
+/* Formats one line (ending in a newline) made at now_ms into line; its length. */
+static size_t format_line(enum cpm_log_level level, const char *module, const char *request_id,
+                          const char *fields, const char *msg, int64_t now_ms,
+                          char line[LINE_BYTES_MAX])
+{
     char ts[CPM_TIME_TEXT_BYTES];
-    cpm_time_format(cpm_clock_now_ms(), ts, sizeof(ts));
-    int n = snprintf(line, LINE_BYTES_MAX, "ts=%s level=%s module=%s%s%s msg=%s%s%s\n", ts,
-                     level_names[level], module, request_id ? " rid=" : "",
-                     request_id ? request_id : "", quoted, fields ? " " : "", fields ? fields : "");
-    if (n < 0)
-        return 0;
-    size_t len = (size_t)n < LINE_BYTES_MAX ? (size_t)n : LINE_BYTES_MAX - 1;
-    line[len - 1] = '\n';
-    return len;
+    struct cpm_fmt f;
+    cpm_time_format(now_ms, ts, sizeof(ts));
+    cpm_fmt_init(&f, line, LINE_BYTES_MAX);
+    cpm_fmt_str(&f, "ts=");
+    cpm_fmt_str(&f, ts);
+    cpm_fmt_str(&f, " level=");
+    cpm_fmt_str(&f, level_names[level]);
+    cpm_fmt_str(&f, " module=");
+    cpm_fmt_str(&f, module);
+    if (request_id != NULL) {
+        cpm_fmt_str(&f, " rid=");
+        cpm_fmt_str(&f, request_id);
+    }
+    cpm_fmt_str(&f, " msg=");
+    put_quoted(&f, msg);
+    if (fields != NULL) {
+        cpm_fmt_str(&f, " ");
+        cpm_fmt_str(&f, fields);
+    }
+    cpm_fmt_str(&f, "\n");
+    line[f.len - 1] = '\n'; /* a line cut short still ends */
+    return f.len;
 }
 
 static void write_out(const char *data, size_t len)
@@ -108,9 +131,7 @@ void cpm_log(enum cpm_log_level level, const char *module, const char *request_i
         va_end(ap);
     }
     char line[LINE_BYTES_MAX];
-    size_t len = format_line(level, module, request_id, fields, msg, line);
-    if (len > 0)
-        write_out(line, len);
+    write_out(line, format_line(level, module, request_id, fields, msg, cpm_clock_now_ms(), line));
 }
 
 /* ---- the request log: lines gathered per thread ---- */
@@ -190,14 +211,13 @@ void cpm_log_buffered(enum cpm_log_level level, const char *module, const char *
     if (!cpm_log_enabled(level))
         return;
     char line[LINE_BYTES_MAX];
-    size_t len = format_line(level, module, request_id, fields, msg, line);
+    int64_t now = cpm_clock_now_ms();
+    size_t len = format_line(level, module, request_id, fields, msg, now, line);
     struct log_buffer *b = level < CPM_LOG_WARN ? my_buffer() : NULL;
-    if (len == 0 || b == NULL) {
-        if (len > 0)
-            write_out(line, len); /* warnings and errors are never held back */
+    if (b == NULL) {
+        write_out(line, len); /* warnings and errors are never held back */
         return;
     }
-    int64_t now = cpm_clock_now_ms();
     pthread_mutex_lock(&b->lock);
     if (b->len + len > sizeof(b->data))
         flush_locked(b);

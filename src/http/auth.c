@@ -141,7 +141,7 @@ static bool fresh(int64_t loaded_ms, uint64_t generation, int64_t now)
 /* This thread's memory of the key whose text has tag; NULL when none is fresh. */
 static const struct thread_key *thread_remembered(const uint8_t *tag)
 {
-    int64_t now = cpm_clock_now_ms();
+    int64_t now = cpm_clock_coarse_ms();
     for (unsigned i = 0; i < THREAD_KEYS; i++) {
         const struct thread_key *k = &thread_keys[i];
         if (k->used && sodium_memcmp(k->tag, tag, sizeof(k->tag)) == 0 &&
@@ -151,13 +151,19 @@ static const struct thread_key *thread_remembered(const uint8_t *tag)
     return NULL;
 }
 
+/* Remembers key under tag: in the slot that held tag before, so no stale copy is compared again. */
 static void thread_remember(const uint8_t *tag, const struct cpm_api_key *key, uint64_t generation)
 {
-    struct thread_key *k = &thread_keys[thread_keys_next++ % THREAD_KEYS];
+    struct thread_key *k = NULL;
+    for (unsigned i = 0; k == NULL && i < THREAD_KEYS; i++)
+        if (thread_keys[i].used && sodium_memcmp(thread_keys[i].tag, tag, sizeof(k->tag)) == 0)
+            k = &thread_keys[i];
+    if (k == NULL)
+        k = &thread_keys[thread_keys_next++ % THREAD_KEYS];
     k->used = true;
     memcpy(k->tag, tag, sizeof(k->tag));
     k->key = *key;
-    k->loaded_ms = cpm_clock_now_ms();
+    k->loaded_ms = cpm_clock_coarse_ms();
     k->generation = generation;
 }
 
@@ -170,7 +176,7 @@ void cpm_auth_forget_keys(void)
 static bool remembered(const uint8_t hash[CPM_API_KEY_HASH_BYTES], struct cpm_api_key *out)
 {
     struct cached_key *c = &key_cache[hash[0] % KEY_CACHE_SLOTS];
-    int64_t now = cpm_clock_now_ms();
+    int64_t now = cpm_clock_coarse_ms();
     pthread_mutex_lock(&c->lock);
     bool hit = c->used && sodium_memcmp(c->hash, hash, CPM_API_KEY_HASH_BYTES) == 0 &&
                fresh(c->loaded_ms, c->generation, now);
@@ -188,7 +194,7 @@ static void remember(const uint8_t hash[CPM_API_KEY_HASH_BYTES], const struct cp
     c->used = true;
     memcpy(c->hash, hash, CPM_API_KEY_HASH_BYTES);
     c->key = *key;
-    c->loaded_ms = cpm_clock_now_ms();
+    c->loaded_ms = cpm_clock_coarse_ms();
     c->generation = generation;
     pthread_mutex_unlock(&c->lock);
 }

@@ -145,6 +145,9 @@ void cpm_respond_static(struct cpm_request *req, int status, const char *content
 /* Answers an owned buffer allocated with cpm_malloc (ownership taken). */
 void cpm_respond_owned(struct cpm_request *req, int status, const char *content_type, char *data,
                        size_t len);
+/* Answers a copy of len bytes of data (a small answer built on the stack). */
+void cpm_respond_copy(struct cpm_request *req, int status, const char *content_type,
+                      const void *data, size_t len);
 /*
  * Produces a body on demand: copies up to max bytes from offset pos into
  * buf and returns how many (> 0), or CPM_BODY_READER_ERROR to abort the

@@ -113,6 +113,14 @@ void cpm_respond_owned(struct cpm_request *req, int status, const char *content_
     set_response(req, status, resp, content_type);
 }
 
+void cpm_respond_copy(struct cpm_request *req, int status, const char *content_type,
+                      const void *data, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    set_response(req, status, resp, content_type);
+}
+
 void cpm_respond_reader(struct cpm_request *req, int status, const char *content_type, uint64_t len,
                         cpm_body_reader_fn read, void *cls, void (*cls_free)(void *cls))
 {

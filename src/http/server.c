@@ -18,6 +18,7 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/ticker.h"
 #include "http/auth.h"
@@ -99,8 +100,9 @@ static void make_request_id(struct cpm_request *req)
             return;
         }
     }
-    snprintf(req->request_id, sizeof(req->request_id), "%016llx",
-             (unsigned long long)next_request_id());
+    uint64_t id = next_request_id();
+    sodium_bin2hex(req->request_id, sizeof(req->request_id), (const unsigned char *)&id,
+                   sizeof(id));
 }
 
 static bool json_content_type(const char *ct)
@@ -470,11 +472,22 @@ static void log_request(const struct cpm_request *req, int64_t duration_ns)
         return;
     /* The route template, never the raw path: paths can carry subject ids. */
     char route[160], fields[384];
+    struct cpm_fmt f;
     cpm_log_quote(route, sizeof(route), req->route ? req->route->path : "unmatched");
-    long long us = duration_ns / 1000; /* ms with three decimals, without floating point */
-    snprintf(fields, sizeof(fields), "method=%s route=%s status=%d ms=%lld.%03lld key=%s",
-             req->method ? cpm_method_name(req->method) : "other", route, req->status, us / 1000,
-             us % 1000, req->key.id[0] ? req->key.id : "-");
+    uint64_t us = duration_ns > 0 ? (uint64_t)duration_ns / 1000 : 0;
+    cpm_fmt_init(&f, fields, sizeof(fields));
+    cpm_fmt_str(&f, "method=");
+    cpm_fmt_str(&f, req->method ? cpm_method_name(req->method) : "other");
+    cpm_fmt_str(&f, " route=");
+    cpm_fmt_str(&f, route);
+    cpm_fmt_str(&f, " status=");
+    cpm_fmt_u64(&f, (uint64_t)req->status, 0);
+    cpm_fmt_str(&f, " ms="); /* three decimals, without floating point */
+    cpm_fmt_u64(&f, us / 1000, 0);
+    cpm_fmt_str(&f, ".");
+    cpm_fmt_u64(&f, us % 1000, 3);
+    cpm_fmt_str(&f, " key=");
+    cpm_fmt_str(&f, req->key.id[0] ? req->key.id : "-");
     cpm_log_buffered(level, "http", req->request_id, fields, "request");
 }
 

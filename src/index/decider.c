@@ -100,7 +100,7 @@ static cpm_err snapshot_build(struct cpm_store *store, struct snapshot **out)
     static atomic_uint_least64_t serials;
     s->serial = atomic_fetch_add(&serials, 1) + 1;
     s->generation = cpm_config_generation();
-    s->built_ms = cpm_clock_now_ms();
+    s->built_ms = cpm_clock_coarse_ms();
     cpm_err err = cpm_config_all(store, CPM_DOC_PURPOSE, &s->purposes);
     if (err == CPM_OK)
         err = cpm_config_all(store, CPM_DOC_TOPIC, &s->topics);
@@ -117,7 +117,7 @@ static cpm_err snapshot_build(struct cpm_store *store, struct snapshot **out)
 static bool stale(const struct snapshot *s)
 {
     return s == NULL || s->generation != cpm_config_generation() ||
-           cpm_clock_now_ms() - s->built_ms >= CPM_POLICY_CACHE_MS;
+           cpm_clock_coarse_ms() - s->built_ms >= CPM_POLICY_CACHE_MS;
 }
 
 /* The current snapshot (inside an epoch section); NULL when it cannot be built. */
@@ -355,9 +355,18 @@ static _Thread_local unsigned memo_next;
 static bool memo_key(const char *purpose, const char *channel, const char *topic,
                      const char *recipient, char out[MEMO_KEY_BYTES])
 {
-    int n = snprintf(out, MEMO_KEY_BYTES, "%s|%s|%s|%s", purpose ? purpose : "",
-                     channel ? channel : "", topic ? topic : "", recipient ? recipient : "");
-    return n > 0 && n < MEMO_KEY_BYTES;
+    const char *parts[] = {purpose, channel, topic, recipient};
+    size_t len = 0;
+    for (size_t i = 0; i < CPM_ARRAY_LEN(parts); i++) {
+        const char *part = parts[i] != NULL ? parts[i] : "";
+        size_t n = strlen(part);
+        if (len + n + 1 > MEMO_KEY_BYTES)
+            return false;
+        memcpy(out + len, part, n);
+        len += n;
+        out[len++] = i + 1 < CPM_ARRAY_LEN(parts) ? '|' : '\0';
+    }
+    return true;
 }
 
 static const struct cpm_prepared *memo_find(const struct cpm_decider *d, uint64_t serial,

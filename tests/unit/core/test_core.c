@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_core.c — src/core: errors, integers, time, arena, allocation
- * counting and fault injection, JSON limits and merge patches.
+ * test_core.c — src/core: errors, integers, text by hand, time, arena,
+ * allocation counting and fault injection, JSON limits and merge patches.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/common.h"
 #include "core/detail.h"
+#include "core/fmt.h"
 #include "core/json.h"
 
 static void test_err_table(void **state)
@@ -53,6 +54,39 @@ static void test_strlcpy(void **state)
     char buf[4];
     assert_int_equal(cpm_strlcpy(buf, "abcdef", sizeof(buf)), 6);
     assert_string_equal(buf, "abc");
+}
+
+/* cpm_fmt writes what snprintf would, and cuts short at the end of the buffer. */
+static void test_fmt(void **state)
+{
+    (void)state;
+    char buf[64], want[64];
+    struct cpm_fmt f;
+    static const uint64_t values[] = {0, 7, 10, 999, 1000, 4294967296u, UINT64_MAX};
+    for (size_t i = 0; i < CPM_ARRAY_LEN(values); i++) {
+        for (unsigned width = 0; width <= 20; width += 3) {
+            cpm_fmt_init(&f, buf, sizeof(buf));
+            cpm_fmt_str(&f, "v=");
+            cpm_fmt_u64(&f, values[i], width);
+            snprintf(want, sizeof(want), "v=%0*llu", (int)width, (unsigned long long)values[i]);
+            assert_string_equal(buf, want);
+            assert_int_equal(f.len, strlen(want));
+            assert_false(f.cut);
+        }
+    }
+    cpm_fmt_init(&f, buf, 6);
+    cpm_fmt_str(&f, "abc");
+    cpm_fmt_mem(&f, "defgh", 2);
+    assert_string_equal(buf, "abcde");
+    assert_false(f.cut);
+    cpm_fmt_u64(&f, 12, 0);
+    assert_string_equal(buf, "abcde");
+    assert_true(f.cut);
+    assert_int_equal(f.len, 5);
+    cpm_fmt_init(&f, buf, 1);
+    cpm_fmt_str(&f, "x");
+    assert_string_equal(buf, "");
+    assert_true(f.cut);
 }
 
 static void test_time_round_trip(void **state)
@@ -211,11 +245,17 @@ static void test_merge_patch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_err_table),   cmocka_unit_test(test_parse_int64),
-        cmocka_unit_test(test_strlcpy),     cmocka_unit_test(test_time_round_trip),
-        cmocka_unit_test(test_fixed_clock), cmocka_unit_test(test_calendar_add),
-        cmocka_unit_test(test_arena),       cmocka_unit_test(test_alloc_counting_and_faults),
-        cmocka_unit_test(test_json_limits), cmocka_unit_test(test_merge_patch),
+        cmocka_unit_test(test_err_table),
+        cmocka_unit_test(test_parse_int64),
+        cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_fmt),
+        cmocka_unit_test(test_time_round_trip),
+        cmocka_unit_test(test_fixed_clock),
+        cmocka_unit_test(test_calendar_add),
+        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_alloc_counting_and_faults),
+        cmocka_unit_test(test_json_limits),
+        cmocka_unit_test(test_merge_patch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,6 +75,28 @@ static void test_direct_line_at_once(void **state)
     assert_non_null(strstr(buf, "level=info module=test rid=rid1 msg=\"hello 42\" a=1\n"));
 }
 
+/* Quotes and backslashes escaped, control bytes as spaces; a long line cut short still ends. */
+static void test_quoting_and_long_lines(void **state)
+{
+    CPM_UNUSED(state);
+    char buf[8192], msg[3000], q[8];
+    drain(buf, sizeof(buf));
+    cpm_log(CPM_LOG_INFO, "test", NULL, "b=2", "say \"hi\"\\\tnow");
+    drain(buf, sizeof(buf));
+    assert_non_null(strstr(buf, "module=test msg=\"say \\\"hi\\\"\\\\ now\" b=2\n"));
+    memset(msg, 'x', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    cpm_log(CPM_LOG_INFO, "test", NULL, "c=3", "%s", msg);
+    size_t n = drain(buf, sizeof(buf));
+    assert_true(n > 1000 && n <= 2048);
+    assert_int_equal(buf[n - 1], '\n');
+    assert_int_equal(count_lines(buf, "\n"), 1);
+    cpm_log_quote(q, sizeof(q), "abcdefgh");
+    assert_string_equal(q, "\"abcd\"");
+    cpm_log_quote(q, 2, "abc");
+    assert_string_equal(q, "");
+}
+
 static void test_buffered_until_flush(void **state)
 {
     CPM_UNUSED(state);
@@ -145,6 +167,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_direct_line_at_once),
+        cmocka_unit_test(test_quoting_and_long_lines),
         cmocka_unit_test(test_buffered_until_flush),
         cmocka_unit_test(test_full_buffer_written_whole),
         cmocka_unit_test(test_thread_end_writes_its_lines),

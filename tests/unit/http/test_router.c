@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -15,44 +16,114 @@
 #include "http/router.h"
 #include "http/server.h"
 
-static enum cpm_match match(enum cpm_method m, const char *path, const struct cpm_route **route,
-                            const char *params[CPM_PATH_PARAMS_MAX], unsigned *allowed,
-                            struct cpm_arena *arena)
+/* One match's inputs and results; the arena holds the captures of every match of a test. */
+struct matching {
+    struct cpm_arena arena;
+    const struct cpm_route *r;
+    const char *params[CPM_PATH_PARAMS_MAX];
+    unsigned allowed;
+};
+
+static int matching_setup(void **state)
 {
-    *route = NULL;
-    return cpm_router_match(m, path, arena, route, params, allowed);
+    struct matching *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return -1;
+    cpm_arena_init(&m->arena, 1 << 16);
+    *state = m;
+    return 0;
+}
+
+static int matching_teardown(void **state)
+{
+    struct matching *m = *state;
+    cpm_arena_release(&m->arena);
+    free(m);
+    return 0;
+}
+
+static enum cpm_match match(struct matching *m, enum cpm_method method, const char *path)
+{
+    m->r = NULL;
+    return cpm_router_match(method, path, &m->arena, &m->r, m->params, &m->allowed);
 }
 
 static void test_matching(void **state)
 {
-    (void)state;
-    struct cpm_arena arena;
-    cpm_arena_init(&arena, 4096);
-    const struct cpm_route *r;
-    const char *params[CPM_PATH_PARAMS_MAX];
-    unsigned allowed;
-    assert_int_equal(match(CPM_GET, "/healthz", &r, params, &allowed, &arena), CPM_MATCH_OK);
-    assert_string_equal(r->path, "/healthz");
-    assert_int_equal(match(CPM_GET, "/v1/purposes/marketing.sms", &r, params, &allowed, &arena),
-                     CPM_MATCH_OK);
-    assert_string_equal(r->path, "/v1/purposes/{id}");
-    assert_string_equal(params[0], "marketing.sms");
-    assert_int_equal(match(CPM_GET, "/v1/notices/privacy/versions/3", &r, params, &allowed, &arena),
-                     CPM_MATCH_OK);
-    assert_string_equal(params[0], "privacy");
-    assert_string_equal(params[1], "3");
-    assert_int_equal(match(CPM_DELETE, "/v1/purposes", &r, params, &allowed, &arena),
-                     CPM_MATCH_NO_METHOD);
-    assert_int_equal(allowed, CPM_GET | CPM_POST);
-    assert_int_equal(match(CPM_GET, "/v1/purposes/", &r, params, &allowed, &arena),
-                     CPM_MATCH_NO_PATH);
-    assert_int_equal(match(CPM_GET, "/v1/purposes/a/b", &r, params, &allowed, &arena),
-                     CPM_MATCH_NO_PATH);
-    assert_int_equal(match(CPM_GET, "/healthz/", &r, params, &allowed, &arena), CPM_MATCH_NO_PATH);
-    assert_int_equal(match(CPM_GET, "", &r, params, &allowed, &arena), CPM_MATCH_NO_PATH);
-    assert_int_equal(match(CPM_GET, "healthz", &r, params, &allowed, &arena), CPM_MATCH_NO_PATH);
-    assert_int_equal(match(0, "/healthz", &r, params, &allowed, &arena), CPM_MATCH_NO_METHOD);
-    cpm_arena_release(&arena);
+    struct matching *m = *state;
+    assert_int_equal(match(m, CPM_GET, "/healthz"), CPM_MATCH_OK);
+    assert_string_equal(m->r->path, "/healthz");
+    assert_int_equal(match(m, CPM_GET, "/v1/purposes/marketing.sms"), CPM_MATCH_OK);
+    assert_string_equal(m->r->path, "/v1/purposes/{id}");
+    assert_string_equal(m->params[0], "marketing.sms");
+    assert_int_equal(match(m, CPM_GET, "/v1/notices/privacy/versions/3"), CPM_MATCH_OK);
+    assert_string_equal(m->params[0], "privacy");
+    assert_string_equal(m->params[1], "3");
+    assert_int_equal(match(m, CPM_DELETE, "/v1/purposes"), CPM_MATCH_NO_METHOD);
+    assert_int_equal(m->allowed, CPM_GET | CPM_POST);
+    assert_int_equal(match(m, CPM_GET, "/v1/purposes/"), CPM_MATCH_NO_PATH);
+    assert_int_equal(match(m, CPM_GET, "/v1/purposes/a/b"), CPM_MATCH_NO_PATH);
+    assert_int_equal(match(m, CPM_GET, "/healthz/"), CPM_MATCH_NO_PATH);
+    assert_int_equal(match(m, CPM_GET, ""), CPM_MATCH_NO_PATH);
+    assert_int_equal(match(m, CPM_GET, "healthz"), CPM_MATCH_NO_PATH);
+    assert_int_equal(match(m, 0, "/healthz"), CPM_MATCH_NO_METHOD);
+}
+
+/* path: the template with each {capture} written as "x1", which no literal segment is. */
+static void concrete_path(const char *tmpl, char *path, size_t size)
+{
+    size_t len = 0;
+    for (const char *t = tmpl; *t != '\0' && len + 3 < size;) {
+        if (*t == '{') {
+            memcpy(path + len, "x1", 2);
+            len += 2;
+            t += strcspn(t, "}") + 1;
+        } else {
+            path[len++] = *t++;
+        }
+    }
+    path[len] = '\0';
+}
+
+/* Every route is found by a path it fits, with every method its template has. */
+static void test_every_route_is_found(void **state)
+{
+    struct matching *m = *state;
+    char path[256];
+    for (size_t i = 0; i < cpm_routes_count; i++) {
+        unsigned methods = 0;
+        for (size_t j = 0; j < cpm_routes_count; j++)
+            if (strcmp(cpm_routes[j].path, cpm_routes[i].path) == 0)
+                methods |= (unsigned)cpm_routes[j].method;
+        concrete_path(cpm_routes[i].path, path, sizeof(path));
+        assert_int_equal(match(m, cpm_routes[i].method, path), CPM_MATCH_OK);
+        assert_ptr_equal(m->r, &cpm_routes[i]);
+        assert_int_equal(m->allowed & methods, methods); /* a literal sibling may add its own */
+        if (strchr(cpm_routes[i].path, '{') != NULL)
+            assert_string_equal(m->params[0], "x1");
+        size_t len = strlen(path); /* one segment more fits no route of this template */
+        memcpy(path + len, "/x1", 4);
+        if (match(m, cpm_routes[i].method, path) == CPM_MATCH_OK)
+            assert_string_not_equal(m->r->path, cpm_routes[i].path);
+    }
+}
+
+/* A literal segment and a capture both fit: the earlier route wins, both give their methods. */
+static void test_literal_beside_capture(void **state)
+{
+    struct matching *m = *state;
+    assert_int_equal(match(m, CPM_GET, "/v1/policies/preview"), CPM_MATCH_OK);
+    assert_string_equal(m->r->path, "/v1/policies/{id}");
+    assert_string_equal(m->params[0], "preview");
+    assert_int_equal(m->allowed, CPM_GET | CPM_PATCH | CPM_POST);
+    assert_int_equal(match(m, CPM_POST, "/v1/policies/preview"), CPM_MATCH_OK);
+    assert_string_equal(m->r->path, "/v1/policies/preview");
+    assert_int_equal(match(m, CPM_GET, "/widget/consent.js"), CPM_MATCH_OK);
+    assert_string_equal(m->params[0], "consent.js");
+    assert_int_equal(match(m, CPM_GET, "/widget"), CPM_MATCH_NO_PATH);
+    assert_int_equal(match(m, CPM_GET, "/v1"), CPM_MATCH_NO_PATH);
+    assert_int_equal(match(m, CPM_GET, "/"), CPM_MATCH_NO_PATH);
+    assert_int_equal(match(m, CPM_GET, "//"), CPM_MATCH_NO_PATH);
 }
 
 static void test_table_is_sane(void **state)
@@ -121,8 +192,14 @@ static void test_key_hash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matching), cmocka_unit_test(test_table_is_sane),
-        cmocka_unit_test(test_scopes),   cmocka_unit_test(test_listen_parsing),
+        cmocka_unit_test_setup_teardown(test_matching, matching_setup, matching_teardown),
+        cmocka_unit_test_setup_teardown(test_every_route_is_found, matching_setup,
+                                        matching_teardown),
+        cmocka_unit_test_setup_teardown(test_literal_beside_capture, matching_setup,
+                                        matching_teardown),
+        cmocka_unit_test(test_table_is_sane),
+        cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_listen_parsing),
         cmocka_unit_test(test_key_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
