@@ -21,6 +21,7 @@
 #include "core/fmt.h"
 #include "core/log.h"
 #include "core/ticker.h"
+#include "http/acceptor.h"
 #include "http/auth.h"
 #include "http/metrics.h"
 #include "http/router.h"
@@ -37,6 +38,7 @@
 
 struct cpm_http {
     struct MHD_Daemon *daemon;
+    struct cpm_acceptor *acceptor; /* NULL once quiesced */
     struct cpm_app *app;
     struct cpm_ticker *log_flusher;
     uint16_t port;
@@ -563,28 +565,41 @@ cpm_err cpm_http_start(struct cpm_app *app, const struct cpm_http_options *opt,
     if (http == NULL)
         return CPM_ERR_NOMEM;
     http->app = app;
-    if (cpm_ticker_start(LOG_FLUSH_MS, flush_log, NULL, &http->log_flusher) != CPM_OK) {
-        cpm_free(http);
-        return CPM_ERR_INTERNAL;
-    }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
-    /* The logger goes first, so MHD reports nothing through its own. */
-    http->daemon = MHD_start_daemon(
-        flags, opt->port, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, opt->threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, opt->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        CPM_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CPM_HEADER_BYTES_MAX,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_END);
-    if (http->daemon == NULL) {
-        cpm_detail_add(detail, "listen", "cannot listen on %s:%u (in use, or not permitted)",
-                       opt->host, opt->port);
-        cpm_ticker_stop(http->log_flusher);
+    socklen_t addr_len = ipv6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    struct cpm_detail why;
+    cpm_detail_init(&why);
+    if (cpm_acceptor_listen((const struct sockaddr *)&addr, addr_len, &http->acceptor, &http->port,
+                            &why) != CPM_OK) {
+        cpm_detail_add(detail, "listen", "cannot listen on %s:%u: %s", opt->host, opt->port,
+                       why.count > 0 ? why.faults[0].message : "out of memory");
         cpm_free(http);
         return CPM_ERR_IO;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    http->port = info ? info->port : opt->port;
+    if (cpm_ticker_start(LOG_FLUSH_MS, flush_log, NULL, &http->log_flusher) != CPM_OK) {
+        cpm_acceptor_close(http->acceptor);
+        cpm_free(http);
+        return CPM_ERR_INTERNAL;
+    }
+    /* Connections come from the acceptor (http/acceptor.h), not from MHD's own accept. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
+                     (ipv6 ? MHD_USE_IPv6 : 0);
+    /* The logger goes first, so MHD reports nothing through its own. */
+    http->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, opt->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        opt->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, CPM_CONNECTIONS_MAX,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CPM_HEADER_BYTES_MAX,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_END);
+    if (http->daemon == NULL || cpm_acceptor_run(http->acceptor, http->daemon) != CPM_OK) {
+        cpm_detail_add(detail, "listen", "cannot start the HTTP server's threads");
+        cpm_acceptor_close(http->acceptor);
+        if (http->daemon != NULL)
+            MHD_stop_daemon(http->daemon);
+        cpm_ticker_stop(http->log_flusher);
+        cpm_free(http);
+        return CPM_ERR_INTERNAL;
+    }
     *out = http;
     return CPM_OK;
 }
@@ -596,15 +611,15 @@ uint16_t cpm_http_port(const struct cpm_http *http)
 
 void cpm_http_quiesce(struct cpm_http *http)
 {
-    MHD_socket fd = MHD_quiesce_daemon(http->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    cpm_acceptor_close(http->acceptor);
+    http->acceptor = NULL;
 }
 
 void cpm_http_free(struct cpm_http *http)
 {
     if (http == NULL)
         return;
+    cpm_acceptor_close(http->acceptor);
     MHD_stop_daemon(http->daemon);
     cpm_ticker_stop(http->log_flusher);
     cpm_log_flush(); /* the last requests' lines */

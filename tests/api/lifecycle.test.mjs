@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as fx from './fixtures.mjs';
@@ -72,6 +74,35 @@ test('settings come from CPM_* environment variables; flags win', async () => {
   const envData = spawnSync(cpmdBin, ['--listen', '127.0.0.1:0'], { env: { ...process.env, CPM_DATA: path.join(data.dir, 'missing') }, encoding: 'utf8' });
   assert.equal(envData.status, 1);
   assert.match(envData.stderr, /cpm init --data/);
+  data.cleanup();
+});
+
+test('connections arriving at once are all served; a port in use is refused by name; IPv6 loopback', async () => {
+  const data = freshData();
+  const server = await startServer(data.data);
+  const burst = await Promise.all(Array.from({ length: 96 }, () => request(server, 'GET', '/healthz')));
+  assert.deepEqual([...new Set(burst.map((r) => r.status))], [200]);
+  const other = freshData();
+  const taken = spawnSync(cpmdBin, ['--data', other.data, '--listen', `127.0.0.1:${server.port}`], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(taken.status, 1, taken.stderr);
+  assert.match(taken.stderr, new RegExp(`listen: cannot listen on 127\\.0\\.0\\.1:${server.port}: Address already in use`));
+  assert.equal((await request(server, 'GET', '/healthz')).status, 200, 'the first server is untouched');
+  await stopServer(server);
+  const hasV6 = Object.values(os.networkInterfaces()).flat().some((a) => a && a.family === 'IPv6' && a.address === '::1');
+  if (hasV6) {
+    const v6 = await startServer(other.data, { args: ['--listen', '[::1]:0'] });
+    assert.match(v6.url, /^http:\/\/\[::1\]:\d+$/);
+    const status = await new Promise((resolve, reject) => {
+      http.get({ host: '::1', port: v6.port, path: '/healthz', agent: false }, (res) => resolve(res.statusCode)).on('error', reject);
+    });
+    assert.equal(status, 200);
+    await stopServer(v6);
+  } else {
+    const r = spawnSync(cpmdBin, ['--data', other.data, '--listen', '[::1]:0'], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /listen: cannot listen on ::1:0: /);
+  }
+  other.cleanup();
   data.cleanup();
 });
 
