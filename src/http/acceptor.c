@@ -19,6 +19,7 @@
 
 #define BACKLOG          SOMAXCONN
 #define STARVED_PAUSE_MS 100 /* after accept fails for want of descriptors or memory */
+#define FULL_PAUSE_MS    10  /* while libmicrohttpd holds all the connections it may */
 
 struct cpm_acceptor {
     int listen_fd;
@@ -26,6 +27,8 @@ struct cpm_acceptor {
     bool running;
     pthread_t thread;
     struct MHD_Daemon *daemon;
+    unsigned connections_max;
+    bool starved; /* accept has failed for want of descriptors or memory since the last success */
 };
 
 static int bound_socket(const struct sockaddr *addr, socklen_t addr_len)
@@ -81,25 +84,38 @@ cpm_err cpm_acceptor_listen(const struct sockaddr *addr, socklen_t addr_len,
     return CPM_OK;
 }
 
-/* Accepts what is waiting; false when the thread should pause (no descriptors, no memory). */
-static bool accept_waiting(struct cpm_acceptor *a)
+/* True while MHD holds all the connections it may: the next ones wait in the kernel's backlog. */
+static bool daemon_full(struct cpm_acceptor *a)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info != NULL && info->num_connections >= a->connections_max;
+}
+
+/* Accepts what is waiting; how long to pause before the next try (0: none). */
+static int accept_waiting(struct cpm_acceptor *a)
 {
     for (;;) {
+        if (daemon_full(a))
+            return FULL_PAUSE_MS;
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int fd = accept4(a->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             /* MHD owns fd from here, and closes it itself when it cannot take it. */
             (void)MHD_add_connection(a->daemon, fd, (const struct sockaddr *)&ss, len);
+            a->starved = false;
             continue;
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
-            return true;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            cpm_log_warn("http", "cannot accept a connection: %s", strerror(errno));
-            return false;
+            if (!a->starved) /* once a spell: clients wait in the backlog meanwhile */
+                cpm_log_warn("http", "cannot accept connections for now: %s", strerror(errno));
+            a->starved = true;
+            return STARVED_PAUSE_MS;
         }
-        return true; /* the connection's own trouble (EPROTO, ENETDOWN…): the next one */
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        /* EINTR, or the connection's own trouble (ECONNABORTED, EPROTO…): the next one */
     }
 }
 
@@ -113,15 +129,18 @@ static void *accept_loop(void *arg)
             break;
         if (fds[1].revents != 0)
             break;
-        if (fds[0].revents != 0 && !accept_waiting(a))
-            poll(fds + 1, 1, STARVED_PAUSE_MS); /* a stop still ends the pause */
+        int pause_ms = fds[0].revents != 0 ? accept_waiting(a) : 0;
+        if (pause_ms > 0)
+            poll(fds + 1, 1, pause_ms); /* a stop still ends the pause */
     }
     return NULL;
 }
 
-cpm_err cpm_acceptor_run(struct cpm_acceptor *a, struct MHD_Daemon *daemon)
+cpm_err cpm_acceptor_run(struct cpm_acceptor *a, struct MHD_Daemon *daemon,
+                         unsigned connections_max)
 {
     a->daemon = daemon;
+    a->connections_max = connections_max;
     if (pthread_create(&a->thread, NULL, accept_loop, a) != 0)
         return CPM_ERR_INTERNAL;
     a->running = true;

@@ -31,8 +31,13 @@ struct cpm_acceptor;
  */
 cpm_err cpm_acceptor_listen(const struct sockaddr *addr, socklen_t addr_len,
                             struct cpm_acceptor **out, uint16_t *port, struct cpm_detail *detail);
-/* Starts accepting into daemon (started with MHD_USE_NO_LISTEN_SOCKET and MHD_USE_ITC). */
-cpm_err cpm_acceptor_run(struct cpm_acceptor *a, struct MHD_Daemon *daemon);
+/*
+ * Starts accepting into daemon (started with MHD_USE_NO_LISTEN_SOCKET and
+ * MHD_USE_ITC). While the daemon holds connections_max connections nothing
+ * is accepted: clients wait in the kernel's backlog, as with MHD's own accept.
+ */
+cpm_err cpm_acceptor_run(struct cpm_acceptor *a, struct MHD_Daemon *daemon,
+                         unsigned connections_max);
 /* Stops accepting and closes the listening socket; a waiting client is refused. */
 void cpm_acceptor_close(struct cpm_acceptor *a);
 

@@ -591,7 +591,8 @@ cpm_err cpm_http_start(struct cpm_app *app, const struct cpm_http_options *opt,
         opt->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, CPM_CONNECTIONS_MAX,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CPM_HEADER_BYTES_MAX,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_END);
-    if (http->daemon == NULL || cpm_acceptor_run(http->acceptor, http->daemon) != CPM_OK) {
+    if (http->daemon == NULL ||
+        cpm_acceptor_run(http->acceptor, http->daemon, CPM_CONNECTIONS_MAX) != CPM_OK) {
         cpm_detail_add(detail, "listen", "cannot start the HTTP server's threads");
         cpm_acceptor_close(http->acceptor);
         if (http->daemon != NULL)

@@ -30,10 +30,12 @@ export function freshData() {
 
 /**
  * Starts cpmd on data; resolves once it logs its URL. Extra args and env
- * pass through. The returned server collects stderr lines in `log`.
+ * pass through; `wrapper` is a command cpmd runs under (e.g. prlimit). The
+ * returned server collects stderr lines in `log`.
  */
-export function startServer(data, { args = [], env = {} } = {}) {
-  const child = spawn(cpmdBin, ['--data', data, '--listen', '127.0.0.1:0', ...args], {
+export function startServer(data, { args = [], env = {}, wrapper = [] } = {}) {
+  const argv = [...wrapper, cpmdBin, '--data', data, '--listen', '127.0.0.1:0', ...args];
+  const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

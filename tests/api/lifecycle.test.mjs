@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -103,6 +104,52 @@ test('connections arriving at once are all served; a port in use is refused by n
     assert.match(r.stderr, /listen: cannot listen on ::1:0: /);
   }
   other.cleanup();
+  data.cleanup();
+});
+
+/* Resolves once check() has held for 500 ms running, or rejects after ms. */
+async function settles(check, ms, what) {
+  const end = Date.now() + ms;
+  let since = null;
+  for (;;) {
+    if (check()) since ??= Date.now();
+    else since = null;
+    if (since !== null && Date.now() - since >= 500) return;
+    if (Date.now() > end) throw new Error(`never settled: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('out of file descriptors, connections wait in the backlog and are served as others close', async () => {
+  const data = freshData();
+  const server = await startServer(data.data, { wrapper: ['prlimit', '--nofile=64', '--'] });
+  const total = 90;
+  const answered = new Set();
+  const errors = [];
+  const socks = Array.from({ length: total }, (_, i) => {
+    const s = net.connect(server.port, '127.0.0.1', () => s.write('GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n'));
+    s.on('data', (d) => {
+      if (d.toString().startsWith('HTTP/1.1 200')) answered.add(i);
+    });
+    s.on('error', (e) => errors.push(e.code));
+    return s;
+  });
+  let last = -1;
+  await settles(() => {
+    const same = answered.size === last;
+    last = answered.size;
+    return same && last > 0;
+  }, 10000, 'the first answers');
+  assert.ok(answered.size < total, `all ${total} served with 64 descriptors?`);
+  const waiting = answered.size;
+  for (const i of answered) socks[i].destroy(); /* their descriptors come back to cpmd */
+  await settles(() => answered.size === total, 10000, `the ${total - waiting} waiting connections`);
+  assert.deepEqual(errors, []);
+  for (const s of socks) s.destroy();
+  assert.ok(await logLine(server, (l) => l.includes('level=warn module=http msg="cannot accept connections for now: Too many open files"')));
+  assert.ok(server.log.filter((l) => l.includes('cannot accept connections')).length <= 3, 'one warning a spell');
+  assert.equal((await request(server, 'GET', '/healthz')).status, 200);
+  assert.deepEqual(await stopServer(server), { code: 0, signal: null });
   data.cleanup();
 });
 
