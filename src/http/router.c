@@ -20,6 +20,8 @@
 
 #define STEM_SEGMENTS 2
 #define STEM_SLOTS    256 /* a power of two, well above the stems a table of CPM_ROUTES_MAX has */
+_Static_assert(CPM_ROUTES_MAX < STEM_SLOTS && CPM_ROUTES_MAX <= UINT8_MAX,
+               "stems hold route indexes and counts in a byte, and always leave a free slot");
 
 struct stem {
     const char *text; /* NULL: a free slot */

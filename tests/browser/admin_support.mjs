@@ -71,6 +71,9 @@ export const errorFor = (page, scope, field) => page.locator(`${scope} .field-er
 export async function shots(page, name, selector) {
   for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]]) {
     await page.setViewportSize(size);
+    // a screen redrawn by a media query (the dashboard past its breakpoint) replaces the element:
+    // two frames, and the change event and its synchronous redraw are behind us
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     if (selector) await shot(page.locator(selector), `${name}-${label}`);
     else await shot(page, `${name}-${label}`, { fullPage: true });
   }
