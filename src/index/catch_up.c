@@ -105,13 +105,15 @@ cpm_err cpm_index_catch_up(struct cpm_index *ix, struct cpm_store *store,
 {
     struct catch_up c = {.ix = ix, .now_ms = cpm_clock_now_ms()};
     cpm_textbuf_init(&c.ids, SIZE_MAX);
-    cpm_err err = store->ops->index_changed(store, since->ledger_size, since->contacts,
-                                            CPM_INDEX_CATCH_UP_MAX, changed, &c);
+    cpm_err err =
+        store->ops->index_changed(store, since->ledger_size, since->contacts, since->contacts_stamp,
+                                  CPM_INDEX_CATCH_UP_MAX, changed, &c);
     if (err == CPM_ERR_CONFLICT || err == CPM_ERR_TOO_LARGE) {
         cpm_log_info("index",
                      "the snapshot is not caught up (%s since it was written): "
                      "loading from the store",
-                     err == CPM_ERR_CONFLICT ? "a subject was erased" : "too many changes");
+                     err == CPM_ERR_CONFLICT ? "the last send it saw was erased"
+                                             : "too many changes");
         err = CPM_ERR_CONFLICT;
     } else if (err == CPM_OK) {
         err = read_again(&c, store);

@@ -76,6 +76,7 @@ struct cpm_index_mark {
     uint64_t ledger_size;
     uint8_t last_leaf[CPM_HASH_BYTES]; /* the Merkle leaf hash at that size; zeros when none */
     int64_t contacts;                  /* the last recorded send (its row number); 0 when none */
+    uint64_t contacts_stamp;           /* what that send held (the store's contacts_mark) */
 };
 
 /* Reads the store's mark (NOT_FOUND never: an empty store has a mark of zeros). */

@@ -19,7 +19,7 @@
  * Layout (native byte order and struct layout: the file never leaves the
  * machine that wrote it, and its version changes with the layout):
  *   magic "CPMIDX\0\0", u32 version, u32 sizeof(struct entry)
- *   mark: u64 ledger size, 32-byte leaf hash, i64 contacts mark
+ *   mark: u64 ledger size, 32-byte leaf hash, i64 contacts mark, u64 that send's stamp
  *   16-byte hash key
  *   3 × (u32 count, count × (u16 length, name))         purposes, topics, recipients
  *   SHARDS × (u32 count, count × struct entry,
@@ -44,10 +44,11 @@
 #include "domain/tz.h"
 #include "index/index_internal.h"
 
-#define SNAPSHOT_VERSION 3    /* 2: the entry's head before its purposes; 3: extras by shard */
-#define PIECE_ENTRIES    4096 /* copied under one look at the shard's sequence counter */
-#define IO_BUFFER_BYTES  (1u << 20)
-#define COUNT_MAX        100000u /* of any out-of-line array: more means a damaged file */
+#define SNAPSHOT_VERSION                                                                           \
+    4 /* 2: the entry's head before its purposes; 3: extras by shard; 4: the mark's stamp */
+#define PIECE_ENTRIES   4096 /* copied under one look at the shard's sequence counter */
+#define IO_BUFFER_BYTES (1u << 20)
+#define COUNT_MAX       100000u /* of any out-of-line array: more means a damaged file */
 
 static const char magic[8] = {'C', 'P', 'M', 'I', 'D', 'X', 0, 0};
 
@@ -102,7 +103,7 @@ cpm_err cpm_index_mark_read(struct cpm_store *store, struct cpm_index_mark *out)
     if (err == CPM_OK && out->ledger_size > 0)
         err = store->ops->merkle_node_get(store, 0, out->ledger_size - 1, out->last_leaf);
     if (err == CPM_OK)
-        err = store->ops->contacts_mark(store, &out->contacts);
+        err = store->ops->contacts_mark(store, &out->contacts, &out->contacts_stamp);
     return err;
 }
 

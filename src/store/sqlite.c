@@ -148,7 +148,7 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_SUBJECT_PREFS] = "SELECT subject_id, doc FROM preferences WHERE subject_id = ?1",
     [ST_SUBJECT_CONTACTS] = "SELECT subject_id, channel, purpose, time_ms FROM contacts"
                             " WHERE subject_id = ?1 AND time_ms >= ?2 ORDER BY time_ms",
-    [ST_CHANGED_ERASED] = "SELECT 1 FROM events WHERE seq > ?1 AND type = 'subject.erased' LIMIT 1",
+    [ST_CONTACT_AT] = "SELECT subject_id, channel, purpose, time_ms FROM contacts WHERE rowid = ?1",
     [ST_CHANGED_SUBJECTS] =
         "SELECT subject_id FROM events WHERE seq > ?1 AND subject_id IS NOT NULL"
         " UNION SELECT subject_id FROM contacts WHERE rowid > ?2",

@@ -6,6 +6,7 @@
  */
 #include "core/common.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 
 #include "core/alloc.h"
@@ -68,17 +69,6 @@ cpm_err cpm__sqlite_preferences_get(struct cpm_store *store, const char *subject
         err = *doc != NULL ? CPM_OK : CPM_ERR_NOMEM;
     }
     cpm__sqlite_done(st);
-    cpm__sqlite_unlock(s);
-    return err;
-}
-
-cpm_err cpm__sqlite_contacts_mark(struct cpm_store *store, int64_t *out)
-{
-    struct sqlite_store *s = cpm__sqlite_lock_read(store);
-    cpm_err err = cpm__sqlite_step_row(s, ST_CONTACT_MARK, SQLITE_OK, "contacts_mark");
-    if (err == CPM_OK)
-        *out = sqlite3_column_int64(s->stmts[ST_CONTACT_MARK], 0);
-    cpm__sqlite_done(s->stmts[ST_CONTACT_MARK]);
     cpm__sqlite_unlock(s);
     return err;
 }
@@ -317,8 +307,59 @@ static cpm_err in_read_tx(struct cpm_store *store, const char *op,
     return err;
 }
 
+/* The stamp of the send at row (BLAKE2b of what it holds); NOT_FOUND when there is none. */
+static cpm_err contact_stamp(struct sqlite_store *s, int64_t row, uint64_t *stamp)
+{
+    sqlite3_stmt *st = s->stmts[ST_CONTACT_AT];
+    cpm_err err =
+        cpm__sqlite_step_row(s, ST_CONTACT_AT, sqlite3_bind_int64(st, 1, row), "contact_stamp");
+    if (err == CPM_OK) {
+        crypto_generichash_state h;
+        uint8_t out[crypto_generichash_BYTES_MIN]; /* the first 8 bytes are the stamp */
+        int64_t time_ms = sqlite3_column_int64(st, 3);
+        crypto_generichash_init(&h, NULL, 0, sizeof(out));
+        for (int col = 0; col < 3; col++) /* each with its NUL: no two rows run together alike */
+            crypto_generichash_update(&h, (const uint8_t *)text_of(st, col),
+                                      strlen(text_of(st, col)) + 1);
+        crypto_generichash_update(&h, (const uint8_t *)&time_ms, sizeof(time_ms));
+        crypto_generichash_final(&h, out, sizeof(out));
+        memcpy(stamp, out, sizeof(*stamp));
+    }
+    cpm__sqlite_done(st);
+    return err;
+}
+
+static cpm_err read_contacts_mark(struct sqlite_store *s, int64_t *out, uint64_t *stamp)
+{
+    cpm_err err = cpm__sqlite_step_row(s, ST_CONTACT_MARK, SQLITE_OK, "contacts_mark");
+    *out = err == CPM_OK ? sqlite3_column_int64(s->stmts[ST_CONTACT_MARK], 0) : 0;
+    cpm__sqlite_done(s->stmts[ST_CONTACT_MARK]);
+    *stamp = 0;
+    return err == CPM_OK && *out > 0 ? contact_stamp(s, *out, stamp) : err;
+}
+
+struct contacts_mark {
+    int64_t row;
+    uint64_t stamp;
+};
+
+static cpm_err contacts_mark_in_tx(struct sqlite_store *s, void *ctx)
+{
+    struct contacts_mark *m = ctx;
+    return read_contacts_mark(s, &m->row, &m->stamp);
+}
+
+cpm_err cpm__sqlite_contacts_mark(struct cpm_store *store, int64_t *out, uint64_t *stamp)
+{
+    struct contacts_mark m = {0};
+    cpm_err err = in_read_tx(store, "contacts_mark", contacts_mark_in_tx, &m);
+    *out = m.row;
+    *stamp = m.stamp;
+    return err;
+}
+
 struct changed_query {
-    uint64_t after_seq, max;
+    uint64_t after_seq, max, contact_stamp;
     int64_t after_contact;
     cpm_err (*visit)(void *ctx, const char *subject_id);
     void *ctx;
@@ -327,13 +368,12 @@ struct changed_query {
 static cpm_err changed_subjects(struct sqlite_store *s, void *ctx)
 {
     const struct changed_query *q = ctx;
-    sqlite3_stmt *erased = s->stmts[ST_CHANGED_ERASED];
-    cpm_err err = cpm__sqlite_step_row(s, ST_CHANGED_ERASED,
-                                       sqlite3_bind_int64(erased, 1, (sqlite3_int64)q->after_seq),
-                                       "index_changed");
-    cpm__sqlite_done(erased);
-    if (err != CPM_ERR_NOT_FOUND)
-        return err == CPM_OK ? CPM_ERR_CONFLICT : err;
+    uint64_t stamp = 0;
+    cpm_err err = q->after_contact > 0 ? contact_stamp(s, q->after_contact, &stamp) : CPM_OK;
+    if (err == CPM_ERR_NOT_FOUND || (err == CPM_OK && stamp != q->contact_stamp))
+        return CPM_ERR_CONFLICT; /* the mark's send was erased: its row number may be used again */
+    if (err != CPM_OK)
+        return err;
     sqlite3_stmt *st = s->stmts[ST_CHANGED_SUBJECTS];
     int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)q->after_seq);
     rc = rc ? rc : sqlite3_bind_int64(st, 2, q->after_contact);
@@ -350,11 +390,12 @@ static cpm_err changed_subjects(struct sqlite_store *s, void *ctx)
 }
 
 cpm_err cpm__sqlite_index_changed(struct cpm_store *store, uint64_t after_seq,
-                                  int64_t after_contact, uint64_t max,
+                                  int64_t after_contact, uint64_t contact_stamp, uint64_t max,
                                   cpm_err (*visit)(void *ctx, const char *subject_id), void *ctx)
 {
     struct changed_query q = {.after_seq = after_seq,
                               .max = max,
+                              .contact_stamp = contact_stamp,
                               .after_contact = after_contact,
                               .visit = visit,
                               .ctx = ctx};

@@ -78,7 +78,7 @@ enum stmt {
     ST_LOAD_PREFS,
     ST_LOAD_CONTACTS,
     ST_LOAD_ROWIDS,
-    ST_CHANGED_ERASED,
+    ST_CONTACT_AT,
     ST_CHANGED_SUBJECTS,
     ST_SUBJECT_LOAD,
     ST_SUBJECT_STATES,
@@ -210,11 +210,11 @@ cpm_err cpm__sqlite_idempotency_get(struct cpm_store *store, const char *scope, 
  */
 cpm_err cpm__sqlite_index_load(struct cpm_store *store, const struct cpm_index_loader *loader);
 cpm_err cpm__sqlite_index_changed(struct cpm_store *store, uint64_t after_seq,
-                                  int64_t after_contact, uint64_t max,
+                                  int64_t after_contact, uint64_t contact_stamp, uint64_t max,
                                   cpm_err (*visit)(void *ctx, const char *subject_id), void *ctx);
 cpm_err cpm__sqlite_index_load_subject(struct cpm_store *store, const char *subject_id,
                                        const struct cpm_index_loader *loader);
-cpm_err cpm__sqlite_contacts_mark(struct cpm_store *store, int64_t *out);
+cpm_err cpm__sqlite_contacts_mark(struct cpm_store *store, int64_t *out, uint64_t *stamp);
 cpm_err cpm__sqlite_preferences_get(struct cpm_store *store, const char *subject_id, char **doc,
                                     int64_t *seq, int64_t *updated_ms);
 /* Writes the batch's preferences and sends; erase_subject_data deletes them for an erasure. */

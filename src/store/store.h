@@ -24,7 +24,7 @@
 #include "domain/config.h"
 #include "domain/report.h"
 
-#define CPM_STORE_OPS_VERSION 12
+#define CPM_STORE_OPS_VERSION 13
 
 /* The schema version this binary knows; a store newer than this is refused. */
 #define CPM_SCHEMA_VERSION 10
@@ -537,8 +537,12 @@ struct cpm_store_ops {
     cpm_err (*checkpoint_latest)(struct cpm_store *store, struct cpm_checkpoint *out);
     /* Shows every subject, consent state, preferences and recent send to loader, in that order. */
     cpm_err (*index_load)(struct cpm_store *store, const struct cpm_index_loader *loader);
-    /* The row number of the last recorded send; 0 when none. */
-    cpm_err (*contacts_mark)(struct cpm_store *store, int64_t *out);
+    /*
+     * The row number of the last recorded send (0 when none) and its stamp,
+     * a hash of what the row holds, read in one transaction (index_changed
+     * checks that the row is still there).
+     */
+    cpm_err (*contacts_mark)(struct cpm_store *store, int64_t *out, uint64_t *stamp);
     /* A subject's preferences document (owned: cpm_free), NOT_FOUND when none was set. */
     cpm_err (*preferences_get)(struct cpm_store *store, const char *subject_id, char **doc,
                                int64_t *seq, int64_t *updated_ms);
@@ -741,12 +745,14 @@ struct cpm_store_ops {
     /*
      * Visits, once each, the subjects with an event after after_seq or a
      * send recorded after row after_contact, in one read transaction.
-     * CPM_ERR_CONFLICT (nothing visited) when a subject was erased after
-     * after_seq; CPM_ERR_TOO_LARGE (stopped) past max of them.
+     * CPM_ERR_CONFLICT (nothing visited) when row after_contact (> 0) is no
+     * longer the send contacts_mark stamped contact_stamp: an erasure
+     * deleted it, and a later send may have taken a row number at or below
+     * after_contact. CPM_ERR_TOO_LARGE (stopped) past max of them.
      */
     cpm_err (*index_changed)(struct cpm_store *store, uint64_t after_seq, int64_t after_contact,
-                             uint64_t max, cpm_err (*visit)(void *ctx, const char *subject_id),
-                             void *ctx);
+                             uint64_t contact_stamp, uint64_t max,
+                             cpm_err (*visit)(void *ctx, const char *subject_id), void *ctx);
     /*
      * What index_load shows of one subject (loader->part and parts unused,
      * begun not called), in one read transaction; NOT_FOUND when the store

@@ -293,12 +293,27 @@ test('erasure denies; the index after a restart answers exactly as before', asyn
     for (const f of [`${db}-wal`, `${db}-shm`]) if (existsSync(f)) writeFileSync(f, '');
   }, [/not used: the store is not a continuation/, /loaded: \d+ subjects/]);
 
-  // An erasure after the snapshot (it deletes the subject's sends, whose row numbers may then be
-  // used again): the store is read. (Had it deleted the last send, the sends would be fewer than
-  // the snapshot's, which refuses it at once.)
-  await stopServer(server);
+  // An erasure after the snapshot deletes the subject's sends. Of a subject without the snapshot's
+  // last send: caught up like any change.
+  await request(server, 'PUT', '/v1/subjects/d-1/preferences', { key, body: { frequency_caps: [{ channel: 'sms', max: 1, per: 'day' }] } });
+  assert.equal((await request(server, 'POST', '/v1/subjects/c-1/contacts', { key, body: { channel: 'sms', purpose: 'marketing.sms' } })).status, 201);
+  await stopServer(server); // saves: the mark is c-1's send just recorded
   server = await startServer(data.data);
   assert.equal((await request(server, 'DELETE', '/v1/subjects/d-2', { key })).status, 200);
   before = await ask();
-  await restart('kill', [/restored: \d+ subjects/, /not caught up \(a subject was erased/, /loaded: \d+ subjects/]);
+  await restart('kill', [/restored: \d+ subjects/, /caught up: 1 subjects/]);
+  // Of the subject whose send was the snapshot's last: the next send takes that row number again
+  // (SQLite reuses the largest), which a catch-up by row number would miss — d-1 would look
+  // uncapped. The mark's stamp no longer matches: the store is read.
+  assert.equal((await consent('x-1', [{ purpose: 'marketing.sms', decision: 'given' }])).status, 201);
+  assert.equal((await request(server, 'POST', '/v1/subjects/x-1/contacts', { key, body: { channel: 'sms', purpose: 'marketing.sms' } })).status, 201);
+  await stopServer(server); // saves: the mark is x-1's one send
+  server = await startServer(data.data);
+  assert.equal((await request(server, 'DELETE', '/v1/subjects/x-1', { key })).status, 200);
+  assert.equal((await request(server, 'POST', '/v1/subjects/d-1/contacts', { key, body: { channel: 'sms', purpose: 'marketing.sms' } })).status, 201);
+  before = await ask();
+  const capped = async () => (await decide({ subject: 'd-1', purpose: 'marketing.sms', channel: 'sms' })).json.reasons.includes('frequency_cap');
+  assert.ok(await capped(), 'd-1 capped by its send');
+  await restart('kill', [/restored: \d+ subjects/, /not caught up \(the last send it saw was erased/, /loaded: \d+ subjects/]);
+  assert.ok(await capped(), 'd-1 still capped after the restart');
 });
