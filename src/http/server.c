@@ -14,7 +14,6 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sodium.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -582,8 +581,7 @@ cpm_err cpm_http_start(struct cpm_app *app, const struct cpm_http_options *opt,
     }
     /* Connections come from the acceptor (http/acceptor.h), not from MHD's own accept. */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
-                     (ipv6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     /* The logger goes first, so MHD reports nothing through its own. */
     http->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,

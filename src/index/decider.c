@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/detail.h"
 #include "core/epoch.h"
+#include "core/fmt.h"
 #include "cpm/decide.h"
 #include "domain/decide.h"
 #include "index/index.h"
@@ -356,17 +357,13 @@ static bool memo_key(const char *purpose, const char *channel, const char *topic
                      const char *recipient, char out[MEMO_KEY_BYTES])
 {
     const char *parts[] = {purpose, channel, topic, recipient};
-    size_t len = 0;
+    struct cpm_fmt f;
+    cpm_fmt_init(&f, out, MEMO_KEY_BYTES);
     for (size_t i = 0; i < CPM_ARRAY_LEN(parts); i++) {
-        const char *part = parts[i] != NULL ? parts[i] : "";
-        size_t n = strlen(part);
-        if (len + n + 1 > MEMO_KEY_BYTES)
-            return false;
-        memcpy(out + len, part, n);
-        len += n;
-        out[len++] = i + 1 < CPM_ARRAY_LEN(parts) ? '|' : '\0';
+        cpm_fmt_str(&f, i > 0 ? "|" : "");
+        cpm_fmt_str(&f, parts[i] != NULL ? parts[i] : "");
     }
-    return true;
+    return !f.cut;
 }
 
 static const struct cpm_prepared *memo_find(const struct cpm_decider *d, uint64_t serial,
