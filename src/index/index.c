@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/epoch.h"
 #include "core/log.h"
+#include "crypto/siphash.h"
 #include "index/index_internal.h"
 
 /* ---- memory ---------------------------------------------------------------------- */
@@ -187,13 +188,28 @@ static void hash_id(const struct cpm_index *ix, const char *id, uint64_t key[2])
     cpm__index_hash(ix, id, strlen(id), key);
 }
 
+/* Keys are never all zero (an empty place in the snapshot's and the writer's arrays). */
+static void key_nonzero(uint64_t key[2])
+{
+    if (key[0] == 0 && key[1] == 0)
+        key[0] = 1;
+}
+
 void cpm__index_hash(const struct cpm_index *ix, const char *id, size_t len, uint64_t key[2])
 {
     uint8_t h[crypto_shorthash_siphashx24_BYTES];
     crypto_shorthash_siphashx24(h, (const unsigned char *)id, len, ix->hash_key);
     memcpy(key, h, sizeof(h));
-    if (key[0] == 0 && key[1] == 0)
-        key[0] = 1;
+    key_nonzero(key);
+}
+
+/* cpm__index_hash of n ids at once, side by side in vector registers (the same keys). */
+static void hash_many(const struct cpm_index *ix, const char *const *ids, const size_t *lens,
+                      size_t n, uint64_t (*keys)[2])
+{
+    cpm_siphash128_many(ix->hash_key, ids, lens, n, keys);
+    for (size_t i = 0; i < n; i++)
+        key_nonzero(keys[i]);
 }
 
 static struct shard *shard_of(struct cpm_index *ix, const uint64_t key[2])
@@ -1033,24 +1049,32 @@ void cpm__index_prefetch_entry(struct cpm_index *ix, const uint64_t key[2], int 
 
 /*
  * The lookups run as a pipeline: while subject i is read, the entry of
- * subject i + ENTRY_AHEAD is on its way from memory and the table slot of
- * subject i + SLOT_AHEAD too, its hash just computed. The two dependent
- * misses of each lookup then overlap with the work on the others, whatever
- * n is, instead of being waited for one after the other. The distances
- * cover a miss (≈ 200–350 ns on the 2-core VM of docs/BENCHMARKS.md) with
- * a few lookups' work each; 6/12 to 16/32 measured the same there.
+ * subject i + ENTRY_AHEAD is on its way from memory and the table slots of
+ * the subjects SLOT_AHEAD ahead too, their hashes just computed (HASH_GROUP
+ * ids at a time, side by side). The two dependent misses of each lookup
+ * then overlap with the work on the others, whatever n is, instead of
+ * being waited for one after the other. The distances cover a miss
+ * (≈ 200–350 ns on the 2-core VM of docs/BENCHMARKS.md) with a few
+ * lookups' work each; 6/12 to 16/32 measured the same there.
  */
 #define ENTRY_AHEAD 8
 #define SLOT_AHEAD  16
-#define KEYS_RING   32 /* > SLOT_AHEAD, a power of two */
-_Static_assert(ENTRY_AHEAD < SLOT_AHEAD && SLOT_AHEAD < KEYS_RING, "pipeline distances");
-_Static_assert((KEYS_RING & (KEYS_RING - 1)) == 0, "a ring of a power of two");
+#define HASH_GROUP  8
+#define KEYS_RING   32 /* >= SLOT_AHEAD + HASH_GROUP, a power of two */
+_Static_assert(ENTRY_AHEAD < SLOT_AHEAD && SLOT_AHEAD + HASH_GROUP <= KEYS_RING,
+               "pipeline distances");
+_Static_assert((KEYS_RING & (KEYS_RING - 1)) == 0 && KEYS_RING % HASH_GROUP == 0,
+               "a ring of a power of two, whole groups");
 
-/* The first pipeline stage of lookup j: its hash, and its table slot asked for. */
-static void ask_slot(struct cpm_index *ix, const char *id, size_t len, uint64_t key[2])
+/* The first pipeline stage of ids [from, from + HASH_GROUP) ∩ [0, n): hashes, slots asked for. */
+static void ask_slots(struct cpm_index *ix, const char *const *ids, const size_t *lens, size_t from,
+                      size_t n, uint64_t (*ring)[2])
 {
-    cpm__index_hash(ix, id, len, key);
-    cpm__index_prefetch_slot(ix, key);
+    size_t count = n - from < HASH_GROUP ? n - from : HASH_GROUP;
+    uint64_t(*keys)[2] = &ring[from % KEYS_RING]; /* from is a multiple of HASH_GROUP */
+    hash_many(ix, ids + from, lens + from, count, keys);
+    for (size_t j = 0; j < count; j++)
+        cpm__index_prefetch_slot(ix, keys[j]);
 }
 
 void cpm_index_view_each(struct cpm_index *ix, const struct cpm_index_question *q,
@@ -1059,6 +1083,7 @@ void cpm_index_view_each(struct cpm_index *ix, const struct cpm_index_question *
 {
     uint64_t keys[KEYS_RING][2];
     struct cpm_decide_subject s;
+    size_t hashed = 0; /* ids [0, hashed) have their keys in the ring (the last KEYS_RING) */
     for (size_t base = 0; base < n; base += CPM_INDEX_VIEW_BATCH) {
         size_t end = n - base < CPM_INDEX_VIEW_BATCH ? n : base + CPM_INDEX_VIEW_BATCH;
         if (!cpm_epoch_enter()) { /* no reader slot: nothing may be read, every answer unknown */
@@ -1069,15 +1094,16 @@ void cpm_index_view_each(struct cpm_index *ix, const struct cpm_index_question *
         }
         /* Only keys cross from one section to the next: every pointer is read again. */
         if (base == 0) {
-            for (size_t j = 0; j < SLOT_AHEAD && j < n; j++)
-                ask_slot(ix, ids[j], lens[j], keys[j % KEYS_RING]);
+            for (; hashed < n && hashed <= SLOT_AHEAD; hashed += HASH_GROUP)
+                ask_slots(ix, ids, lens, hashed, n, keys);
             for (size_t j = 0; j < ENTRY_AHEAD && j < n; j++)
                 cpm__index_prefetch_entry(ix, keys[j % KEYS_RING], q->purpose);
         }
         for (size_t i = base; i < end; i++) {
-            if (i + SLOT_AHEAD < n)
-                ask_slot(ix, ids[i + SLOT_AHEAD], lens[i + SLOT_AHEAD],
-                         keys[(i + SLOT_AHEAD) % KEYS_RING]);
+            if (hashed < n && hashed <= i + SLOT_AHEAD) {
+                ask_slots(ix, ids, lens, hashed, n, keys);
+                hashed += HASH_GROUP;
+            }
             if (i + ENTRY_AHEAD < n)
                 cpm__index_prefetch_entry(ix, keys[(i + ENTRY_AHEAD) % KEYS_RING], q->purpose);
             view_key(ix, keys[i % KEYS_RING], q, &s);
