@@ -1021,6 +1021,14 @@ void cpm__index_prefetch_slot(struct cpm_index *ix, const uint64_t key[2])
 }
 
 /*
+ * Slots looked at for a matching tag before giving up on a prefetch: a
+ * line's worth. A table at its fullest (85 %) has many probes longer than
+ * four, and each lookup whose entry was not asked for waits for it: at 80 %,
+ * 4 slots gave 130–161 ns a lookup in a run, 16 slots 100–111 ns.
+ */
+#define PREFETCH_PROBES 16
+
+/*
  * Asks the memory for what a decision on purpose reads of the entry key's
  * first matching slot points at (a hint: no locking).
  */
@@ -1031,7 +1039,8 @@ void cpm__index_prefetch_entry(struct cpm_index *ix, const uint64_t key[2], int 
     if (t == NULL)
         return;
     uint32_t tag = tag_of(key);
-    for (uint32_t i = (uint32_t)key[0] & t->mask, n = 0; n < 4; i = (i + 1) & t->mask, n++) {
+    for (uint32_t i = (uint32_t)key[0] & t->mask, n = 0; n < PREFETCH_PROBES;
+         i = (i + 1) & t->mask, n++) {
         uint32_t slot = t->slots[i];
         if (slot == 0)
             return;
