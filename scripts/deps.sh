@@ -10,7 +10,7 @@
 set -euo pipefail
 
 declare -A groups=(
-  [build]="build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev libsqlite3-dev libyaml-dev libcurl4-openssl-dev libnats-dev tzdata"
+  [build]="build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev libsqlite3-dev libyaml-dev libcurl4-openssl-dev libnats-dev zlib1g-dev tzdata"
   [test]="libcmocka-dev clang-format curl sqlite3 ca-certificates nats-server chromium fonts-wqy-microhei"
   [bench]="wrk nginx-light postgresql sqlite3 curl"
 )

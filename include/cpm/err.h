@@ -26,7 +26,7 @@
     X(CPM_ERR_METHOD_NOT_ALLOWED, "method_not_allowed", 405, "method not allowed here")            \
     X(CPM_ERR_TOO_LARGE, "body_too_large", 413, "the body is over the size limit")                 \
     X(CPM_ERR_UNSUPPORTED_MEDIA, "unsupported_media_type", 415,                                    \
-      "the body must be application/json")                                                         \
+      "the body's media type or content coding is not accepted here")                              \
     X(CPM_ERR_BAD_REQUEST, "bad_request", 400, "the request is malformed")                         \
     X(CPM_ERR_SCHEMA_TOO_NEW, "schema_too_new", 500, "the store was written by a newer OpenCPM")   \
     X(CPM_ERR_STORE, "store_error", 500, "the store failed")                                       \

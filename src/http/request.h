@@ -61,6 +61,7 @@ struct cpm_request {
     void *pending;                       /* the handler's state across a suspension */
     void (*pending_free)(void *pending); /* called when the request completes */
     const struct cpm_body_sink *sink;    /* where a streamed body goes (cpm_request_stream) */
+    struct cpm_inflate *inflate;         /* a streamed body's gzip coding, undone as it comes */
     int status;                          /* the status answered, for logs and metrics */
     struct MHD_Response *response;       /* queued at the end of the request */
 };

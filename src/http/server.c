@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sodium.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -22,6 +23,7 @@
 #include "core/ticker.h"
 #include "http/acceptor.h"
 #include "http/auth.h"
+#include "http/inflate.h"
 #include "http/metrics.h"
 #include "http/router.h"
 #include "domain/subject.h"
@@ -207,6 +209,26 @@ static cpm_err screen_end_user(struct cpm_request *req, const char *authorizatio
 }
 
 /* Decides from the headers alone whether the request can go on. */
+/*
+ * A body's content coding: none ("identity"), or gzip on a streamed route,
+ * undone as the body comes (http/inflate.h). Anything else is refused
+ * before the body is read, not taken for the body itself (RFC 9110 §15.5.16).
+ */
+static cpm_err screen_coding(struct cpm_request *req)
+{
+    const char *coding = cpm_request_header(req, "Content-Encoding");
+    if (coding == NULL || req->route->has_body == CPM_BODY_NONE ||
+        strcasecmp(coding, "identity") == 0)
+        return CPM_OK;
+    bool streamed = req->route->has_body == CPM_BODY_STREAM;
+    if (streamed && cpm_inflate_coding(coding))
+        return cpm_inflate_new(&req->inflate);
+    snprintf(req->early_message, sizeof(req->early_message),
+             "Content-Encoding '%.40s' is not accepted here: send the body %s", coding,
+             streamed ? "as it is or gzipped" : "without a content coding");
+    return CPM_ERR_UNSUPPORTED_MEDIA;
+}
+
 static void screen_request(struct cpm_request *req, const char *method_name, unsigned *allowed)
 {
     struct cpm_detail detail;
@@ -233,6 +255,8 @@ static void screen_request(struct cpm_request *req, const char *method_name, uns
         err = cpm_session_screen(req);
     else if (r->access != CPM_ACCESS_PUBLIC)
         err = screen_api_key(req, authorization);
+    if (err == CPM_OK)
+        err = screen_coding(req);
     if (err != CPM_OK) {
         req->early_err = err;
         return;
@@ -257,6 +281,9 @@ static void answer_early(struct cpm_request *req, unsigned allowed)
     if (req->early_message[0]) {
         cpm_detail_add(&detail, NULL, "%s", req->early_message);
         cpm_respond_problem(req, req->early_err, &detail);
+        if (req->early_err == CPM_ERR_UNSUPPORTED_MEDIA) /* a content coding refused */
+            cpm_respond_header(req, "Accept-Encoding",
+                               req->route->has_body == CPM_BODY_STREAM ? "gzip" : "identity");
         if (req->early_err == CPM_ERR_RATE_LIMITED)
             cpm_respond_retry_after(req, req->retry_after_ms);
         return;
@@ -334,6 +361,12 @@ static enum MHD_Result discard(struct cpm_request *req, size_t size)
     return req->body_discarded > CPM_BODY_DISCARD_BYTES_MAX ? MHD_NO : MHD_YES;
 }
 
+static void to_sink(void *ctx, const char *data, size_t size)
+{
+    struct cpm_request *req = ctx;
+    req->sink->chunk(req, data, size);
+}
+
 /*
  * A piece of the body: to a streamed route's sink, else into req->body. The
  * sink is unset only when the route's handler neither answered nor accepted
@@ -344,7 +377,9 @@ static enum MHD_Result take_body(struct cpm_request *req, const char *data, size
     if (req->response != NULL)
         return discard(req, size); /* already answered early */
     if (req->route->has_body == CPM_BODY_STREAM) {
-        if (req->sink != NULL)
+        if (req->sink != NULL && req->inflate != NULL) /* false once not gzip: said at the end */
+            (void)cpm_inflate_feed(req->inflate, data, size, to_sink, req);
+        else if (req->sink != NULL)
             req->sink->chunk(req, data, size);
         return MHD_YES;
     }
@@ -362,6 +397,9 @@ static void run_handler(struct cpm_request *req)
     req->async = false;
     if (req->route->has_body != CPM_BODY_STREAM)
         req->route->handler(req);
+    else if (req->sink != NULL && req->inflate != NULL && !cpm_inflate_end(req->inflate))
+        cpm_respond_error(req, CPM_ERR_BAD_REQUEST, "Content-Encoding", "%s",
+                          cpm_inflate_error(req->inflate));
     else if (req->sink != NULL)
         req->sink->end(req);
 }
@@ -509,6 +547,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         MHD_destroy_response(req->response);
     if (req->pending_free != NULL)
         req->pending_free(req->pending);
+    cpm_inflate_free(req->inflate);
     cpm_free(req->body);
     cpm_arena_release(&req->arena);
     cpm_free(req);

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import * as fx from './fixtures.mjs';
 import { expectProblem, freshData, request, startServer, stopServer } from './harness.mjs';
 
@@ -71,15 +72,17 @@ after(async () => {
 });
 
 const filterPath = (q) => `/v1/audiences/filter?${new URLSearchParams(q)}`;
-const filter = (q, body, { k = key, type = 'text/plain' } = {}) =>
-  request(server, 'POST', filterPath(q), { key: k, body, headers: { 'content-type': type } });
+const filter = (q, body, { k = key, type = 'text/plain', coding } = {}) =>
+  request(server, 'POST', filterPath(q), {
+    key: k, body, headers: { 'content-type': type, ...(coding ? { 'content-encoding': coding } : {}) },
+  });
 
 /** Sends pieces one write() at a time, chunked (no Content-Length). */
-function filterStreamed(q, pieces) {
+function filterStreamed(q, pieces, headers = {}) {
   return new Promise((resolve, reject) => {
     const req = http.request({
       host: '127.0.0.1', port: server.port, method: 'POST', path: filterPath(q), agent: false,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain; charset=utf-8' },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain; charset=utf-8', ...headers },
     }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
@@ -242,4 +245,51 @@ test('keys, scopes and the media type are checked', async () => {
   assert.equal((await filter({ purpose: 'marketing.sms' }, 'a-1\n', { k: reader })).text, 'a-1\n');
   const p = expectProblem(assert, await filter({ purpose: 'marketing.sms' }, '["a-1"]', { type: 'application/json' }), 415, 'unsupported_media_type');
   assert.equal(p.field, 'Content-Type');
+});
+
+test('a gzipped body is unpacked as it arrives; other codings are refused before the body', async () => {
+  const q = { purpose: 'marketing.sms' };
+  const gz = (text) => gzipSync(Buffer.from(text));
+  const counts = ['x-cpm-audience-in', 'x-cpm-audience-allowed', 'x-cpm-rejected-lines', 'x-cpm-first-rejected-line'];
+  const plain = await filter(q, MIXED);
+  const zipped = await filter(q, gz(MIXED), { coding: 'gzip' });
+  assert.equal(zipped.status, 200, zipped.text);
+  assert.equal(zipped.text, plain.text);
+  for (const h of counts) assert.equal(zipped.headers[h], plain.headers[h], h);
+  // two members one after the other (cat a.gz b.gz), the cut inside a line; x-gzip, any case
+  const cut = MIXED.indexOf('a-3') + 1;
+  const two = Buffer.concat([gz(MIXED.slice(0, cut)), gz(MIXED.slice(cut))]);
+  assert.equal((await filter(q, two, { coding: 'X-Gzip' })).text, plain.text);
+  assert.equal((await filter(q, MIXED, { coding: 'identity' })).text, plain.text);
+  // 20 000 ids gzipped (decoding to many times a piece), sent chunked 1 000 bytes at a time
+  const ids = Array.from({ length: 20000 }, (_, n) => bigId(n * 10)).join('\n');
+  const packed = gz(ids);
+  const pieces = Array.from({ length: Math.ceil(packed.length / 1000) }, (_, i) => packed.subarray(i * 1000, (i + 1) * 1000));
+  const streamed = await filterStreamed(q, pieces, { 'content-encoding': 'gzip' });
+  const unpacked = await filter(q, ids);
+  assert.equal(streamed.status, 200, streamed.text);
+  assert.equal(streamed.text, unpacked.text);
+  assert.equal(streamed.headers['x-cpm-audience-in'], '20000');
+  assert.ok(Number(streamed.headers['x-cpm-audience-allowed']) > 0);
+
+  // not gzip, or cut short: 400 naming the coding, once the body is read, and no ids
+  const notGzip = expectProblem(assert, await filter(q, MIXED, { coding: 'gzip' }), 400, 'bad_request');
+  assert.equal(notGzip.field, 'Content-Encoding');
+  assert.match(notGzip.detail, /not gzip/);
+  const whole = gz(MIXED);
+  const short = expectProblem(assert, await filter(q, whole.subarray(0, whole.length - 8), { coding: 'gzip' }), 400, 'bad_request');
+  assert.match(short.detail, /cut short/);
+  const tail = expectProblem(assert, await filter(q, Buffer.concat([whole, Buffer.from('a-1\n')]), { coding: 'gzip' }), 400, 'bad_request');
+  assert.match(tail.detail, /not gzip/);
+
+  // any other coding: 415, with the codings this route takes
+  const br = await filter(q, MIXED, { coding: 'br' });
+  assert.match(expectProblem(assert, br, 415, 'unsupported_media_type').detail, /'br'/);
+  assert.equal(br.headers['accept-encoding'], 'gzip');
+  // a JSON body takes no coding at all (and an unauthorised caller learns nothing more)
+  const json = { key, body: gz('{}'), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } };
+  const batch = await request(server, 'POST', '/v1/decide', json);
+  expectProblem(assert, batch, 415, 'unsupported_media_type');
+  assert.equal(batch.headers['accept-encoding'], 'identity');
+  expectProblem(assert, await request(server, 'POST', '/v1/decide', { ...json, key: null }), 401, 'unauthorized');
 });
