@@ -208,7 +208,6 @@ static cpm_err screen_end_user(struct cpm_request *req, const char *authorizatio
     return req->params[0] != NULL ? CPM_OK : CPM_ERR_NOMEM;
 }
 
-/* Decides from the headers alone whether the request can go on. */
 /*
  * A body's content coding: none ("identity"), or gzip on a streamed route,
  * undone as the body comes (http/inflate.h). Anything else is refused
@@ -229,6 +228,7 @@ static cpm_err screen_coding(struct cpm_request *req)
     return CPM_ERR_UNSUPPORTED_MEDIA;
 }
 
+/* Decides from the headers alone whether the request can go on. */
 static void screen_request(struct cpm_request *req, const char *method_name, unsigned *allowed)
 {
     struct cpm_detail detail;
