@@ -5,8 +5,10 @@
  *
  * A 10 M-id audience is 110 MB as text and about a quarter of that
  * gzipped; a client may send it either way. Members may follow one another
- * (`cat a.gz b.gz`). Other codings, and any coding on a body that is not
- * streamed, are refused before the body is read (src/http/server.c).
+ * (`cat a.gz b.gz`). A body that unpacks to over 200 times its size is
+ * refused as a decompression bomb. Other codings, and any coding on a body
+ * that is not streamed, are refused before the body is read
+ * (src/http/server.c).
  */
 #ifndef CPM_HTTP_INFLATE_H
 #define CPM_HTTP_INFLATE_H
@@ -26,8 +28,8 @@ void cpm_inflate_free(struct cpm_inflate *in);
 
 /*
  * Decodes size more bytes of the body, emitting what they decode to. False
- * once the body is not gzip (then and after: cpm_inflate_error says why;
- * nothing more is emitted).
+ * once the body is not gzip or a bomb (then and after: cpm_inflate_error
+ * says why; nothing more is emitted).
  */
 bool cpm_inflate_feed(struct cpm_inflate *in, const char *data, size_t size,
                       cpm_inflate_emit_fn emit, void *ctx);

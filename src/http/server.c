@@ -215,9 +215,10 @@ static cpm_err screen_end_user(struct cpm_request *req, const char *authorizatio
  */
 static cpm_err screen_coding(struct cpm_request *req)
 {
+    if (req->route->has_body == CPM_BODY_NONE) /* a GET or DELETE: nothing to look up */
+        return CPM_OK;
     const char *coding = cpm_request_header(req, "Content-Encoding");
-    if (coding == NULL || req->route->has_body == CPM_BODY_NONE ||
-        strcasecmp(coding, "identity") == 0)
+    if (coding == NULL || strcasecmp(coding, "identity") == 0)
         return CPM_OK;
     bool streamed = req->route->has_body == CPM_BODY_STREAM;
     if (streamed && cpm_inflate_coding(coding))

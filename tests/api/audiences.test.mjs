@@ -281,6 +281,9 @@ test('a gzipped body is unpacked as it arrives; other codings are refused before
   assert.match(short.detail, /cut short/);
   const tail = expectProblem(assert, await filter(q, Buffer.concat([whole, Buffer.from('a-1\n')]), { coding: 'gzip' }), 400, 'bad_request');
   assert.match(tail.detail, /not gzip/);
+  // 96 MiB of empty lines in ≈ 100 kB: refused as a bomb past 64 MiB unpacked (the rest is read, not unpacked)
+  const bomb = expectProblem(assert, await filter(q, gzipSync(Buffer.alloc(96 << 20, '\n')), { coding: 'gzip' }), 400, 'bad_request');
+  assert.match(bomb.detail, /decompression bomb/);
 
   // any other coding: 415, with the codings this route takes
   const br = await filter(q, MIXED, { coding: 'br' });
