@@ -8,10 +8,11 @@
  * fewer blocks than the group's longest keeps its state through the steps
  * after its last (a mask). Then every lane finishes together. The body is
  * compiled three times, for the baseline instructions, AVX2 and AVX-512;
- * the machine's best is chosen on each call (a cached CPU check).
+ * the machine's best is chosen on the first call.
  */
 #include "core/common.h"
 
+#include <pthread.h>
 #include <sodium.h>
 
 #include "crypto/siphash.h"
@@ -242,13 +243,23 @@ bool cpm_siphash128_many_by(enum cpm_siphash_impl impl, const uint8_t key[CPM_SI
     return true;
 }
 
-void cpm_siphash128_many(const uint8_t key[CPM_SIPHASH_KEY_BYTES], const char *const *in,
-                         const size_t *lens, size_t n, uint64_t (*out)[2])
+static enum cpm_siphash_impl best;
+static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+
+/* The machine's best implementation, chosen once: a run asks every eight ids. */
+static void choose_best(void)
 {
     static const enum cpm_siphash_impl best_first[] = {CPM_SIPHASH_AVX512, CPM_SIPHASH_AVX2,
                                                        CPM_SIPHASH_VECTOR};
-    for (size_t i = 0; i < CPM_ARRAY_LEN(best_first); i++)
-        if (cpm_siphash128_many_by(best_first[i], key, in, lens, n, out))
-            return;
-    one_by_one(key, in, lens, n, out);
+    best = CPM_SIPHASH_ONE_BY_ONE;
+    for (size_t i = 0; i < CPM_ARRAY_LEN(best_first) && best == CPM_SIPHASH_ONE_BY_ONE; i++)
+        if (runs_here(best_first[i]))
+            best = best_first[i];
+}
+
+void cpm_siphash128_many(const uint8_t key[CPM_SIPHASH_KEY_BYTES], const char *const *in,
+                         const size_t *lens, size_t n, uint64_t (*out)[2])
+{
+    pthread_once(&best_once, choose_best);
+    (void)cpm_siphash128_many_by(best, key, in, lens, n, out);
 }

@@ -282,13 +282,13 @@ static void write_end(struct shard *sh)
 }
 
 /*
- * A table twice the size, built while readers go on with the old one (only
- * this thread writes), then published; the old one is retired.
+ * A table of slots slots (a power of two), built while readers go on with
+ * the old one (only this thread writes), then published; the old one is
+ * retired.
  */
-static bool grow_table(struct cpm_index *ix, struct shard *sh)
+static bool grow_table(struct cpm_index *ix, struct shard *sh, uint32_t slots)
 {
     struct table *old = atomic_load(&sh->table);
-    uint32_t slots = old ? (old->mask + 1) * 2 : TABLE_SLOTS_MIN;
     size_t bytes = sizeof(struct table) + sizeof(uint32_t) * slots;
     struct table *t = big_alloc(bytes);
     if (t == NULL)
@@ -311,14 +311,14 @@ void cpm__index_reserve(struct cpm_index *ix, uint64_t subjects)
     uint64_t per_shard = subjects / SHARDS + subjects / SHARDS / 16 + TABLE_SLOTS_MIN;
     if (per_shard >= ENTRY_MASK)
         per_shard = ENTRY_MASK - 1;
-    for (int i = 0; i < SHARDS; i++) {
+    uint32_t slots = TABLE_SLOTS_MIN;
+    while ((uint64_t)slots * 17 < (per_shard + 1) * 20)
+        slots *= 2;
+    for (int i = 0; i < SHARDS; i++) { /* at the size wanted at once: no table to retire */
         struct shard *sh = &ix->shards[i];
-        for (;;) {
-            const struct table *t = atomic_load(&sh->table);
-            if ((t != NULL && (uint64_t)(t->mask + 1) * 17 >= (per_shard + 1) * 20) ||
-                !grow_table(ix, sh))
-                break;
-        }
+        const struct table *t = atomic_load(&sh->table);
+        if (t == NULL || t->mask + 1 < slots)
+            (void)grow_table(ix, sh, slots);
     }
 }
 
@@ -329,7 +329,7 @@ bool cpm__index_make_room(struct cpm_index *ix, struct shard *sh)
     if (sh->count + 1 >= ENTRY_MASK)
         return false;
     if ((t == NULL || (uint64_t)(sh->count + 1) * 20 > (uint64_t)(t->mask + 1) * 17) &&
-        !grow_table(ix, sh))
+        !grow_table(ix, sh, t != NULL ? (t->mask + 1) * 2 : TABLE_SLOTS_MIN))
         return false;
     uint32_t k = 31u - (uint32_t)__builtin_clz(sh->count / CHUNK0_ENTRIES + 1);
     if (k >= CHUNKS_MAX)

@@ -428,8 +428,8 @@ cpm_err cpm_index_load_with(struct cpm_index *ix, struct cpm_store *store, unsig
     }
     pthread_cond_destroy(&l.changed);
     pthread_mutex_destroy(&l.lock);
-    /* the tables the load outgrew (the last one alone half the final size: at 10 M subjects,
-     * 3.4 bytes a subject) are freed now, not at the first write */
+    /* a table that outgrew the estimate (half the final size, on huge pages) is freed now, not
+     * at the first write */
     cpm_epoch_reclaim();
     uint64_t subjects, bytes;
     cpm_index_stats(ix, &subjects, &bytes);
